@@ -1,0 +1,41 @@
+//! The `builtin` provider registry (spec §3.5, §11.1): a closed set of native probes and actions.
+//!
+//! Each member declares its kind, checks its arguments at validation time, and runs under the
+//! engine's cancellation (dropping the future stops the work).
+
+use serde_json::Value;
+
+/// Every native function, by its `family.verb` name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Func {
+    /// `tcp.connect`: can a TCP connection be opened? → `true`/`false`.
+    TcpConnect,
+    /// `file.exists`: does a path exist? → `true`/`false`.
+    FileExists,
+    /// `http.measure`: N requests at a concurrency → `{requests, rps, error_rate, p50_ms, p95_ms, p99_ms}`.
+    HttpMeasure,
+}
+
+impl Func {
+    /// Every member, in catalogue order.
+    pub const ALL: [Func; 3] = [Func::TcpConnect, Func::FileExists, Func::HttpMeasure];
+
+    /// The `family.verb` name used in experiment files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Func::TcpConnect => "tcp.connect",
+            Func::FileExists => "file.exists",
+            Func::HttpMeasure => "http.measure",
+        }
+    }
+
+    /// Looks a function up by its `family.verb` name.
+    pub fn parse(name: &str) -> Option<Func> {
+        Func::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// Checks literal arguments; returns problems as (key path below `arguments`, message).
+    pub fn check_arguments(self, _arguments: &Value) -> Vec<(String, String)> {
+        Vec::new()
+    }
+}

@@ -1,0 +1,82 @@
+//! Command-line interface: clap types, one file per subcommand, wiring only.
+//!
+//! This is the only module that uses `anyhow`; everything below it has typed errors.
+
+mod run;
+mod validate;
+
+use clap::{Parser, Subcommand};
+
+use crate::exit_code;
+
+/// Text appended to `--help`: the exit-code table (kept in sync with README and `exit_code`).
+const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0   OK               steady state held; all actions, rollbacks and reverts succeeded; validate: valid
+  1   DEVIATED         after-hypothesis or a during iteration unmet or errored
+  2   NOT_INJECTED     before-hypothesis unmet or errored (nothing injected), or a method action failed
+  3   ROLLBACK_FAILED  a rollback or fault revert failed; system may be degraded
+  4   INTERRUPTED      signal, --max-duration, halt, or the run was aborted
+  5   SAFEGUARD        a safeguard tripped; run stopped, faults reverted
+  64  USAGE            invalid experiment or option, unsupported provider, unreadable source
+  70  INTERNAL         monkeywrench bug; journal written if possible";
+
+/// monkeywrench: state the steady state, inject real faults, watch, revert.
+#[derive(Debug, Parser)]
+#[command(name = "monkeywrench", version, about, long_about = None, after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a chaos experiment (Chaos Toolkit JSON/YAML, unchanged).
+    #[command(after_help = EXIT_CODES_HELP)]
+    Run(run::RunArgs),
+    /// Check an experiment file and report every problem at once (exit 0 or 64).
+    Validate(validate::ValidateArgs),
+}
+
+/// Entry point used by `main.rs`: returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return match err.kind() {
+                clap::error::ErrorKind::DisplayHelp
+                | clap::error::ErrorKind::DisplayVersion
+                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => exit_code::OK,
+                _ => exit_code::USAGE,
+            };
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("monkeywrench: failed to start the async runtime: {err}");
+            return exit_code::INTERNAL;
+        }
+    };
+    runtime.block_on(dispatch(cli.command))
+}
+
+async fn dispatch(command: Command) -> i32 {
+    let result = match command {
+        Command::Run(args) => run::execute(args).await,
+        Command::Validate(args) => validate::execute(args).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("monkeywrench: {err:#}");
+            exit_code::INTERNAL
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! The demo service and bundled experiments behind `monkeywrench demo`.

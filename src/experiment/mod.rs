@@ -1,0 +1,9 @@
+//! Experiment files: load, validate, run, journal.
+//!
+//! Pipeline: [`source`] parses JSON/YAML into a span-carrying [`source::Node`] tree (the raw mirror of
+//! the file), [`validate`] checks it and builds the [`model`], and the engine runs the model while the
+//! dispatcher fans `RunEvent`s out to the journal, the progress view and the event file.
+
+pub mod diagnostic;
+pub mod model;
+pub mod source;

@@ -1,0 +1,451 @@
+//! The validated experiment: what the engine runs. Built by `validate` from the source tree; does no I/O.
+//!
+//! Values that Chaos Toolkit substitutes at run time (`${name}`) are kept unsubstituted here as JSON
+//! values; the engine substitutes them once configuration and secrets are resolved.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::builtin::Func;
+
+/// A validated experiment.
+#[derive(Debug, Clone)]
+pub struct Experiment {
+    /// Title, unsubstituted (substituted once at run start).
+    pub title: String,
+    /// Description, never substituted.
+    pub description: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// The steady-state hypothesis, if any.
+    pub hypothesis: Option<Hypothesis>,
+    /// Method activities in order, `ref`s resolved.
+    pub method: Vec<Activity>,
+    /// Rollback activities in order, `ref`s resolved.
+    pub rollbacks: Vec<Activity>,
+    /// Configuration entries in file order.
+    pub configuration: Vec<(String, ConfigValue)>,
+    /// Secret groups in file order: group name → (secret name → value).
+    pub secrets: Vec<(String, Vec<(String, SecretValue)>)>,
+    /// `runtime` strategies named in the file (each falls back to default independently).
+    pub runtime: Runtime,
+    /// Safeguards (EXTENSION §11.3).
+    pub safeguards: Vec<Safeguard>,
+    /// Top-level blast radius (EXTENSION §11.4).
+    pub blast_radius: Option<BlastRadius>,
+    /// The file as loaded, key order kept, for the journal's `experiment` copy.
+    pub document: Value,
+}
+
+impl Experiment {
+    /// True when the file declares configuration or secrets (process/http `arguments` are only
+    /// substituted then, as in Chaos Toolkit).
+    pub fn has_configuration_or_secrets(&self) -> bool {
+        !self.configuration.is_empty() || !self.secrets.is_empty()
+    }
+}
+
+/// The steady-state hypothesis.
+#[derive(Debug, Clone)]
+pub struct Hypothesis {
+    /// Title.
+    pub title: String,
+    /// Probes, each with a tolerance; empty = exploring only.
+    pub probes: Vec<Activity>,
+}
+
+/// Probe or action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActivityKind {
+    /// Measures; may carry a tolerance.
+    Probe,
+    /// Changes the world.
+    Action,
+}
+
+/// One activity (probe or action) with its provider.
+#[derive(Debug, Clone)]
+pub struct Activity {
+    /// Probe or action.
+    pub kind: ActivityKind,
+    /// Name (not substituted).
+    pub name: String,
+    /// What runs.
+    pub provider: Provider,
+    /// Pause before the provider runs.
+    pub pause_before: Option<Seconds>,
+    /// Pause after the provider runs.
+    pub pause_after: Option<Seconds>,
+    /// Runs concurrently; awaited at the end of the method.
+    pub background: bool,
+    /// Activity-level timeout in seconds (the smaller of this and the provider's wins).
+    pub timeout: Option<f64>,
+    /// Tolerance (judged for hypothesis probes and safeguards; recorded for method probes).
+    pub tolerance: Option<Tolerance>,
+    /// Per-activity dry mode from the file.
+    pub dry: Option<DryMode>,
+    /// How long a reversible builtin fault lasts (EXTENSION §11.2).
+    pub duration: Option<Seconds>,
+    /// The activity as written (after `ref` resolution), unsubstituted, for the journal.
+    pub document: Value,
+    /// Where it came from, for messages: `method[2]`, `steady-state-hypothesis.probes[0]`.
+    pub location: String,
+}
+
+/// A number of seconds, or exactly `"${var}"` resolved at run time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Seconds {
+    /// A literal number.
+    Literal(f64),
+    /// A `${var}` placeholder (the variable name).
+    Var(String),
+}
+
+/// What an activity runs.
+#[derive(Debug, Clone)]
+pub enum Provider {
+    /// A child process.
+    Process(ProcessProvider),
+    /// An HTTP request.
+    Http(HttpProvider),
+    /// A native probe or action (including Python functions aliased to one).
+    Builtin(BuiltinProvider),
+}
+
+/// `provider.type: process`.
+#[derive(Debug, Clone)]
+pub struct ProcessProvider {
+    /// The path as written (not substituted).
+    pub path: String,
+    /// The executable as resolved at validation (re-resolved at run time).
+    pub resolved: Option<PathBuf>,
+    /// Arguments, unsubstituted.
+    pub arguments: ProcessArguments,
+    /// Timeout in seconds (not substituted).
+    pub timeout: Option<f64>,
+}
+
+/// The three shapes `process` arguments may take.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProcessArguments {
+    /// No arguments.
+    None,
+    /// A list: items stringified, `null` and `""` dropped, no shell.
+    List(Vec<Value>),
+    /// A string: run as `sh -c "<path> <arguments>"`.
+    Shell(String),
+}
+
+/// `provider.type: http`.
+#[derive(Debug, Clone)]
+pub struct HttpProvider {
+    /// URL, unsubstituted.
+    pub url: String,
+    /// Upper-cased method (`GET` by default).
+    pub method: String,
+    /// Headers mapping, unsubstituted.
+    pub headers: Vec<(String, Value)>,
+    /// Arguments (query for GET, else JSON or form body), unsubstituted.
+    pub arguments: Option<Value>,
+    /// Timeout: number, `[connect, read]` or `${var}`, unsubstituted.
+    pub timeout: Option<Value>,
+    /// Verify TLS certificates (default true).
+    pub verify_tls: bool,
+    /// Retries on connection errors (default 0).
+    pub max_retries: u32,
+}
+
+/// `provider.type: builtin` (or a python function aliased to a builtin).
+#[derive(Debug, Clone)]
+pub struct BuiltinProvider {
+    /// Which native function.
+    pub func: Func,
+    /// Arguments, unsubstituted (schema already checked where literal).
+    pub arguments: Value,
+    /// Provider timeout in seconds.
+    pub timeout: Option<f64>,
+}
+
+/// How a probe's output is judged (spec §4).
+#[derive(Debug, Clone)]
+pub enum Tolerance {
+    /// `true`/`false`.
+    Bool(bool),
+    /// An integer (compared with `status` for http/process outputs).
+    Int(i64),
+    /// A string; exactly `"${var}"` is substituted keeping the variable's type.
+    Str(String),
+    /// A list: membership, or an inclusive range for two items on non-mapping outputs.
+    List(Vec<Value>),
+    /// `{type: regex, pattern, target?}`.
+    Regex {
+        /// Pattern, unsubstituted (compiled at validation when literal).
+        pattern: String,
+        /// `stdout`, `stderr`, `body`, … of a mapping output.
+        target: Option<String>,
+    },
+    /// `{type: jsonpath, path, expect?, count?, target?}`.
+    JsonPath {
+        /// The JSONPath expression, unsubstituted.
+        path: String,
+        /// Expected value(s), unsubstituted.
+        expect: Option<Value>,
+        /// Exact number of matches.
+        count: Option<u64>,
+        /// Key of a mapping output to read.
+        target: Option<String>,
+    },
+    /// `{type: range, range: [lo, hi], target?}`.
+    Range {
+        /// Lower bound (inclusive).
+        lo: f64,
+        /// Upper bound (inclusive).
+        hi: f64,
+        /// Key of a mapping output to read.
+        target: Option<String>,
+    },
+    /// `{type: probe, …activity}`: runs with `arguments.value` = the output.
+    Probe(Box<Activity>),
+}
+
+/// A configuration value (spec §5).
+#[derive(Debug, Clone)]
+pub enum ConfigValue {
+    /// Used as is.
+    Literal(Value),
+    /// Read from the environment at run start.
+    Env {
+        /// Variable name.
+        key: String,
+        /// Value when the variable is missing.
+        default: Option<Value>,
+        /// Conversion to apply.
+        var_type: EnvVarType,
+    },
+    /// Computed by running a probe after secrets are resolved.
+    Dynamic(Box<Activity>),
+}
+
+/// `env_var_type` of an env configuration value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvVarType {
+    /// `str`/`string` (default).
+    Str,
+    /// `int`/`integer`.
+    Int,
+    /// `float`/`number`.
+    Float,
+    /// `bytes` (kept as text).
+    Bytes,
+    /// `bool`: false for `false`/`0`/`no` (any case), else true.
+    Bool,
+    /// `json`: parsed.
+    Json,
+}
+
+/// A secret value (spec §5).
+#[derive(Debug, Clone)]
+pub enum SecretValue {
+    /// Written in the file (redacted in the journal).
+    Inline(Value),
+    /// Read from the environment (no default).
+    Env {
+        /// Variable name.
+        key: String,
+    },
+    /// Read from HashiCorp Vault.
+    Vault {
+        /// Secret path.
+        path: String,
+        /// Key inside the secret, if only one is wanted.
+        key: Option<String>,
+    },
+}
+
+/// `runtime` block strategies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Runtime {
+    /// `runtime.hypothesis.strategy`.
+    pub hypothesis: Option<HypothesisStrategy>,
+    /// `runtime.rollbacks.strategy`.
+    pub rollbacks: Option<RollbackStrategy>,
+}
+
+/// When the steady-state hypothesis is checked (spec §6.2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HypothesisStrategy {
+    /// Before and after the method.
+    #[default]
+    Default,
+    /// Only before (as a gate).
+    BeforeMethodOnly,
+    /// Only after.
+    AfterMethodOnly,
+    /// Only in a loop during the method.
+    DuringMethodOnly,
+    /// Before, during and after.
+    Continuously,
+    /// Never.
+    Skip,
+}
+
+impl HypothesisStrategy {
+    /// All accepted spellings (`continously` is CTK's historical typo, accepted with a warning).
+    pub const NAMES: [&'static str; 6] = [
+        "default",
+        "before-method-only",
+        "after-method-only",
+        "during-method-only",
+        "continuously",
+        "skip",
+    ];
+
+    /// Parses a strategy name (not the typo; callers handle `continously` with a warning).
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "default" => Self::Default,
+            "before-method-only" => Self::BeforeMethodOnly,
+            "after-method-only" => Self::AfterMethodOnly,
+            "during-method-only" => Self::DuringMethodOnly,
+            "continuously" => Self::Continuously,
+            "skip" => Self::Skip,
+            _ => return None,
+        })
+    }
+
+    /// Checks the hypothesis before the method.
+    pub fn before(self) -> bool {
+        matches!(
+            self,
+            Self::Default | Self::BeforeMethodOnly | Self::Continuously
+        )
+    }
+
+    /// Checks the hypothesis in a loop during the method.
+    pub fn during(self) -> bool {
+        matches!(self, Self::DuringMethodOnly | Self::Continuously)
+    }
+
+    /// Checks the hypothesis after the method.
+    pub fn after(self) -> bool {
+        matches!(
+            self,
+            Self::Default | Self::AfterMethodOnly | Self::Continuously
+        )
+    }
+}
+
+/// When rollbacks are played (spec §6.3).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RollbackStrategy {
+    /// Whenever a method action started; otherwise as CTK.
+    #[default]
+    Default,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+    /// Only when the run deviated.
+    Deviated,
+}
+
+impl RollbackStrategy {
+    /// All accepted names.
+    pub const NAMES: [&'static str; 4] = ["default", "always", "never", "deviated"];
+
+    /// Parses a strategy name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "default" => Self::Default,
+            "always" => Self::Always,
+            "never" => Self::Never,
+            "deviated" => Self::Deviated,
+            _ => return None,
+        })
+    }
+}
+
+/// `--dry` modes and per-activity `dry` (spec §6.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DryMode {
+    /// Probes don't execute.
+    Probes,
+    /// Actions don't execute.
+    Actions,
+    /// Nothing executes.
+    Activities,
+    /// Pauses are skipped.
+    Pause,
+}
+
+impl DryMode {
+    /// All accepted names.
+    pub const NAMES: [&'static str; 4] = ["probes", "actions", "activities", "pause"];
+
+    /// Parses a mode name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "probes" => Self::Probes,
+            "actions" => Self::Actions,
+            "activities" => Self::Activities,
+            "pause" => Self::Pause,
+            _ => return None,
+        })
+    }
+
+    /// The name as written in files and the journal.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Probes => "probes",
+            Self::Actions => "actions",
+            Self::Activities => "activities",
+            Self::Pause => "pause",
+        }
+    }
+
+    /// Whether an activity of `kind` is skipped under this mode.
+    pub fn skips(self, kind: ActivityKind) -> bool {
+        match self {
+            Self::Probes => kind == ActivityKind::Probe,
+            Self::Actions => kind == ActivityKind::Action,
+            Self::Activities => true,
+            Self::Pause => false,
+        }
+    }
+}
+
+/// A safeguard: a probe with a tolerance checked continuously during the method (spec §11.3).
+#[derive(Debug, Clone)]
+pub struct Safeguard {
+    /// The probe (with its tolerance).
+    pub probe: Activity,
+    /// Seconds between checks (default 1).
+    pub frequency: f64,
+    /// Consecutive breaches needed to trip (default 1).
+    pub failures: u32,
+}
+
+/// How many of the matched targets are hit (spec §11.4).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlastRadius {
+    /// Selection mode.
+    pub mode: BlastMode,
+    /// Seed for the victim draw.
+    pub seed: Option<u64>,
+}
+
+/// Blast-radius modes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BlastMode {
+    /// One victim.
+    One,
+    /// Every match.
+    All,
+    /// min(value, n).
+    Fixed(u64),
+    /// round(n·value/100), at least 1 when n > 0 and value > 0.
+    FixedPercent(f64),
+    /// p uniform in 0..=value; round(n·p/100), may be 0.
+    RandomMaxPercent(f64),
+}

@@ -1,0 +1,26 @@
+//! monkeywrench — a chaos engineering toolkit in one binary.
+//!
+//! The module tree is the architecture (see `DESIGN.md` in the shared folder):
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`cli`] | clap types, one file per subcommand; wiring only; the only place `anyhow` is used |
+//! | [`exit_code`] | the documented process exit codes, as named constants |
+//! | [`experiment`] | experiment files: `source` (YAML/JSON with spans) → `validate` → `model`; `engine` runs it, `dispatcher` fans out `RunEvent`s, `journal` writes the CTK-shaped journal |
+//! | [`probe`] | providers that measure or act: `process`, `http`; `tolerance` judges outputs |
+//! | [`builtin`] | the `builtin` provider registry: closed set of native probes/actions with argument schemas |
+//! | [`loadgen`] | HTTP load with HdrHistogram latencies (used by `http.measure`) |
+//! | [`proxy`] | the Toxiproxy-compatible fault proxy and its HTTP API |
+//! | [`demo`] | the small HTTP service and bundled experiments behind `monkeywrench demo` |
+//!
+//! Direction of dependencies: `cli -> everything`; `experiment -> probe, builtin`;
+//! `builtin -> probe, loadgen, proxy`; nothing depends on `cli`.
+
+pub mod builtin;
+pub mod cli;
+pub mod demo;
+pub mod exit_code;
+pub mod experiment;
+pub mod loadgen;
+pub mod probe;
+pub mod proxy;

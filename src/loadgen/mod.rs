@@ -1,0 +1,1 @@
+//! Open-model HTTP load with HdrHistogram latencies.

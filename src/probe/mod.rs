@@ -1,0 +1,1 @@
+//! Providers that measure or act (process, http) and the tolerances that judge them.

@@ -1,0 +1,1 @@
+//! The Toxiproxy-compatible fault proxy and its HTTP API.

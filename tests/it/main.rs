@@ -1,0 +1,5 @@
+//! The one integration-test binary: every module below runs the real `monkeywrench` binary or the
+//! library against real processes, sockets and files.
+
+mod cli_basics;
+mod harness;
