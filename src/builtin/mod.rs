@@ -39,3 +39,15 @@ impl Func {
         Vec::new()
     }
 }
+
+/// STUB (replaced by the builtin branch).
+#[derive(Debug, thiserror::Error)]
+#[error("builtin failed")]
+pub struct BuiltinError;
+
+impl Func {
+    /// STUB.
+    pub async fn run(self, _arguments: &Value) -> Result<Value, BuiltinError> {
+        Err(BuiltinError)
+    }
+}

@@ -2,6 +2,8 @@
 //!
 //! This is the only module that uses `anyhow`; everything below it has typed errors.
 
+mod plan;
+mod prepare;
 mod run;
 mod validate;
 

@@ -1,15 +1,277 @@
-//! `monkeywrench run`: run an experiment.
+//! `monkeywrench run`: run an experiment, write its journal, exit with a meaningful code.
 
-use clap::Args;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use tokio::sync::mpsc;
+
+use super::prepare::{OutputFormat, SourceArgs, prepare};
+use crate::exit_code;
+use crate::experiment::dispatcher::{Dispatcher, EventSink};
+use crate::experiment::engine::{self, Interrupt, RunSettings};
+use crate::experiment::event::{Interruption, RunStatus};
+use crate::experiment::journal::{DuringJournal, JournalBuilder, JournalExtras, write_atomic};
+use crate::experiment::model::{DryMode, HypothesisStrategy, RollbackStrategy};
+use crate::experiment::progress::{NdjsonSink, ProgressView};
 
 /// Options of `monkeywrench run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Experiment file (.json, .yaml, .yml) or http(s) URL.
-    pub source: String,
+    /// Source and override options.
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// When to check the steady-state hypothesis (overrides the file's runtime block).
+    #[arg(long, value_parser = parse_hypothesis_strategy, value_name = "STRATEGY")]
+    pub hypothesis_strategy: Option<HypothesisStrategy>,
+    /// Seconds between during-method hypothesis iterations.
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    pub hypothesis_frequency: f64,
+    /// Stop the method at the first deviating during-iteration (cancels running work at once).
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// When to play rollbacks (overrides the file's runtime block).
+    #[arg(long, value_parser = parse_rollback_strategy, value_name = "STRATEGY")]
+    pub rollback_strategy: Option<RollbackStrategy>,
+    /// Where to write the journal.
+    #[arg(long, default_value = "./journal.json", value_name = "PATH")]
+    pub journal_path: PathBuf,
+    /// Don't execute the selected activities (their output is null).
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub dry: Option<DryArg>,
+    /// Print the plan (substituted, redacted activities) and execute nothing; no journal.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Accepted for Chaos Toolkit compatibility: validation always runs (an invalid file cannot run).
+    #[arg(long)]
+    pub no_validation: bool,
+    /// Write run events as NDJSON to this file.
+    #[arg(long, value_name = "PATH")]
+    pub events_file: Option<PathBuf>,
+    /// Cap on the run, e.g. 90s, 15m, 1h; expiry acts like SIGTERM.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub max_duration: Option<Duration>,
+    /// Target-selection seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Keep every during iteration in the journal, or only changes.
+    #[arg(long, value_enum, default_value_t = DuringArg::Full)]
+    pub during_journal: DuringArg,
+    /// Exit like Chaos Toolkit: 0, or 1 when the run failed or deviated.
+    #[arg(long)]
+    pub ctk_exit_codes: bool,
+    /// Accepted for Chaos Toolkit compatibility; monkeywrench never phones home.
+    #[arg(long, hide = true)]
+    pub no_version_check: bool,
+}
+
+/// `--dry` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DryArg {
+    /// Probes don't execute.
+    Probes,
+    /// Actions don't execute.
+    Actions,
+    /// Nothing executes.
+    Activities,
+    /// Pauses are skipped.
+    Pause,
+}
+
+impl From<DryArg> for DryMode {
+    fn from(d: DryArg) -> Self {
+        match d {
+            DryArg::Probes => DryMode::Probes,
+            DryArg::Actions => DryMode::Actions,
+            DryArg::Activities => DryMode::Activities,
+            DryArg::Pause => DryMode::Pause,
+        }
+    }
+}
+
+/// `--during-journal` values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DuringArg {
+    /// Every iteration.
+    Full,
+    /// First, last and changed iterations.
+    Changes,
+}
+
+fn parse_hypothesis_strategy(s: &str) -> Result<HypothesisStrategy, String> {
+    if s == "continously" {
+        return Ok(HypothesisStrategy::Continuously);
+    }
+    HypothesisStrategy::parse(s).ok_or_else(|| {
+        let hint = crate::experiment::diagnostic::nearest(s, HypothesisStrategy::NAMES)
+            .map(|n| format!(" (did you mean \"{n}\"?)"))
+            .unwrap_or_default();
+        format!(
+            "expected one of {}{hint}",
+            HypothesisStrategy::NAMES.join(", ")
+        )
+    })
+}
+
+fn parse_rollback_strategy(s: &str) -> Result<RollbackStrategy, String> {
+    RollbackStrategy::parse(s).ok_or_else(|| {
+        let hint = crate::experiment::diagnostic::nearest(s, RollbackStrategy::NAMES)
+            .map(|n| format!(" (did you mean \"{n}\"?)"))
+            .unwrap_or_default();
+        format!(
+            "expected one of {}{hint}",
+            RollbackStrategy::NAMES.join(", ")
+        )
+    })
+}
+
+/// Parses `90`, `90s`, `1.5m`, `2h`, `500ms`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (number, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("expected a duration like 90s, 15m or 1h, got {s:?}"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("unknown duration unit {unit:?}; use ms, s, m or h")),
+    };
+    if !secs.is_finite() || secs <= 0.0 {
+        return Err(format!("duration must be positive, got {s:?}"));
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 /// Runs the subcommand; returns the exit code.
-pub async fn execute(_args: RunArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("not implemented yet")
+pub async fn execute(args: RunArgs) -> anyhow::Result<i32> {
+    if !(args.hypothesis_frequency.is_finite() && args.hypothesis_frequency > 0.0) {
+        eprintln!("monkeywrench: --hypothesis-frequency must be a positive number of seconds");
+        return Ok(exit_code::USAGE);
+    }
+    let dry = args.dry.map(DryMode::from);
+    let Ok(prepared) = prepare(&args.source, dry, OutputFormat::Text).await else {
+        return Ok(exit_code::USAGE);
+    };
+    if args.dry_run {
+        super::plan::print_plan(&prepared.experiment, &prepared)?;
+        return Ok(exit_code::OK);
+    }
+    let settings = RunSettings {
+        hypothesis_strategy: args.hypothesis_strategy,
+        rollback_strategy: args.rollback_strategy,
+        hypothesis_frequency: Duration::from_secs_f64(args.hypothesis_frequency),
+        fail_fast: args.fail_fast,
+        dry,
+        during_journal: match args.during_journal {
+            DuringArg::Full => DuringJournal::Full,
+            DuringArg::Changes => DuringJournal::Changes,
+        },
+        max_duration: args.max_duration,
+        verify_tls: !args.source.no_verify_tls,
+        seed: args.seed,
+        cwd: std::env::current_dir().context("read the working directory")?,
+    };
+
+    let mut sinks: Vec<Box<dyn EventSink>> = Vec::new();
+    let json_output = args.source.output == OutputFormat::Json;
+    sinks.push(Box::new(ProgressView::new(
+        std::io::stderr().is_terminal(),
+        json_output,
+    )));
+    if json_output {
+        sinks.push(Box::new(NdjsonSink::new(std::io::stdout())));
+    }
+    if let Some(path) = &args.events_file {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("create the events file {}", path.display()))?;
+        sinks.push(Box::new(NdjsonSink::new(std::io::BufWriter::new(file))));
+    }
+    let (dispatcher, events) =
+        Dispatcher::start(JournalBuilder::new(settings.during_journal), sinks);
+    let (interrupt_tx, interrupt_rx) = mpsc::unbounded_channel();
+    let signals = spawn_signal_listeners(interrupt_tx)?;
+
+    let super::prepare::Prepared {
+        experiment,
+        env_overlay,
+    } = prepared;
+    let env = |k: &str| super::prepare::lookup(&env_overlay, k);
+    let result = engine::run(experiment, settings, events, interrupt_rx, &env).await;
+    for s in signals {
+        s.abort();
+    }
+    let report = match result {
+        Ok(report) => report,
+        Err(err) => {
+            eprintln!("monkeywrench: failed to {err}");
+            return Ok(exit_code::USAGE);
+        }
+    };
+    let Some(journal) = dispatcher.finish().await else {
+        eprintln!("monkeywrench: the event dispatcher stopped unexpectedly; no journal written");
+        return Ok(exit_code::INTERNAL);
+    };
+    let doc = journal.to_json(&JournalExtras {
+        redactions: report.redactions,
+        seed: args.seed,
+    });
+    if let Err(err) = write_atomic(&args.journal_path, &doc) {
+        eprintln!(
+            "monkeywrench: failed to write the journal {}: {err}",
+            args.journal_path.display()
+        );
+        return Ok(exit_code::INTERNAL);
+    }
+    if !json_output {
+        eprintln!("journal written to {}", args.journal_path.display());
+    }
+    let verdict = report.verdict;
+    if args.ctk_exit_codes {
+        let failed = verdict.deviated
+            || matches!(
+                verdict.status,
+                RunStatus::Failed | RunStatus::Aborted | RunStatus::Interrupted
+            );
+        return Ok(if failed { 1 } else { 0 });
+    }
+    Ok(verdict.exit_code)
+}
+
+/// SIGINT, SIGTERM, SIGUSR1 interrupt (rollbacks follow); SIGUSR2 interrupts without rollbacks.
+fn spawn_signal_listeners(
+    tx: mpsc::UnboundedSender<Interrupt>,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let kinds = [
+        (SignalKind::interrupt(), "SIGINT", false),
+        (SignalKind::terminate(), "SIGTERM", false),
+        (SignalKind::user_defined1(), "SIGUSR1", false),
+        (SignalKind::user_defined2(), "SIGUSR2", true),
+    ];
+    let mut handles = Vec::new();
+    for (kind, name, skip_rollbacks) in kinds {
+        let mut stream = signal(kind).with_context(|| format!("listen for {name}"))?;
+        let tx = tx.clone();
+        handles.push(tokio::spawn(async move {
+            while stream.recv().await.is_some() {
+                let _ = tx.send(Interrupt {
+                    interruption: Interruption {
+                        kind: "signal".into(),
+                        name: name.into(),
+                        reason: format!("received {name}"),
+                    },
+                    skip_rollbacks,
+                });
+            }
+        }));
+    }
+    Ok(handles)
 }

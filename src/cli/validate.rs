@@ -1,15 +1,29 @@
-//! `monkeywrench validate`: check an experiment file.
+//! `monkeywrench validate`: check an experiment file and report every problem at once.
 
 use clap::Args;
+
+use super::prepare::{SourceArgs, prepare};
+use crate::exit_code;
 
 /// Options of `monkeywrench validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Experiment file (.json, .yaml, .yml) or http(s) URL.
-    pub source: String,
+    /// Source and override options.
+    #[command(flatten)]
+    pub source: SourceArgs,
 }
 
-/// Runs the subcommand; returns the exit code.
-pub async fn execute(_args: ValidateArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("not implemented yet")
+/// Runs the subcommand; returns the exit code (0 valid, 64 invalid).
+pub async fn execute(args: ValidateArgs) -> anyhow::Result<i32> {
+    Ok(
+        match prepare(&args.source, None, args.source.output).await {
+            Ok(_) => {
+                if args.source.output == super::prepare::OutputFormat::Text {
+                    eprintln!("{}: valid", args.source.source);
+                }
+                exit_code::OK
+            }
+            Err(()) => exit_code::USAGE,
+        },
+    )
 }

@@ -4,6 +4,18 @@
 //! the file), [`validate`] checks it and builds the [`model`], and the engine runs the model while the
 //! dispatcher fans `RunEvent`s out to the journal, the progress view and the event file.
 
+pub mod configure;
 pub mod diagnostic;
+pub mod dispatcher;
+pub mod engine;
+pub mod event;
+pub mod executable;
+pub mod journal;
+pub mod load;
 pub mod model;
+pub mod overrides;
+pub mod progress;
+pub mod redact;
 pub mod source;
+pub mod substitute;
+pub mod validate;

@@ -1,0 +1,210 @@
+//! State shared by the executors of one run: settings, substitutions, redaction, cancellation.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::experiment::dispatcher::Events;
+use crate::experiment::event::{CancelReason, Interruption};
+use crate::experiment::journal::DuringJournal;
+use crate::experiment::model::{
+    Activity, DryMode, Experiment, HypothesisStrategy, RollbackStrategy, Seconds,
+};
+use crate::experiment::redact::Redactor;
+use crate::experiment::substitute::Substitutions;
+
+/// Command-line choices that shape a run (spec §10).
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    /// `--hypothesis-strategy` (beats the file's `runtime`).
+    pub hypothesis_strategy: Option<HypothesisStrategy>,
+    /// `--rollback-strategy` (beats the file's `runtime`).
+    pub rollback_strategy: Option<RollbackStrategy>,
+    /// `--hypothesis-frequency`: wait between during iterations.
+    pub hypothesis_frequency: Duration,
+    /// `--fail-fast`.
+    pub fail_fast: bool,
+    /// `--dry`.
+    pub dry: Option<DryMode>,
+    /// `--during-journal`.
+    pub during_journal: DuringJournal,
+    /// `--max-duration`.
+    pub max_duration: Option<Duration>,
+    /// `--no-verify-tls` (false) for http providers.
+    pub verify_tls: bool,
+    /// `--seed`.
+    pub seed: Option<u64>,
+    /// Working directory for process paths.
+    pub cwd: PathBuf,
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        RunSettings {
+            hypothesis_strategy: None,
+            rollback_strategy: None,
+            hypothesis_frequency: Duration::from_secs(1),
+            fail_fast: false,
+            dry: None,
+            during_journal: DuringJournal::Full,
+            max_duration: None,
+            verify_tls: true,
+            seed: None,
+            cwd: PathBuf::from("."),
+        }
+    }
+}
+
+/// An interruption request from outside the engine (signal handler, timer, halt).
+#[derive(Debug, Clone)]
+pub struct Interrupt {
+    /// What happened.
+    pub interruption: Interruption,
+    /// SIGUSR2: play no rollbacks (faults are still reverted).
+    pub skip_rollbacks: bool,
+}
+
+/// Facts gathered while the run executes; the verdict is computed from them.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// The before-hypothesis had an unmet probe.
+    pub before_unmet: bool,
+    /// A before-hypothesis probe errored.
+    pub before_errored: bool,
+    /// The after-hypothesis or a during iteration was unmet or errored.
+    pub deviated: bool,
+    /// An after-hypothesis probe errored.
+    pub after_errored: bool,
+    /// The after-hypothesis ran.
+    pub after_ran: bool,
+    /// A method action failed.
+    pub action_failed: bool,
+    /// A method action started (rollbacks are then always played under `default`).
+    pub action_started: bool,
+    /// A rollback failed.
+    pub rollback_failed: bool,
+    /// `--fail-fast` cancelled the method.
+    pub fail_fast_tripped: bool,
+    /// What interrupted the run, first cause only.
+    pub interruption: Option<Interruption>,
+    /// SIGUSR2 was received.
+    pub skip_rollbacks: bool,
+    /// An unexpected error stopped the run.
+    pub aborted: bool,
+}
+
+/// Everything the executors of one run share.
+#[derive(Debug)]
+pub struct RunContext {
+    /// The experiment.
+    pub experiment: Experiment,
+    /// Settings.
+    pub settings: RunSettings,
+    /// Substitutions from configuration and secrets.
+    pub substitutions: Substitutions,
+    /// Secret redaction for outputs, exceptions and events.
+    pub redactor: Redactor,
+    /// The event stream.
+    pub events: Events,
+    /// Cancelled when the method must stop (fail-fast, safeguard, signal, max-duration).
+    pub method_cancel: CancellationToken,
+    /// Cancelled by a second signal: stops rollbacks.
+    pub rollback_cancel: CancellationToken,
+    cancel_reason: Mutex<Option<CancelReason>>,
+    facts: Mutex<Facts>,
+}
+
+impl RunContext {
+    /// A context for one run.
+    pub fn new(
+        experiment: Experiment,
+        settings: RunSettings,
+        substitutions: Substitutions,
+        redactor: Redactor,
+        events: Events,
+    ) -> Arc<Self> {
+        Arc::new(RunContext {
+            experiment,
+            settings,
+            substitutions,
+            redactor,
+            events,
+            method_cancel: CancellationToken::new(),
+            rollback_cancel: CancellationToken::new(),
+            cancel_reason: Mutex::new(None),
+            facts: Mutex::new(Facts::default()),
+        })
+    }
+
+    /// Reads or changes the facts under the lock.
+    pub fn facts<R>(&self, f: impl FnOnce(&mut Facts) -> R) -> R {
+        let mut guard = self.facts.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut guard)
+    }
+
+    /// Stops the method for `reason` (first reason wins).
+    pub fn cancel_method(&self, reason: CancelReason) {
+        {
+            let mut r = self.cancel_reason.lock().unwrap_or_else(|e| e.into_inner());
+            if r.is_none() {
+                *r = Some(reason);
+            }
+        }
+        self.method_cancel.cancel();
+    }
+
+    /// Why the method was cancelled, if it was.
+    pub fn cancel_reason(&self) -> Option<CancelReason> {
+        *self.cancel_reason.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The hypothesis strategy in force (CLI > file > default).
+    pub fn hypothesis_strategy(&self) -> HypothesisStrategy {
+        self.settings
+            .hypothesis_strategy
+            .or(self.experiment.runtime.hypothesis)
+            .unwrap_or_default()
+    }
+
+    /// The rollback strategy in force (CLI > file > default).
+    pub fn rollback_strategy(&self) -> RollbackStrategy {
+        self.settings
+            .rollback_strategy
+            .or(self.experiment.runtime.rollbacks)
+            .unwrap_or_default()
+    }
+
+    /// The dry mode that applies to `activity` (`--dry` beats the file's per-activity `dry`).
+    pub fn dry_for(&self, activity: &Activity) -> Option<DryMode> {
+        self.settings.dry.or(activity.dry)
+    }
+
+    /// Resolves a seconds value, substituting `${var}`; a bad value gives a warning and `None`.
+    pub fn seconds(&self, activity: &Activity, what: &str, value: &Seconds) -> Option<Duration> {
+        let secs = match value {
+            Seconds::Literal(s) => Some(*s),
+            Seconds::Var(name) => self.substitutions.lookup(name).and_then(number_of),
+        };
+        match secs {
+            Some(s) if s.is_finite() && s >= 0.0 => Some(Duration::from_secs_f64(s)),
+            _ => {
+                self.events.warn(format!(
+                    "activity \"{}\": {what} is not a number of seconds; ignored",
+                    activity.name
+                ));
+                None
+            }
+        }
+    }
+}
+
+/// A JSON number, or a string holding one, as f64.
+pub fn number_of(v: &serde_json::Value) -> Option<f64> {
+    match v {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}

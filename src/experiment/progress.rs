@@ -1,0 +1,159 @@
+//! Consumers of run events for people and programs: the live progress view (stderr; a spinner on a
+//! TTY, plain lines otherwise) and the NDJSON event stream (`--output json`, `--events-file`).
+
+use std::io::Write;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::dispatcher::EventSink;
+use super::event::{EntryStatus, Phase, RunEvent};
+
+/// Human progress on stderr.
+pub struct ProgressView {
+    spinner: Option<ProgressBar>,
+    quiet: bool,
+}
+
+impl ProgressView {
+    /// A view; `tty` draws a live spinner, `quiet` prints only warnings and the verdict.
+    pub fn new(tty: bool, quiet: bool) -> Self {
+        let spinner = tty.then(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.enable_steady_tick(Duration::from_millis(100));
+            bar
+        });
+        ProgressView { spinner, quiet }
+    }
+
+    fn line(&self, text: String) {
+        match &self.spinner {
+            Some(bar) => bar.println(text),
+            None => {
+                let _ = writeln!(std::io::stderr(), "{text}");
+            }
+        }
+    }
+}
+
+impl EventSink for ProgressView {
+    fn on_event(&mut self, event: &RunEvent) {
+        match event {
+            RunEvent::RunStarted { title, .. } if !self.quiet => {
+                self.line(format!("▶ running experiment: {title}"));
+            }
+            RunEvent::PhaseStarted { phase } if !self.quiet => {
+                self.line(format!("── {}", phase.label()));
+            }
+            RunEvent::ActivityStarted {
+                phase, name, kind, ..
+            } => {
+                if let Some(bar) = &self.spinner
+                    && *phase != Phase::Safeguard
+                {
+                    bar.set_message(format!("{}: {name} ({})", phase.label(), kind_name(*kind)));
+                }
+            }
+            RunEvent::ActivityFinished { phase, entry, .. } if !self.quiet => {
+                if matches!(phase, Phase::Safeguard | Phase::Configuration) {
+                    return;
+                }
+                let name = entry
+                    .activity
+                    .get("name")
+                    .and_then(|n| n.as_str())
+                    .unwrap_or("?");
+                let mark = match (entry.status, entry.tolerance_met) {
+                    (EntryStatus::Failed, _) => "✗",
+                    (_, Some(false)) => "✗",
+                    _ => "✓",
+                };
+                let mut text = format!("  {mark} {name} ({:.3} s)", entry.duration);
+                if let Some(message) = entry.failure_message() {
+                    text.push_str(&format!(": {message}"));
+                } else if entry.tolerance_met == Some(false) {
+                    text.push_str(": outside tolerance");
+                }
+                self.line(text);
+            }
+            RunEvent::HypothesisChecked { phase, met, .. } if !self.quiet => {
+                let verdict = match met {
+                    Some(true) => "steady state met",
+                    Some(false) => "steady state NOT met",
+                    None => "steady state not judged",
+                };
+                self.line(format!("  = {verdict} ({})", phase.label()));
+            }
+            RunEvent::SafeguardChecked {
+                name,
+                tripped: true,
+                ..
+            } => {
+                self.line(format!(
+                    "⚠ safeguard \"{name}\" tripped: stopping the method"
+                ));
+            }
+            RunEvent::Warning { message } => self.line(format!("warning: {message}")),
+            RunEvent::Interrupted { interruption } => {
+                self.line(format!("⚠ interrupted: {}", interruption.reason));
+            }
+            RunEvent::RunFinished { verdict, .. } => {
+                if let Some(bar) = &self.spinner {
+                    bar.finish_and_clear();
+                }
+                self.line(format!(
+                    "■ {} (status {}, deviated {}, exit {})",
+                    verdict.outcome,
+                    serde_json::to_value(verdict.status)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default(),
+                    verdict.deviated,
+                    verdict.exit_code
+                ));
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = &self.spinner {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn kind_name(kind: super::model::ActivityKind) -> &'static str {
+    match kind {
+        super::model::ActivityKind::Probe => "probe",
+        super::model::ActivityKind::Action => "action",
+    }
+}
+
+/// One JSON object per event per line, to any writer (stdout or a file).
+pub struct NdjsonSink<W: Write + Send> {
+    out: W,
+}
+
+impl<W: Write + Send> NdjsonSink<W> {
+    /// A sink writing to `out`.
+    pub fn new(out: W) -> Self {
+        NdjsonSink { out }
+    }
+}
+
+impl<W: Write + Send> EventSink for NdjsonSink<W> {
+    fn on_event(&mut self, event: &RunEvent) {
+        if let Ok(line) = serde_json::to_string(event) {
+            let _ = writeln!(self.out, "{line}");
+        }
+    }
+
+    fn finish(&mut self) {
+        let _ = self.out.flush();
+    }
+}
