@@ -42,10 +42,11 @@ pub async fn execute(
     let skip_pauses = skip_execution || dry == Some(DryMode::Pause);
 
     let mut cancelled_in_pause = None;
-    if !skip_pauses && let Some(pause) = &activity.pause_before {
-        if let Some(d) = ctx.seconds(activity, "pauses.before", pause) {
-            cancelled_in_pause = pause_for(ctx, d, cancel).await;
-        }
+    if !skip_pauses
+        && let Some(pause) = &activity.pause_before
+        && let Some(d) = ctx.seconds(activity, "pauses.before", pause)
+    {
+        cancelled_in_pause = pause_for(ctx, d, cancel).await;
     }
 
     let start = Timestamp::now();
@@ -85,16 +86,17 @@ pub async fn execute(
     };
     if status == EntryStatus::Succeeded && !skip_execution {
         warn_about_unjudged_failure(ctx, activity, &output);
-        if phase == Phase::Method && activity.kind == ActivityKind::Probe {
-            if let Some(tol) = &activity.tolerance {
-                let met = tolerance::judge(ctx, tol, &output).await.unwrap_or(false);
-                extra.tolerance_met = Some(met);
-                if !met {
-                    ctx.events.warn(format!(
-                        "activity \"{}\": method probe output is outside its tolerance (verdict unchanged)",
-                        activity.name
-                    ));
-                }
+        if phase == Phase::Method
+            && activity.kind == ActivityKind::Probe
+            && let Some(tol) = &activity.tolerance
+        {
+            let met = tolerance::judge(ctx, tol, &output).await.unwrap_or(false);
+            extra.tolerance_met = Some(met);
+            if !met {
+                ctx.events.warn(format!(
+                    "activity \"{}\": method probe output is outside its tolerance (verdict unchanged)",
+                    activity.name
+                ));
             }
         }
     }

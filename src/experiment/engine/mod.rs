@@ -185,35 +185,33 @@ async fn run_started(
 
     if let Some(h) = hypothesis
         .as_ref()
-        .filter(|_| strategy.after() && gate_passed)
+        .filter(|_| strategy.after() && gate_passed && !interrupted(&ctx))
     {
-        if !interrupted(&ctx) {
-            ctx.events.emit(RunEvent::PhaseStarted {
-                phase: Phase::HypothesisAfter,
-            });
-            let stop_on_signal = CancellationToken::new();
-            let signal_watch = {
-                let (ctx, stop) = (ctx.clone(), stop_on_signal.clone());
-                tokio::spawn(async move {
-                    ctx.rollback_cancel.cancelled().await;
-                    stop.cancel();
-                })
-            };
-            let (_, verdict) =
-                hypothesis::check(&ctx, h, Phase::HypothesisAfter, &stop_on_signal).await;
-            signal_watch.abort();
-            ctx.facts(|f| {
-                f.after_ran = true;
-                match verdict {
-                    Some(ProbeVerdict::Unmet) => f.deviated = true,
-                    Some(ProbeVerdict::Errored) => {
-                        f.deviated = true;
-                        f.after_errored = true;
-                    }
-                    _ => {}
+        ctx.events.emit(RunEvent::PhaseStarted {
+            phase: Phase::HypothesisAfter,
+        });
+        let stop_on_signal = CancellationToken::new();
+        let signal_watch = {
+            let (ctx, stop) = (ctx.clone(), stop_on_signal.clone());
+            tokio::spawn(async move {
+                ctx.rollback_cancel.cancelled().await;
+                stop.cancel();
+            })
+        };
+        let (_, verdict) =
+            hypothesis::check(&ctx, h, Phase::HypothesisAfter, &stop_on_signal).await;
+        signal_watch.abort();
+        ctx.facts(|f| {
+            f.after_ran = true;
+            match verdict {
+                Some(ProbeVerdict::Unmet) => f.deviated = true,
+                Some(ProbeVerdict::Errored) => {
+                    f.deviated = true;
+                    f.after_errored = true;
                 }
-            });
-        }
+                _ => {}
+            }
+        });
     }
 
     if should_roll_back(&ctx) {
