@@ -178,6 +178,11 @@ pub async fn execute(args: RunArgs) -> anyhow::Result<i32> {
         verify_tls: !args.source.no_verify_tls,
         seed: args.seed,
         cwd: std::env::current_dir().context("read the working directory")?,
+        env_overlay: prepared
+            .env_overlay
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     };
 
     let mut sinks: Vec<Box<dyn EventSink>> = Vec::new();

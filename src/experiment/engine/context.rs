@@ -38,6 +38,8 @@ pub struct RunSettings {
     pub seed: Option<u64>,
     /// Working directory for process paths.
     pub cwd: PathBuf,
+    /// Variables from `.env` var files, passed to process providers.
+    pub env_overlay: Vec<(String, String)>,
 }
 
 impl Default for RunSettings {
@@ -53,6 +55,7 @@ impl Default for RunSettings {
             verify_tls: true,
             seed: None,
             cwd: PathBuf::from("."),
+            env_overlay: Vec::new(),
         }
     }
 }

@@ -61,8 +61,14 @@ pub async fn call(ctx: &RunContext, activity: &Activity) -> Result<Value, String
                 arguments,
                 // The engine enforces the combined timeout; the provider's own is a backstop.
                 timeout: p.timeout.map(Duration::from_secs_f64),
+                env: ctx.settings.env_overlay.clone(),
             };
-            process::run(&call).await.map_err(|e| e.to_string())
+            let output = process::run(&call).await.map_err(|e| e.to_string())?;
+            for w in output.warnings {
+                ctx.events
+                    .warn(format!("activity \"{}\": {w}", activity.name));
+            }
+            Ok(output.value)
         }
         Provider::Http(h) => {
             let timeout = match &h.timeout {
