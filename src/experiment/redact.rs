@@ -52,7 +52,9 @@ impl Redactor {
         }
         match v {
             Value::String(s) => Value::String(self.redact_str(s)),
-            Value::Array(items) => Value::Array(items.iter().map(|i| self.redact_value(i)).collect()),
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|i| self.redact_value(i)).collect())
+            }
             Value::Object(map) => Value::Object(
                 map.iter()
                     .map(|(k, v)| (self.redact_str(k), self.redact_value(v)))
@@ -108,8 +110,12 @@ mod tests {
 
     #[test]
     fn inline_secrets_are_masked_but_references_kept() {
-        let mut doc = json!({"secrets": {"g": {"inline": "pw", "env": {"type": "env", "key": "K"}, "n": 5}}});
+        let mut doc =
+            json!({"secrets": {"g": {"inline": "pw", "env": {"type": "env", "key": "K"}, "n": 5}}});
         redact_inline_secrets(&mut doc);
-        assert_eq!(doc, json!({"secrets": {"g": {"inline": "***", "env": {"type": "env", "key": "K"}, "n": "***"}}}));
+        assert_eq!(
+            doc,
+            json!({"secrets": {"g": {"inline": "***", "env": {"type": "env", "key": "K"}, "n": "***"}}})
+        );
     }
 }

@@ -156,7 +156,8 @@ mod tests {
     use serde_json::json;
 
     fn subs() -> Substitutions {
-        let config = json!({"expected": 0, "name": "web", "list": ["a", 1], "flag": true, "ratio": 1.0});
+        let config =
+            json!({"expected": 0, "name": "web", "list": ["a", 1], "flag": true, "ratio": 1.0});
         let secrets = json!({"g1": {"token": "t1", "name": "shadowed"}, "g2": {"token": "t2"}});
         Substitutions::new(config.as_object().unwrap(), secrets.as_object().unwrap())
     }
@@ -172,13 +173,19 @@ mod tests {
     #[test]
     fn embedded_values_render_like_python_str() {
         let s = subs();
-        assert_eq!(s.text("n=${expected} f=$flag r=${ratio} l=${list}"), json!("n=0 f=True r=1.0 l=['a', 1]"));
+        assert_eq!(
+            s.text("n=${expected} f=$flag r=${ratio} l=${list}"),
+            json!("n=0 f=True r=1.0 l=['a', 1]")
+        );
     }
 
     #[test]
     fn escapes_unknown_and_invalid_placeholders_stay() {
         let s = subs();
-        assert_eq!(s.text("$$x ${nope} $ ${some-key} $1 $"), json!("$x ${nope} $ ${some-key} $1 $"));
+        assert_eq!(
+            s.text("$$x ${nope} $ ${some-key} $1 $"),
+            json!("$x ${nope} $ ${some-key} $1 $")
+        );
         assert_eq!(s.text("$$name"), json!("$name"));
         assert_eq!(s.text("${name}s and $names"), json!("webs and $names"));
     }
@@ -193,11 +200,17 @@ mod tests {
     #[test]
     fn substitution_recurses_but_leaves_keys() {
         let s = subs();
-        assert_eq!(s.value(&json!({"${name}": ["${name}", {"k": "$name"}]})), json!({"${name}": ["web", {"k": "web"}]}));
+        assert_eq!(
+            s.value(&json!({"${name}": ["${name}", {"k": "$name"}]})),
+            json!({"${name}": ["web", {"k": "web"}]})
+        );
     }
 
     #[test]
     fn braced_names_are_found() {
-        assert_eq!(braced_names("a ${x} $$ ${y_2} $z ${bad-name}"), vec!["x", "y_2"]);
+        assert_eq!(
+            braced_names("a ${x} $$ ${y_2} $z ${bad-name}"),
+            vec!["x", "y_2"]
+        );
     }
 }

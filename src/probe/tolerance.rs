@@ -36,7 +36,9 @@ pub fn judge(tolerance: &Tolerance, value: &Value) -> Result<bool, ToleranceErro
         Tolerance::Bool(b) => value.as_bool() == Some(*b),
         Tolerance::Int(i) => match status_of(value) {
             Some(status) => status.as_i64() == Some(*i),
-            None => value.as_i64() == Some(*i) || value.as_f64() == Some(*i as f64) && value.is_f64(),
+            None => {
+                value.as_i64() == Some(*i) || value.as_f64() == Some(*i as f64) && value.is_f64()
+            }
         },
         Tolerance::Str(s) => value.as_str() == Some(s.as_str()),
         Tolerance::List(items) => match status_of(value) {
@@ -78,7 +80,8 @@ pub fn judge(tolerance: &Tolerance, value: &Value) -> Result<bool, ToleranceErro
                 },
                 other => other,
             };
-            let path = JsonPath::parse(path).map_err(|e| ToleranceError::BadJsonPath(e.to_string()))?;
+            let path =
+                JsonPath::parse(path).map_err(|e| ToleranceError::BadJsonPath(e.to_string()))?;
             let found: Vec<&Value> = path.query(doc).all();
             if found.is_empty() {
                 return Ok(false);
@@ -161,7 +164,11 @@ pub fn compile_regex(pattern: &str) -> Result<Regex, String> {
     }
     let bytes = pattern.as_bytes();
     for i in 0..bytes.len().saturating_sub(1) {
-        if bytes[i] == b'\\' && bytes[i + 1].is_ascii_digit() && bytes[i + 1] != b'0' && (i == 0 || bytes[i - 1] != b'\\') {
+        if bytes[i] == b'\\'
+            && bytes[i + 1].is_ascii_digit()
+            && bytes[i + 1] != b'0'
+            && (i == 0 || bytes[i - 1] != b'\\')
+        {
             return Err(format!(
                 "backreference at character {} is not supported (no look-around or backreferences)",
                 i + 1
@@ -191,7 +198,13 @@ mod tests {
     fn integers_compare_the_status_of_mappings() {
         assert!(judge(&Tolerance::Int(0), &process(0, "x")).unwrap());
         assert!(!judge(&Tolerance::Int(0), &process(1, "x")).unwrap());
-        assert!(judge(&Tolerance::Int(200), &json!({"status": 200, "headers": {}, "body": ""})).unwrap());
+        assert!(
+            judge(
+                &Tolerance::Int(200),
+                &json!({"status": 200, "headers": {}, "body": ""})
+            )
+            .unwrap()
+        );
         assert!(judge(&Tolerance::Int(5), &json!(5)).unwrap());
         assert!(!judge(&Tolerance::Int(5), &json!("5")).unwrap());
     }
@@ -205,9 +218,15 @@ mod tests {
     #[test]
     fn lists_are_membership_for_statuses_and_ranges_for_two_numbers() {
         let two = Tolerance::List(vec![json!(200), json!(299)]);
-        assert!(!judge(&two, &json!({"status": 204})).unwrap(), "membership, even with two items");
+        assert!(
+            !judge(&two, &json!({"status": 204})).unwrap(),
+            "membership, even with two items"
+        );
         assert!(judge(&two, &json!({"status": 299})).unwrap());
-        assert!(judge(&two, &json!(250)).unwrap(), "a range for plain numbers");
+        assert!(
+            judge(&two, &json!(250)).unwrap(),
+            "a range for plain numbers"
+        );
         let three = Tolerance::List(vec![json!(1), json!(2), json!(3)]);
         assert!(judge(&three, &json!(2)).unwrap());
         assert!(!judge(&three, &json!(4)).unwrap());
@@ -216,13 +235,28 @@ mod tests {
 
     #[test]
     fn regex_searches_the_target() {
-        let t = Tolerance::Regex { pattern: "ready$".into(), target: Some("stdout".into()) };
+        let t = Tolerance::Regex {
+            pattern: "ready$".into(),
+            target: Some("stdout".into()),
+        };
         assert!(judge(&t, &process(0, "all ready")).unwrap());
         assert!(!judge(&t, &process(0, "not yet")).unwrap());
-        let missing = Tolerance::Regex { pattern: "x".into(), target: Some("body".into()) };
-        assert_eq!(judge(&missing, &process(0, "")), Err(ToleranceError::MissingTarget("body".into())));
-        let untargeted = Tolerance::Regex { pattern: "x".into(), target: None };
-        assert!(matches!(judge(&untargeted, &process(0, "")), Err(ToleranceError::NotAString(_))));
+        let missing = Tolerance::Regex {
+            pattern: "x".into(),
+            target: Some("body".into()),
+        };
+        assert_eq!(
+            judge(&missing, &process(0, "")),
+            Err(ToleranceError::MissingTarget("body".into()))
+        );
+        let untargeted = Tolerance::Regex {
+            pattern: "x".into(),
+            target: None,
+        };
+        assert!(matches!(
+            judge(&untargeted, &process(0, "")),
+            Err(ToleranceError::NotAString(_))
+        ));
     }
 
     #[test]
@@ -238,17 +272,33 @@ mod tests {
         assert!(judge(&t(None, Some(2)), &body).unwrap());
         assert!(!judge(&t(None, Some(1)), &body).unwrap());
         assert!(judge(&t(Some(json!([true, true])), None), &body).unwrap());
-        assert!(!judge(&t(Some(json!(true)), None), &body).unwrap(), "scalar expect needs one match");
-        let none = Tolerance::JsonPath { path: "$.nope".into(), expect: None, count: None, target: None };
+        assert!(
+            !judge(&t(Some(json!(true)), None), &body).unwrap(),
+            "scalar expect needs one match"
+        );
+        let none = Tolerance::JsonPath {
+            path: "$.nope".into(),
+            expect: None,
+            count: None,
+            target: None,
+        };
         assert!(!judge(&none, &json!({"a": 1})).unwrap());
     }
 
     #[test]
     fn range_reads_numbers_and_numeric_strings() {
-        let t = Tolerance::Range { lo: 0.0, hi: 0.05, target: Some("error_rate".into()) };
+        let t = Tolerance::Range {
+            lo: 0.0,
+            hi: 0.05,
+            target: Some("error_rate".into()),
+        };
         assert!(judge(&t, &json!({"error_rate": 0.01})).unwrap());
         assert!(!judge(&t, &json!({"error_rate": 0.5})).unwrap());
-        let plain = Tolerance::Range { lo: 1.0, hi: 2.0, target: None };
+        let plain = Tolerance::Range {
+            lo: 1.0,
+            hi: 2.0,
+            target: None,
+        };
         assert!(judge(&plain, &json!("1.5")).unwrap());
         assert!(!judge(&plain, &json!("abc")).unwrap());
     }
@@ -256,8 +306,16 @@ mod tests {
     #[test]
     fn unsupported_regex_constructs_are_named() {
         assert!(compile_regex("a(?=b)").unwrap_err().contains("look-ahead"));
-        assert!(compile_regex("(a)\\1").unwrap_err().contains("backreference"));
-        assert!(compile_regex("(?<!x)y").unwrap_err().contains("look-behind"));
+        assert!(
+            compile_regex("(a)\\1")
+                .unwrap_err()
+                .contains("backreference")
+        );
+        assert!(
+            compile_regex("(?<!x)y")
+                .unwrap_err()
+                .contains("look-behind")
+        );
         assert!(compile_regex("\\d+\\.\\d").is_ok());
     }
 }
