@@ -217,20 +217,21 @@ fn resolve_yaml12(text: &str) -> NodeValue {
         _ => {}
     }
     let (sign, body) = split_sign(text);
-    if let Some(oct) = text.strip_prefix("0o") {
-        if let Ok(v) = i64::from_str_radix(oct, 8) {
-            return NodeValue::Int(v);
-        }
+    if let Some(oct) = text.strip_prefix("0o")
+        && let Ok(v) = i64::from_str_radix(oct, 8)
+    {
+        return NodeValue::Int(v);
     }
-    if let Some(hex) = text.strip_prefix("0x") {
-        if let Ok(v) = i64::from_str_radix(hex, 16) {
-            return NodeValue::Int(v);
-        }
+    if let Some(hex) = text.strip_prefix("0x")
+        && let Ok(v) = i64::from_str_radix(hex, 16)
+    {
+        return NodeValue::Int(v);
     }
-    if !body.is_empty() && body.chars().all(|c| c.is_ascii_digit()) {
-        if let Ok(v) = body.parse::<i64>() {
-            return NodeValue::Int(sign * v);
-        }
+    if !body.is_empty()
+        && body.chars().all(|c| c.is_ascii_digit())
+        && let Ok(v) = body.parse::<i64>()
+    {
+        return NodeValue::Int(sign * v);
     }
     let is_float_syntax = !body.is_empty()
         && body
