@@ -1,9 +1,14 @@
 //! The `builtin` provider registry (spec §3.5, §11.1): a closed set of native probes and actions.
 //!
-//! Each member declares its kind, checks its arguments at validation time, and runs under the
-//! engine's cancellation (dropping the future stops the work).
+//! Each member declares its kind and argument schema (checked at validation and again after
+//! substitution) and runs cancel-safely: dropping the future stops the work.
+
+mod probes;
+pub mod schema;
 
 use serde_json::Value;
+
+pub use schema::{ArgSpec, ArgType, ArgumentProblem};
 
 /// Every native function, by its `family.verb` name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -12,9 +17,128 @@ pub enum Func {
     TcpConnect,
     /// `file.exists`: does a path exist? → `true`/`false`.
     FileExists,
-    /// `http.measure`: N requests at a concurrency → `{requests, rps, error_rate, p50_ms, p95_ms, p99_ms}`.
+    /// `http.measure`: N requests → `{requests, rps, error_rate, p50_ms, p95_ms, p99_ms}`.
     HttpMeasure,
 }
+
+/// What a builtin does to the world.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FuncKind {
+    /// Measures only.
+    Probe,
+    /// Acts, without a lease.
+    Action,
+    /// Changes the world through the ledger (a lease before it is applied).
+    Fault,
+}
+
+/// A builtin failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuiltinError {
+    /// Arguments (after substitution) do not fit the schema.
+    #[error("invalid arguments: {0}")]
+    Arguments(String),
+    /// The function itself failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+const TCP_ARGS: &[ArgSpec] = &[
+    ArgSpec {
+        name: "host",
+        ty: ArgType::Str,
+        required: true,
+        default: None,
+        doc: "host name or IP address",
+    },
+    ArgSpec {
+        name: "port",
+        ty: ArgType::Int { min: 1, max: 65535 },
+        required: true,
+        default: None,
+        doc: "TCP port",
+    },
+    ArgSpec {
+        name: "timeout_s",
+        ty: ArgType::Number { min: 0.0 },
+        required: false,
+        default: Some("3"),
+        doc: "connect timeout in seconds",
+    },
+];
+
+const FILE_ARGS: &[ArgSpec] = &[ArgSpec {
+    name: "path",
+    ty: ArgType::Str,
+    required: true,
+    default: None,
+    doc: "file or directory path (~ expanded)",
+}];
+
+const MEASURE_ARGS: &[ArgSpec] = &[
+    ArgSpec {
+        name: "url",
+        ty: ArgType::Str,
+        required: true,
+        default: None,
+        doc: "http:// URL to send requests to",
+    },
+    ArgSpec {
+        name: "requests",
+        ty: ArgType::Int {
+            min: 1,
+            max: 10_000_000,
+        },
+        required: false,
+        default: Some("100"),
+        doc: "number of requests",
+    },
+    ArgSpec {
+        name: "concurrency",
+        ty: ArgType::Int {
+            min: 1,
+            max: 10_000,
+        },
+        required: false,
+        default: Some("4"),
+        doc: "concurrent connections",
+    },
+    ArgSpec {
+        name: "method",
+        ty: ArgType::Str,
+        required: false,
+        default: Some("GET"),
+        doc: "HTTP method",
+    },
+    ArgSpec {
+        name: "timeout_s",
+        ty: ArgType::Number { min: 0.0 },
+        required: false,
+        default: Some("5"),
+        doc: "per-request timeout in seconds",
+    },
+    ArgSpec {
+        name: "headers",
+        ty: ArgType::Map,
+        required: false,
+        default: None,
+        doc: "request headers",
+    },
+    ArgSpec {
+        name: "body",
+        ty: ArgType::Str,
+        required: false,
+        default: None,
+        doc: "request body",
+    },
+    ArgSpec {
+        name: "rate",
+        ty: ArgType::Number { min: 0.0 },
+        required: false,
+        default: None,
+        doc: "requests per second (open model, latency from the intended send time); default: as fast as possible",
+    },
+];
 
 impl Func {
     /// Every member, in catalogue order.
@@ -34,20 +158,142 @@ impl Func {
         Func::ALL.into_iter().find(|f| f.name() == name)
     }
 
-    /// Checks literal arguments; returns problems as (key path below `arguments`, message).
-    pub fn check_arguments(self, _arguments: &Value) -> Vec<(String, String)> {
-        Vec::new()
+    /// Probe, action or fault.
+    pub fn kind(self) -> FuncKind {
+        match self {
+            Func::TcpConnect | Func::FileExists | Func::HttpMeasure => FuncKind::Probe,
+        }
+    }
+
+    /// Whether it is a fault whose effect can be undone (so `duration` applies).
+    pub fn is_reversible(self) -> bool {
+        false
+    }
+
+    /// One line describing it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Func::TcpConnect => "whether a TCP connection to host:port can be opened",
+            Func::FileExists => "whether a path exists",
+            Func::HttpMeasure => {
+                "throughput, error rate and latency percentiles of N real requests"
+            }
+        }
+    }
+
+    /// Its argument schema.
+    pub fn arguments(self) -> &'static [ArgSpec] {
+        match self {
+            Func::TcpConnect => TCP_ARGS,
+            Func::FileExists => FILE_ARGS,
+            Func::HttpMeasure => MEASURE_ARGS,
+        }
+    }
+
+    /// Checks literal arguments (placeholders pass; they are checked again at run time).
+    pub fn check_arguments(self, arguments: &Value) -> Vec<ArgumentProblem> {
+        schema::check(self.arguments(), arguments, true)
+    }
+
+    /// Whether it can serve as a `type: probe` tolerance (it receives `arguments.value`).
+    pub fn accepts_value(self) -> bool {
+        false
+    }
+
+    /// Runs it with substituted arguments.
+    pub async fn run(self, arguments: &Value) -> Result<Value, BuiltinError> {
+        let problems = schema::check(self.arguments(), arguments, false);
+        if !problems.is_empty() {
+            return Err(BuiltinError::Arguments(
+                problems
+                    .iter()
+                    .map(|p| format!("{}: {}", p.path, p.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ));
+        }
+        match self {
+            Func::TcpConnect => probes::tcp_connect(arguments).await,
+            Func::FileExists => Ok(probes::file_exists(arguments)),
+            Func::HttpMeasure => probes::http_measure(arguments).await,
+        }
     }
 }
 
-/// STUB (replaced by the builtin branch).
-#[derive(Debug, thiserror::Error)]
-#[error("builtin failed")]
-pub struct BuiltinError;
+/// A Python function mapped to a builtin with identical output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PythonAlias {
+    /// The builtin.
+    pub func: Func,
+    /// Its arguments, mapped from the Python ones.
+    pub arguments: Value,
+}
 
-impl Func {
-    /// STUB.
-    pub async fn run(self, _arguments: &Value) -> Result<Value, BuiltinError> {
-        Err(BuiltinError)
+/// The builtin a well-known Python function maps to (Chaos Toolkit files often use these).
+pub fn python_alias(module: &str, func: &str, arguments: &Value) -> Option<PythonAlias> {
+    match (module, func) {
+        ("os.path", "exists") => Some(PythonAlias {
+            func: Func::FileExists,
+            arguments: serde_json::json!({"path": arguments.get("path").cloned().unwrap_or(Value::Null)}),
+        }),
+        _ => None,
+    }
+}
+
+/// The builtin to suggest for a Python function that cannot run (a hint, by keyword).
+pub fn python_suggestion(module: &str, func: &str) -> Option<&'static str> {
+    let text = format!("{module}.{func}").to_ascii_lowercase();
+    let table: [(&[&str], &str); 4] = [
+        (
+            &["kill", "terminate", "stop", "delete_pod"],
+            "process.kill (processes) or container.kill (later)",
+        ),
+        (&["port", "connect", "socket", "tcp"], "tcp.connect"),
+        (
+            &["http", "request", "latency", "response", "url"],
+            "http.measure",
+        ),
+        (&["file", "path", "exists"], "file.exists"),
+    ];
+    table
+        .iter()
+        .find(|(words, _)| words.iter().any(|w| text.contains(w)))
+        .map(|(_, s)| *s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn names_round_trip() {
+        for f in Func::ALL {
+            assert_eq!(Func::parse(f.name()), Some(f));
+            assert!(!f.describe().is_empty());
+        }
+        assert_eq!(Func::parse("tcp.conect"), None);
+    }
+
+    #[test]
+    fn python_aliases_and_suggestions() {
+        let a = python_alias("os.path", "exists", &json!({"path": "/tmp"})).unwrap();
+        assert_eq!(a.func, Func::FileExists);
+        assert_eq!(a.arguments, json!({"path": "/tmp"}));
+        assert!(python_alias("os", "system", &json!({})).is_none());
+        assert!(
+            python_suggestion("chaosk8s.pod.actions", "terminate_pods")
+                .unwrap()
+                .contains("kill")
+        );
+    }
+
+    #[tokio::test]
+    async fn run_rechecks_substituted_arguments() {
+        let err = Func::TcpConnect
+            .run(&json!({"host": "127.0.0.1", "port": "${p}"}))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("port"), "{err}");
     }
 }

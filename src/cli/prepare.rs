@@ -119,7 +119,13 @@ pub async fn prepare(
     };
     diagnostics.extend(loaded.warnings);
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let validated = validate(&loaded.root, &loaded.file, &ValidateOptions { cwd, dry });
+    let mut env: HashMap<String, String> = std::env::vars().collect();
+    env.extend(env_overlay.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let validated = validate(
+        &loaded.root,
+        &loaded.file,
+        &ValidateOptions { cwd, dry, env },
+    );
     diagnostics.extend(validated.diagnostics);
 
     let mut experiment = validated.experiment;

@@ -1,0 +1,91 @@
+//! The native probes: `tcp.connect`, `file.exists`, `http.measure`.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::BuiltinError;
+use super::schema::{int_of, number_of};
+use crate::loadgen::{self, LoadPlan};
+
+/// `true` when a TCP connection opens within the timeout; refused/unreachable/timeout → `false`.
+pub async fn tcp_connect(args: &Value) -> Result<Value, BuiltinError> {
+    let host = args["host"].as_str().unwrap_or_default();
+    let port = int_of(&args["port"]).unwrap_or_default() as u16;
+    let timeout = number_of(args.get("timeout_s").unwrap_or(&Value::Null)).unwrap_or(3.0);
+    let attempt = tokio::net::TcpStream::connect((host, port));
+    match tokio::time::timeout(Duration::from_secs_f64(timeout), attempt).await {
+        Ok(Ok(_)) => Ok(Value::Bool(true)),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::InvalidInput => {
+            Err(BuiltinError::Failed(format!("invalid host {host:?}: {e}")))
+        }
+        Ok(Err(_)) | Err(_) => Ok(Value::Bool(false)),
+    }
+}
+
+/// `true` when the path exists (`~` expanded).
+pub fn file_exists(args: &Value) -> Value {
+    let path = args["path"].as_str().unwrap_or_default();
+    let expanded = match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => std::path::PathBuf::from(home).join(rest),
+        _ => std::path::PathBuf::from(path),
+    };
+    Value::Bool(expanded.exists())
+}
+
+/// Sends the requests and reports throughput, error rate and latency percentiles.
+pub async fn http_measure(args: &Value) -> Result<Value, BuiltinError> {
+    let url_text = args["url"].as_str().unwrap_or_default();
+    let url: hyper::Uri = url_text
+        .parse()
+        .map_err(|e| BuiltinError::Arguments(format!("url: {url_text:?} is not a URL: {e}")))?;
+    if url.scheme_str() != Some("http") || url.host().is_none() {
+        return Err(BuiltinError::Arguments(format!(
+            "url: {url_text:?} must be an http:// URL with a host (https is not supported by http.measure)"
+        )));
+    }
+    let method = args
+        .get("method")
+        .and_then(Value::as_str)
+        .unwrap_or("GET")
+        .to_ascii_uppercase();
+    let method = hyper::Method::from_bytes(method.as_bytes()).map_err(|_| {
+        BuiltinError::Arguments(format!("method: {method:?} is not an HTTP method"))
+    })?;
+    let requests = args.get("requests").and_then(int_of).unwrap_or(100).max(1) as u64;
+    let concurrency =
+        (args.get("concurrency").and_then(int_of).unwrap_or(4).max(1) as u64).min(requests);
+    let headers = args
+        .get("headers")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| v.to_string()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let plan = LoadPlan {
+        url,
+        method,
+        headers,
+        body: bytes::Bytes::from(
+            args.get("body")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+        ),
+        requests,
+        concurrency,
+        rate: args.get("rate").and_then(number_of),
+        timeout: Duration::from_secs_f64(args.get("timeout_s").and_then(number_of).unwrap_or(5.0)),
+    };
+    let report = loadgen::run(&plan).await;
+    serde_json::to_value(report).map_err(|e| BuiltinError::Failed(e.to_string()))
+}

@@ -1,0 +1,226 @@
+//! The shared state of one validation pass and small typed accessors that report problems.
+
+use std::collections::HashSet;
+
+use super::ValidateOptions;
+use crate::experiment::diagnostic::{Diagnostic, nearest};
+use crate::experiment::source::{Node, NodeValue};
+use crate::experiment::substitute::braced_names;
+
+/// Collects diagnostics while walking the tree.
+pub struct Checker<'a> {
+    pub file: &'a str,
+    pub options: &'a ValidateOptions,
+    diagnostics: Vec<Diagnostic>,
+    /// Configuration and secret names, for unknown-`${name}` warnings.
+    pub declared: HashSet<String>,
+    /// Whether the experiment declares configuration or secrets.
+    pub has_config: bool,
+}
+
+impl<'a> Checker<'a> {
+    pub fn new(file: &'a str, options: &'a ValidateOptions) -> Self {
+        Checker {
+            file,
+            options,
+            diagnostics: Vec::new(),
+            declared: HashSet::new(),
+            has_config: false,
+        }
+    }
+
+    pub fn into_diagnostics(self) -> Vec<Diagnostic> {
+        self.diagnostics
+    }
+
+    pub fn error(&mut self, node: &Node, path: &str, message: impl Into<String>) {
+        self.diagnostics
+            .push(Diagnostic::error(self.file, node.span, path, message));
+    }
+
+    pub fn warn(&mut self, node: &Node, path: &str, message: impl Into<String>) {
+        self.diagnostics
+            .push(Diagnostic::warning(self.file, node.span, path, message));
+    }
+
+    pub fn push(&mut self, d: Diagnostic) {
+        self.diagnostics.push(d);
+    }
+
+    /// Warns about every key of `node` not in `known`, suggesting the nearest known key.
+    pub fn unknown_keys(&mut self, node: &Node, path: &str, what: &str, known: &[&str]) {
+        let Some(entries) = node.entries() else {
+            return;
+        };
+        for (key, _) in entries {
+            if known.contains(&key.name.as_str()) {
+                continue;
+            }
+            let mut d = Diagnostic::warning(
+                self.file,
+                key.span,
+                path,
+                format!("unknown {what} key {:?}", key.name),
+            );
+            if let Some(s) = nearest(&key.name, known.iter().copied()) {
+                d = d.with_suggestion(s);
+            }
+            self.diagnostics.push(d);
+        }
+    }
+
+    /// A mapping, or an error saying what was expected.
+    pub fn mapping<'n>(&mut self, node: &'n Node, path: &str) -> Option<&'n Node> {
+        if node.entries().is_some() {
+            Some(node)
+        } else {
+            self.error(
+                node,
+                path,
+                format!("expected a mapping, got {}", node.type_name()),
+            );
+            None
+        }
+    }
+
+    /// A required non-empty string field.
+    pub fn required_str(&mut self, parent: &Node, key: &str, path: &str) -> Option<String> {
+        match parent.get(key) {
+            None => {
+                self.error(parent, path, format!("missing required key {key:?}"));
+                None
+            }
+            Some(n) => self.non_empty_str(n, &join(path, key)),
+        }
+    }
+
+    /// A non-empty string, or an error.
+    pub fn non_empty_str(&mut self, node: &Node, path: &str) -> Option<String> {
+        match node.as_str() {
+            Some(s) if !s.trim().is_empty() => Some(s.to_string()),
+            Some(_) => {
+                self.error(node, path, "must not be empty");
+                None
+            }
+            None => {
+                self.error(
+                    node,
+                    path,
+                    format!("expected a string, got {}", node.type_name()),
+                );
+                None
+            }
+        }
+    }
+
+    /// An optional string field.
+    pub fn optional_str(&mut self, parent: &Node, key: &str, path: &str) -> Option<String> {
+        let n = parent.get(key).filter(|n| !n.is_null())?;
+        match n.as_str() {
+            Some(s) => Some(s.to_string()),
+            None => {
+                self.error(
+                    n,
+                    &join(path, key),
+                    format!("expected a string, got {}", n.type_name()),
+                );
+                None
+            }
+        }
+    }
+
+    /// An optional boolean field.
+    pub fn optional_bool(&mut self, parent: &Node, key: &str, path: &str) -> Option<bool> {
+        let n = parent.get(key).filter(|n| !n.is_null())?;
+        match n.value {
+            NodeValue::Bool(b) => Some(b),
+            _ => {
+                self.error(
+                    n,
+                    &join(path, key),
+                    format!("expected true or false, got {}", n.type_name()),
+                );
+                None
+            }
+        }
+    }
+
+    /// An optional non-negative number field.
+    pub fn optional_seconds(&mut self, parent: &Node, key: &str, path: &str) -> Option<f64> {
+        let n = parent.get(key).filter(|n| !n.is_null())?;
+        match number(n) {
+            Some(f) if f >= 0.0 && f.is_finite() => Some(f),
+            _ => {
+                self.error(
+                    n,
+                    &join(path, key),
+                    format!(
+                        "expected a non-negative number of seconds, got {}",
+                        n.type_name()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// Warns about braced `${name}`s in the strings of `node` that are not declared.
+    pub fn check_placeholders(&mut self, node: &Node, path: &str) {
+        match &node.value {
+            NodeValue::Str(s) => {
+                for name in braced_names(s) {
+                    if self.declared.contains(&name) {
+                        continue;
+                    }
+                    let mut d = Diagnostic::warning(
+                        self.file,
+                        node.span,
+                        path,
+                        format!(
+                            "${{{name}}} is not declared in configuration or secrets; it stays verbatim"
+                        ),
+                    );
+                    if let Some(s) = nearest(&name, self.declared.iter().map(String::as_str)) {
+                        d = d.with_suggestion(s);
+                    }
+                    self.diagnostics.push(d);
+                }
+            }
+            NodeValue::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    self.check_placeholders(item, &format!("{path}[{i}]"));
+                }
+            }
+            NodeValue::Map(entries) => {
+                for (k, v) in entries {
+                    self.check_placeholders(v, &join(path, &k.name));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `a.b` (or `b` at the top).
+pub fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// A number node as f64.
+pub fn number(n: &Node) -> Option<f64> {
+    match n.value {
+        NodeValue::Int(i) => Some(i as f64),
+        NodeValue::Float(f) => Some(f),
+        _ => None,
+    }
+}
+
+/// Whether a string is exactly one `${name}` placeholder.
+pub fn is_placeholder(n: &Node) -> bool {
+    n.as_str()
+        .is_some_and(|s| crate::experiment::substitute::exact_placeholder(s).is_some())
+}

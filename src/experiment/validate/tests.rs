@@ -1,0 +1,317 @@
+//! Validation rules, each with a failing and a passing case; positions checked where they matter.
+
+use super::*;
+use crate::experiment::diagnostic::Severity;
+use crate::experiment::model::{Provider, Tolerance};
+use crate::experiment::source::{Format, parse};
+
+fn check(text: &str) -> Validated {
+    let format = if text.trim_start().starts_with('{') {
+        Format::Json
+    } else {
+        Format::Yaml
+    };
+    let parsed = parse(text, format, "exp.yaml").unwrap();
+    let mut options = ValidateOptions::from_process();
+    options.env.insert("MW_TEST_SET".into(), "1".into());
+    options.env.remove("MW_TEST_UNSET");
+    let mut v = validate(&parsed.root, "exp.yaml", &options);
+    v.diagnostics.extend(parsed.warnings);
+    v
+}
+
+fn messages(v: &Validated) -> Vec<String> {
+    v.diagnostics.iter().map(|d| d.to_string()).collect()
+}
+
+fn errors(v: &Validated) -> Vec<String> {
+    v.diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.to_string())
+        .collect()
+}
+
+const MINIMAL: &str = "title: t\ndescription: d\nmethod: []\n";
+
+#[test]
+fn a_minimal_experiment_is_valid() {
+    let v = check(MINIMAL);
+    assert!(v.diagnostics.is_empty(), "{:?}", messages(&v));
+    assert!(v.experiment.is_some());
+}
+
+#[test]
+fn a_misspelt_key_warns_with_the_intended_one() {
+    let v = check("title: t\ndescription: d\nsteady-state-hypotesis:\n  title: h\nmethod: []\n");
+    let d = &v.diagnostics[0];
+    assert_eq!(d.severity, Severity::Warning);
+    assert_eq!(
+        d.to_string(),
+        "exp.yaml:3:1: warning: unknown top-level key \"steady-state-hypotesis\" (did you mean \"steady-state-hypothesis\"?)"
+    );
+    assert!(v.experiment.is_some(), "a warning does not stop the run");
+}
+
+#[test]
+fn every_error_is_reported_in_one_pass() {
+    let v = check(
+        "description: d\nmethod:\n  - type: action\n    name: a\n    provider:\n      type: pyhton\n",
+    );
+    let errs = errors(&v);
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert!(errs[0].contains("missing required key \"title\""));
+    assert!(
+        errs[1].starts_with(
+            "exp.yaml:6:13: error: method[0].provider.type: unknown provider type \"pyhton\""
+        ),
+        "{}",
+        errs[1]
+    );
+    assert!(errs[1].contains("did you mean \"python\""));
+    assert!(v.experiment.is_none());
+}
+
+#[test]
+fn activities_need_type_name_provider() {
+    let v =
+        check("title: t\ndescription: d\nmethod:\n  - provider: {type: process, path: 'true'}\n");
+    let errs = errors(&v);
+    assert!(errs.iter().any(|e| e.contains("\"type\"")), "{errs:?}");
+    assert!(errs.iter().any(|e| e.contains("\"name\"")), "{errs:?}");
+}
+
+#[test]
+fn hypothesis_probes_need_tolerances_and_must_be_probes() {
+    let v = check(
+        "title: t\ndescription: d\nsteady-state-hypothesis:\n  title: h\n  probes:\n    - type: action\n      name: p\n      provider: {type: process, path: 'true'}\nmethod: []\n",
+    );
+    let errs = errors(&v);
+    assert!(
+        errs.iter().any(|e| e.contains("needs a tolerance")),
+        "{errs:?}"
+    );
+    assert!(errs.iter().any(|e| e.contains("probes only")), "{errs:?}");
+}
+
+#[test]
+fn refs_resolve_last_definition_with_hypothesis_first() {
+    let text = "title: t\ndescription: d\nsteady-state-hypothesis:\n  title: h\n  probes:\n    - type: probe\n      name: p\n      tolerance: 0\n      provider: {type: process, path: 'true'}\nmethod:\n  - type: probe\n    name: p\n    provider: {type: process, path: 'false'}\n  - ref: p\nrollbacks:\n  - ref: p\n";
+    let v = check(text);
+    let exp = v.experiment.as_ref().expect("valid");
+    let resolved = &exp.method[1];
+    assert!(
+        matches!(&resolved.provider, Provider::Process(p) if p.path == "true"),
+        "hypothesis wins"
+    );
+    assert_eq!(resolved.document["tolerance"], 0);
+    assert_eq!(exp.rollbacks.len(), 1);
+    let bad =
+        check("title: t\ndescription: d\nmethod:\n  - ref: nope\nrollbacks:\n  - ref: missing\n");
+    assert_eq!(errors(&bad).len(), 2, "{:?}", errors(&bad));
+}
+
+#[test]
+fn process_paths_are_resolved_and_arguments_shaped() {
+    let v = check(
+        "title: t\ndescription: d\nmethod:\n  - type: action\n    name: a\n    provider: {type: process, path: no-such-program-xyz}\n",
+    );
+    assert!(errors(&v)[0].contains("not found"), "{:?}", errors(&v));
+    let v = check(
+        "title: t\ndescription: d\nmethod:\n  - type: action\n    name: a\n    provider:\n      type: process\n      path: echo\n      arguments: {\"-n\": null, \"-e\": x}\n",
+    );
+    let exp = v.experiment.as_ref().expect("valid");
+    let Provider::Process(p) = &exp.method[0].provider else {
+        panic!()
+    };
+    assert_eq!(
+        p.arguments,
+        crate::experiment::model::ProcessArguments::List(vec![
+            "-n".into(),
+            "-e".into(),
+            "x".into()
+        ])
+    );
+    assert!(messages(&v).iter().any(|m| m.contains("deprecated")));
+}
+
+#[test]
+fn http_traps_warn() {
+    let v = check(
+        "title: t\ndescription: d\nmethod:\n  - type: probe\n    name: p\n    tolerance: [200, 299]\n    provider:\n      type: http\n      url: http://x/\n      expected_status: 200\n      headers: {content-type: application/json}\n",
+    );
+    let m = messages(&v);
+    assert!(
+        m.iter().any(|x| x.contains("not a range")
+            && x.contains("did you mean \"{type: range, range: [200, 299], target: status}\"")),
+        "{m:?}"
+    );
+    assert!(m.iter().any(|x| x.contains("expected_status")), "{m:?}");
+    assert!(m.iter().any(|x| x.contains("form data")), "{m:?}");
+    assert!(v.experiment.is_some());
+}
+
+#[test]
+fn python_is_refused_with_its_name_unless_aliased_or_dry() {
+    let v = check(
+        "title: t\ndescription: d\nmethod:\n  - type: action\n    name: k\n    provider: {type: python, module: chaosk8s.pod.actions, func: terminate_pods}\n",
+    );
+    let e = &errors(&v)[0];
+    assert!(e.contains("python function chaosk8s.pod.actions.terminate_pods cannot run (no Python runtime); consider builtin"), "{e}");
+    let v = check(
+        "title: t\ndescription: d\nmethod:\n  - type: probe\n    name: k\n    dry: probes\n    provider: {type: python, module: x, func: y}\n",
+    );
+    assert!(errors(&v).is_empty(), "{:?}", errors(&v));
+    let v = check(
+        "title: t\ndescription: d\nmethod:\n  - type: probe\n    name: e\n    provider: {type: python, module: os.path, func: exists, arguments: {path: /tmp}}\n",
+    );
+    let exp = v.experiment.expect("aliased");
+    assert!(
+        matches!(&exp.method[0].provider, Provider::Builtin(b) if b.func == crate::builtin::Func::FileExists)
+    );
+}
+
+#[test]
+fn tolerance_shapes() {
+    let t = |tol: &str| {
+        check(&format!(
+            "title: t\ndescription: d\nsteady-state-hypothesis:\n  title: h\n  probes:\n    - type: probe\n      name: p\n      tolerance: {tol}\n      provider: {{type: process, path: 'true'}}\nmethod: []\n"
+        ))
+    };
+    assert!(errors(&t("1.5"))[0].contains("cannot be a number"));
+    assert!(errors(&t("null"))[0].contains("cannot be null"));
+    assert!(
+        errors(&t("{type: regex, pattern: 'a(?=b)', target: stdout}"))[0].contains("look-ahead")
+    );
+    assert!(
+        errors(&t("{type: jsonpath, path: '$[', target: stdout}"))[0].contains("invalid jsonpath")
+    );
+    assert!(errors(&t("{type: range, range: [5, 1]}"))[0].contains("greater than"));
+    assert!(errors(&t("{type: rnage, range: [1, 5]}"))[0].contains("did you mean \"range\""));
+    assert!(
+        errors(&t(
+            "{type: probe, name: x, provider: {type: process, path: 'true'}}"
+        ))[0]
+            .contains("cannot use a process provider")
+    );
+    let untargeted = t("{type: regex, pattern: ok}");
+    assert!(
+        messages(&untargeted)
+            .iter()
+            .any(|m| m.contains("without a target"))
+    );
+    let ok = t("{type: range, range: [0, 1], target: status}");
+    assert!(matches!(
+        ok.experiment.unwrap().hypothesis.unwrap().probes[0].tolerance,
+        Some(Tolerance::Range { .. })
+    ));
+}
+
+#[test]
+fn configuration_env_and_secrets() {
+    let v = check(
+        "title: t\ndescription: d\nconfiguration:\n  a: {type: env, key: MW_TEST_UNSET}\n  b: {type: env, key: MW_TEST_UNSET, default: 1}\n  c: {type: env, key: MW_TEST_SET, env_var_type: integr}\nsecrets:\n  g:\n    s: {type: env, key: MW_TEST_UNSET}\nmethod: []\n",
+    );
+    let errs = errors(&v);
+    assert_eq!(errs.len(), 3, "{errs:?}");
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("configuration.a") && e.contains("not set"))
+    );
+    assert!(errs.iter().any(|e| e.contains("did you mean \"integer\"")));
+    assert!(errs.iter().any(|e| e.contains("secrets.g.s")));
+}
+
+#[test]
+fn unknown_placeholders_warn_with_a_suggestion() {
+    let v = check("title: t ${nmae}\ndescription: d\nconfiguration: {name: x}\nmethod: []\n");
+    let m = messages(&v);
+    assert!(
+        m.iter()
+            .any(|x| x.contains("${nmae} is not declared") && x.contains("did you mean \"name\"")),
+        "{m:?}"
+    );
+}
+
+#[test]
+fn runtime_strategies() {
+    let v = check(
+        "title: t\ndescription: d\nruntime:\n  hypothesis: {strategy: continously}\n  rollbacks: {strategy: alwyas}\n  python: {}\nmethod: []\n",
+    );
+    let m = messages(&v);
+    assert!(
+        m.iter()
+            .any(|x| x.contains("continously") && x.contains("warning")),
+        "{m:?}"
+    );
+    assert!(
+        m.iter()
+            .any(|x| x.contains("error") && x.contains("did you mean \"always\"")),
+        "{m:?}"
+    );
+    assert!(m.iter().any(|x| x.contains("runtime.python")), "{m:?}");
+}
+
+#[test]
+fn pauses_timeouts_dry_and_duration() {
+    let v = check(
+        "title: t\ndescription: d\nconfiguration: {wait: 1}\nmethod:\n  - type: action\n    name: a\n    pauses: {before: '${wait}', after: -1}\n    dry: probe\n    duration: 3\n    provider: {type: process, path: 'true'}\n",
+    );
+    let errs = errors(&v);
+    assert!(errs.iter().any(|e| e.contains("pauses.after")), "{errs:?}");
+    assert!(
+        errs.iter().any(|e| e.contains("did you mean \"probes\"")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter().any(|e| e.contains("duration applies only")),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn builtin_arguments_are_schema_checked() {
+    let v = check(
+        "title: t\ndescription: d\nmethod:\n  - type: probe\n    name: p\n    provider:\n      type: builtin\n      func: tcp.conect\n  - type: probe\n    name: q\n    provider:\n      type: builtin\n      func: tcp.connect\n      arguments: {hots: x, port: 99999}\n",
+    );
+    let errs = errors(&v);
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("did you mean \"tcp.connect\"")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("arguments.hots") && e.contains("did you mean \"host\"")),
+        "{errs:?}"
+    );
+    assert!(errs.iter().any(|e| e.contains("out of range")), "{errs:?}");
+}
+
+#[test]
+fn safeguards_and_blast_radius() {
+    let v = check(
+        "title: t\ndescription: d\nsafeguards:\n  - type: probe\n    name: s\n    frequency: 0.5\n    failures: 2\n    tolerance: true\n    provider: {type: builtin, func: file.exists, arguments: {path: /}}\n  - type: probe\n    name: no-tol\n    provider: {type: builtin, func: file.exists, arguments: {path: /}}\nblast-radius: {mode: fixed-percent, value: 150}\nmethod: []\n",
+    );
+    let errs = errors(&v);
+    assert!(
+        errs.iter().any(|e| e.contains("needs a tolerance")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter().any(|e| e.contains("between 0 and 100")),
+        "{errs:?}"
+    );
+    let ok = check(
+        "title: t\ndescription: d\nsafeguards:\n  - type: probe\n    name: s\n    frequency: 0.5\n    failures: 2\n    tolerance: true\n    provider: {type: builtin, func: file.exists, arguments: {path: /}}\nblast-radius: {mode: fixed, value: 2, seed: 7}\nmethod: []\n",
+    );
+    let exp = ok.experiment.expect("valid");
+    assert_eq!(exp.safeguards[0].failures, 2);
+    assert_eq!(exp.blast_radius.unwrap().seed, Some(7));
+}
+
+#[test]
+fn json_sources_validate_the_same() {
+    let v = check(r#"{"title": "t", "description": "d", "method": [], "tags": ["", 1]}"#);
+    assert_eq!(errors(&v).len(), 2, "{:?}", errors(&v));
+}
