@@ -1,0 +1,3 @@
+//! Targets faults act on and the selectors that find them.
+
+pub mod process;
