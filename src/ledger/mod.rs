@@ -1,6 +1,7 @@
 //! The ledger: every fault is recorded (with its undo recipe, owner and deadline) and committed
 //! **before** it is applied; it drives revert-on-deadline, revert-at-start, the guard and halt.
 
+pub mod guard;
 mod lease;
 mod revert;
 #[cfg(test)]

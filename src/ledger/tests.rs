@@ -209,3 +209,59 @@ async fn two_handles_share_one_sqlite_file() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[tokio::test]
+async fn the_guard_reverts_an_orphaned_fault_and_exits_when_idle() {
+    let f = fixture().await;
+    let (mut victim_child, victim) = sleeper();
+    let (mut owner_child, owner) = sleeper();
+    let orphaned = Ledger::with_owner(f.ledger.store().clone(), owner);
+    let lease = orphaned.record(&stop_lease(victim, 3600)).await.unwrap();
+    victim.signal("SIGSTOP").unwrap();
+    orphaned.mark_applied(&lease).await.unwrap();
+    assert!(wait_for_state(&victim, true));
+
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let guard = {
+        let ledger = f.ledger.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(
+            async move { guard::watch(&ledger, Duration::from_millis(50), 3, &cancel).await },
+        )
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        victim.state(),
+        Some('T'),
+        "the owner is alive: the fault stays"
+    );
+    owner_child.kill().unwrap();
+    owner_child.wait().unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(5), guard)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.reverted, 1);
+    assert!(
+        wait_for_state(&victim, false),
+        "the guard resumed the victim"
+    );
+    let _ = victim_child.kill();
+    let _ = victim_child.wait();
+}
+
+#[test]
+fn only_one_guard_holds_a_state_directory() {
+    let dir = std::env::temp_dir().join(format!("mw-guard-{}", uuid::Uuid::new_v4().simple()));
+    let first = guard::try_lock(&dir).unwrap();
+    assert!(first.is_some());
+    assert!(guard::is_running(&dir));
+    assert_eq!(guard::guard_pid(&dir), Some(std::process::id() as i32));
+    // flock is per open file description: a second lock attempt from a new description fails.
+    assert!(guard::try_lock(&dir).unwrap().is_none());
+    drop(first);
+    assert!(!guard::is_running(&dir));
+    assert_eq!(guard::guard_pid(&dir), None);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -76,8 +76,9 @@ impl ProcessSelector {
                         field: "pattern",
                         expected: "a string",
                     })?;
-                    selector.pattern =
-                        Some(Regex::new(text).map_err(|e| SelectorError::BadPattern(e.to_string()))?);
+                    selector.pattern = Some(
+                        Regex::new(text).map_err(|e| SelectorError::BadPattern(e.to_string()))?,
+                    );
                 }
                 "user" => selector.user = Some(user_id(value)?),
                 other => return Err(SelectorError::UnknownKey(other.to_string())),
@@ -214,7 +215,10 @@ mod tests {
 
     #[test]
     fn selectors_need_a_criterion_and_valid_types() {
-        assert!(matches!(ProcessSelector::parse(&json!({})), Err(SelectorError::Missing(_))));
+        assert!(matches!(
+            ProcessSelector::parse(&json!({})),
+            Err(SelectorError::Missing(_))
+        ));
         assert!(matches!(
             ProcessSelector::parse(&json!({"pid": "abc"})),
             Err(SelectorError::WrongType { field: "pid", .. })
@@ -248,12 +252,20 @@ mod tests {
         let found = s.find(&[]);
         let mut pids: Vec<i32> = children.iter().map(|c| c.id() as i32).collect();
         pids.sort();
-        assert_eq!(found.iter().map(|p| p.identity.pid).collect::<Vec<_>>(), pids);
+        assert_eq!(
+            found.iter().map(|p| p.identity.pid).collect::<Vec<_>>(),
+            pids
+        );
         let protected = s.find(&[pids[0]]);
         assert_eq!(protected.len(), 2);
         let me = ProcessSelector::parse(&json!({"pid": std::process::id()})).unwrap();
         assert!(me.find(&[]).is_empty(), "never targets itself");
-        assert!(ProcessSelector::parse(&json!({"pid": 1})).unwrap().find(&[]).is_empty());
+        assert!(
+            ProcessSelector::parse(&json!({"pid": 1}))
+                .unwrap()
+                .find(&[])
+                .is_empty()
+        );
         for c in children.iter_mut() {
             // Kill the whole group so the `sleep` grandchild goes too.
             let group = nix::unistd::Pid::from_raw(c.id() as i32);
@@ -267,7 +279,10 @@ mod tests {
         assert_eq!(pick(4, &Pick::One, 1).indices.len(), 1);
         assert_eq!(pick(4, &Pick::All, 1).indices, vec![0, 1, 2, 3]);
         assert_eq!(pick(4, &Pick::Fixed(9), 1).indices.len(), 4);
-        assert_eq!(pick(4, &Pick::FixedPercent(50.0), 7), pick(4, &Pick::FixedPercent(50.0), 7));
+        assert_eq!(
+            pick(4, &Pick::FixedPercent(50.0), 7),
+            pick(4, &Pick::FixedPercent(50.0), 7)
+        );
         assert_eq!(pick(4, &Pick::FixedPercent(50.0), 7).indices.len(), 2);
         let tiny = pick(3, &Pick::FixedPercent(10.0), 1);
         assert_eq!(tiny.indices.len(), 1);
