@@ -10,6 +10,7 @@ use crate::store::StoreLocation;
 
 struct Fixture {
     dir: std::path::PathBuf,
+    location: StoreLocation,
     ledger: Ledger,
 }
 
@@ -19,16 +20,87 @@ impl Drop for Fixture {
     }
 }
 
-async fn fixture() -> Fixture {
-    let dir = std::env::temp_dir().join(format!("mw-ledger-{}", uuid::Uuid::new_v4().simple()));
-    let store = Store::open(&StoreLocation::Sqlite(dir.join("ledger.db")))
-        .await
-        .unwrap();
-    Fixture {
-        dir,
-        ledger: Ledger::new(store),
-    }
+/// The store backends every ledger test runs against.
+#[derive(Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
 }
+
+/// A fresh ledger: a new SQLite file, or a new database on the test PostgreSQL server
+/// (`MONKEYWRENCH_TEST_POSTGRES`, started by `scripts/pg-test-server`). Without that server the
+/// PostgreSQL variants are skipped with a message, unless `MONKEYWRENCH_REQUIRE_POSTGRES=1` (set by
+/// `scripts/test`, so CI never skips them silently).
+async fn fixture(backend: Backend) -> Option<Fixture> {
+    let dir = std::env::temp_dir().join(format!("mw-ledger-{}", uuid::Uuid::new_v4().simple()));
+    let location = match backend {
+        Backend::Sqlite => StoreLocation::Sqlite(dir.join("ledger.db")),
+        Backend::Postgres => {
+            let Ok(base) = std::env::var("MONKEYWRENCH_TEST_POSTGRES") else {
+                assert!(
+                    std::env::var("MONKEYWRENCH_REQUIRE_POSTGRES").is_err(),
+                    "MONKEYWRENCH_TEST_POSTGRES is not set but PostgreSQL tests are required"
+                );
+                eprintln!(
+                    "SKIPPED: PostgreSQL variant (set MONKEYWRENCH_TEST_POSTGRES; see scripts/pg-test-server)"
+                );
+                return None;
+            };
+            let name = format!("mw_{}", uuid::Uuid::new_v4().simple());
+            sqlx::any::install_default_drivers();
+            let admin = sqlx::AnyPool::connect(&base)
+                .await
+                .expect("connect to the test PostgreSQL");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&admin)
+                .await
+                .unwrap();
+            admin.close().await;
+            let (prefix, _) = base.rsplit_once('/').expect("a URL with a database");
+            StoreLocation::Postgres(format!("{prefix}/{name}"))
+        }
+    };
+    let store = Store::open(&location).await.unwrap();
+    Some(Fixture {
+        dir,
+        location,
+        ledger: Ledger::new(store),
+    })
+}
+
+/// Runs an `async fn(Fixture)` test body against SQLite and PostgreSQL.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let f = super::fixture(super::Backend::Sqlite).await.unwrap();
+                    super::$name(f).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(f) = super::fixture(super::Backend::Postgres).await {
+                        super::$name(f).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    a_lease_is_recorded_applied_and_reverted_idempotently,
+    leftovers_are_leases_past_deadline_or_with_a_dead_owner,
+    a_vanished_target_closes_the_lease_as_gone,
+    halt_reverts_everything_and_refuses_new_faults_until_resume,
+    two_handles_share_one_store,
+    the_guard_reverts_an_orphaned_fault_and_exits_when_idle,
+);
 
 fn sleeper() -> (Child, ProcessIdentity) {
     let child = Command::new("sleep").arg("30").spawn().unwrap();
@@ -61,9 +133,7 @@ fn stop_lease(victim: ProcessIdentity, in_secs: i64) -> NewLease {
     }
 }
 
-#[tokio::test]
-async fn a_lease_is_recorded_applied_and_reverted_idempotently() {
-    let f = fixture().await;
+async fn a_lease_is_recorded_applied_and_reverted_idempotently(f: Fixture) {
     let (mut child, victim) = sleeper();
     let lease = f.ledger.record(&stop_lease(victim, 60)).await.unwrap();
     assert_eq!(
@@ -96,9 +166,7 @@ async fn a_lease_is_recorded_applied_and_reverted_idempotently() {
     let _ = child.wait();
 }
 
-#[tokio::test]
-async fn leftovers_are_leases_past_deadline_or_with_a_dead_owner() {
-    let f = fixture().await;
+async fn leftovers_are_leases_past_deadline_or_with_a_dead_owner(f: Fixture) {
     let (mut victim_child, victim) = sleeper();
     // Owned by a process that we then kill.
     let (mut owner_child, owner) = sleeper();
@@ -149,9 +217,7 @@ async fn leftovers_are_leases_past_deadline_or_with_a_dead_owner() {
     let _ = victim_child.wait();
 }
 
-#[tokio::test]
-async fn a_vanished_target_closes_the_lease_as_gone() {
-    let f = fixture().await;
+async fn a_vanished_target_closes_the_lease_as_gone(f: Fixture) {
     let (mut child, victim) = sleeper();
     let lease = f.ledger.record(&stop_lease(victim, 60)).await.unwrap();
     f.ledger.mark_applied(&lease).await.unwrap();
@@ -167,9 +233,7 @@ async fn a_vanished_target_closes_the_lease_as_gone() {
     );
 }
 
-#[tokio::test]
-async fn halt_reverts_everything_and_refuses_new_faults_until_resume() {
-    let f = fixture().await;
+async fn halt_reverts_everything_and_refuses_new_faults_until_resume(f: Fixture) {
     let (mut child, victim) = sleeper();
     let lease = f.ledger.record(&stop_lease(victim, 60)).await.unwrap();
     victim.signal("SIGSTOP").unwrap();
@@ -196,12 +260,8 @@ async fn halt_reverts_everything_and_refuses_new_faults_until_resume() {
     let _ = child.wait();
 }
 
-#[tokio::test]
-async fn two_handles_share_one_sqlite_file() {
-    let f = fixture().await;
-    let other = Store::open(&StoreLocation::Sqlite(f.dir.join("ledger.db")))
-        .await
-        .unwrap();
+async fn two_handles_share_one_store(f: Fixture) {
+    let other = Store::open(&f.location).await.unwrap();
     let other = Ledger::new(other);
     let (mut child, victim) = sleeper();
     let lease = f.ledger.record(&stop_lease(victim, 60)).await.unwrap();
@@ -210,9 +270,7 @@ async fn two_handles_share_one_sqlite_file() {
     let _ = child.wait();
 }
 
-#[tokio::test]
-async fn the_guard_reverts_an_orphaned_fault_and_exits_when_idle() {
-    let f = fixture().await;
+async fn the_guard_reverts_an_orphaned_fault_and_exits_when_idle(f: Fixture) {
     let (mut victim_child, victim) = sleeper();
     let (mut owner_child, owner) = sleeper();
     let orphaned = Ledger::with_owner(f.ledger.store().clone(), owner);
