@@ -14,11 +14,24 @@ pub enum Func {
     FileExists,
     /// `http.measure`: N requests at a concurrency → `{requests, rps, error_rate, p50_ms, p95_ms, p99_ms}`.
     HttpMeasure,
+    /// `process.kill`: send a signal (SIGKILL by default) to target processes; irreversible.
+    ProcessKill,
+    /// `process.stop`: SIGSTOP target processes; reverted with SIGCONT.
+    ProcessStop,
+    /// `process.resume`: SIGCONT target processes (an action, no lease).
+    ProcessResume,
 }
 
 impl Func {
     /// Every member, in catalogue order.
-    pub const ALL: [Func; 3] = [Func::TcpConnect, Func::FileExists, Func::HttpMeasure];
+    pub const ALL: [Func; 6] = [
+        Func::TcpConnect,
+        Func::FileExists,
+        Func::HttpMeasure,
+        Func::ProcessKill,
+        Func::ProcessStop,
+        Func::ProcessResume,
+    ];
 
     /// The `family.verb` name used in experiment files.
     pub fn name(self) -> &'static str {
@@ -26,7 +39,28 @@ impl Func {
             Func::TcpConnect => "tcp.connect",
             Func::FileExists => "file.exists",
             Func::HttpMeasure => "http.measure",
+            Func::ProcessKill => "process.kill",
+            Func::ProcessStop => "process.stop",
+            Func::ProcessResume => "process.resume",
         }
+    }
+
+    /// Whether it changes the world through the ledger (and so takes targets and a lease).
+    pub fn is_fault(self) -> bool {
+        matches!(self, Func::ProcessKill | Func::ProcessStop)
+    }
+
+    /// Whether it acts on targets chosen by a selector.
+    pub fn takes_targets(self) -> bool {
+        matches!(
+            self,
+            Func::ProcessKill | Func::ProcessStop | Func::ProcessResume
+        )
+    }
+
+    /// Whether its fault can be undone (so `duration` applies).
+    pub fn is_reversible(self) -> bool {
+        matches!(self, Func::ProcessStop)
     }
 
     /// Looks a function up by its `family.verb` name.
