@@ -109,13 +109,13 @@ fn ledger_json(dir: &std::path::Path) -> Vec<Value> {
 
 fn stop_guard(dir: &std::path::Path) {
     // The guard was started by our run (a process this test started): stop it by its recorded pid.
-    if let Ok(pid) = std::fs::read_to_string(dir.join("state/guard.pid")) {
-        if let Ok(pid) = pid.trim().parse::<i32>() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
+    if let Ok(pid) = std::fs::read_to_string(dir.join("state/guard.pid"))
+        && let Ok(pid) = pid.trim().parse::<i32>()
+    {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
     }
 }
 
