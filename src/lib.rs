@@ -11,6 +11,10 @@
 //! | [`builtin`] | the `builtin` provider registry: closed set of native probes/actions with argument schemas |
 //! | [`loadgen`] | HTTP load with HdrHistogram latencies (used by `http.measure`) |
 //! | [`proxy`] | the Toxiproxy-compatible fault proxy and its HTTP API |
+//! | [`fault`] | faults that go through the ledger: process kill/stop |
+//! | [`store`] | the durable store: SQLite by default, PostgreSQL by URL; migrations |
+//! | [`ledger`] | leases written before a fault is applied; revert, leftovers, halt |
+//! | [`target`] | things faults act on: processes (identity, listing, pidfd signals) |
 //! | [`demo`] | the small HTTP service and bundled experiments behind `monkeywrench demo` |
 //!
 //! Direction of dependencies: `cli -> everything`; `experiment -> probe, builtin`;
@@ -21,6 +25,10 @@ pub mod cli;
 pub mod demo;
 pub mod exit_code;
 pub mod experiment;
+pub mod fault;
+pub mod ledger;
 pub mod loadgen;
 pub mod probe;
 pub mod proxy;
+pub mod store;
+pub mod target;

@@ -19,6 +19,12 @@ pub enum Func {
     FileExists,
     /// `http.measure`: N requests → `{requests, rps, error_rate, p50_ms, p95_ms, p99_ms}`.
     HttpMeasure,
+    /// `process.kill`: send a signal (SIGKILL by default) to target processes; irreversible.
+    ProcessKill,
+    /// `process.stop`: SIGSTOP target processes; reverted with SIGCONT.
+    ProcessStop,
+    /// `process.resume`: SIGCONT target processes (an action, no lease).
+    ProcessResume,
 }
 
 /// What a builtin does to the world.
@@ -140,9 +146,41 @@ const MEASURE_ARGS: &[ArgSpec] = &[
     },
 ];
 
+const TARGET_ARGS: &[ArgSpec] = &[ArgSpec {
+    name: "target",
+    ty: ArgType::Target,
+    required: true,
+    default: None,
+    doc: "process selector: {pid}, {name} or {pattern} (regex on the command line), optional ppid, user",
+}];
+
+const KILL_ARGS: &[ArgSpec] = &[
+    ArgSpec {
+        name: "target",
+        ty: ArgType::Target,
+        required: true,
+        default: None,
+        doc: "process selector: {pid}, {name} or {pattern} (regex on the command line), optional ppid, user",
+    },
+    ArgSpec {
+        name: "signal",
+        ty: ArgType::Str,
+        required: false,
+        default: Some("SIGKILL"),
+        doc: "signal name (SIGKILL, SIGTERM, SIGINT, SIGHUP, …)",
+    },
+];
+
 impl Func {
     /// Every member, in catalogue order.
-    pub const ALL: [Func; 3] = [Func::TcpConnect, Func::FileExists, Func::HttpMeasure];
+    pub const ALL: [Func; 6] = [
+        Func::TcpConnect,
+        Func::FileExists,
+        Func::HttpMeasure,
+        Func::ProcessKill,
+        Func::ProcessStop,
+        Func::ProcessResume,
+    ];
 
     /// The `family.verb` name used in experiment files.
     pub fn name(self) -> &'static str {
@@ -150,7 +188,23 @@ impl Func {
             Func::TcpConnect => "tcp.connect",
             Func::FileExists => "file.exists",
             Func::HttpMeasure => "http.measure",
+            Func::ProcessKill => "process.kill",
+            Func::ProcessStop => "process.stop",
+            Func::ProcessResume => "process.resume",
         }
+    }
+
+    /// Whether it changes the world through the ledger (a lease before it is applied).
+    pub fn is_fault(self) -> bool {
+        self.kind() == FuncKind::Fault
+    }
+
+    /// Whether it acts on targets chosen by a selector.
+    pub fn takes_targets(self) -> bool {
+        matches!(
+            self,
+            Func::ProcessKill | Func::ProcessStop | Func::ProcessResume
+        )
     }
 
     /// Looks a function up by its `family.verb` name.
@@ -162,12 +216,14 @@ impl Func {
     pub fn kind(self) -> FuncKind {
         match self {
             Func::TcpConnect | Func::FileExists | Func::HttpMeasure => FuncKind::Probe,
+            Func::ProcessResume => FuncKind::Action,
+            Func::ProcessKill | Func::ProcessStop => FuncKind::Fault,
         }
     }
 
     /// Whether it is a fault whose effect can be undone (so `duration` applies).
     pub fn is_reversible(self) -> bool {
-        false
+        matches!(self, Func::ProcessStop)
     }
 
     /// One line describing it.
@@ -178,6 +234,11 @@ impl Func {
             Func::HttpMeasure => {
                 "throughput, error rate and latency percentiles of N real requests"
             }
+            Func::ProcessKill => {
+                "send a signal (SIGKILL by default) to target processes; irreversible"
+            }
+            Func::ProcessStop => "freeze target processes with SIGSTOP; reverted with SIGCONT",
+            Func::ProcessResume => "resume (SIGCONT) target processes",
         }
     }
 
@@ -187,6 +248,8 @@ impl Func {
             Func::TcpConnect => TCP_ARGS,
             Func::FileExists => FILE_ARGS,
             Func::HttpMeasure => MEASURE_ARGS,
+            Func::ProcessKill => KILL_ARGS,
+            Func::ProcessStop | Func::ProcessResume => TARGET_ARGS,
         }
     }
 
@@ -216,6 +279,13 @@ impl Func {
             Func::TcpConnect => probes::tcp_connect(arguments).await,
             Func::FileExists => Ok(probes::file_exists(arguments)),
             Func::HttpMeasure => probes::http_measure(arguments).await,
+            // Targets, blast radius and leases need the run's ledger: the engine's fault path runs these.
+            Func::ProcessKill | Func::ProcessStop | Func::ProcessResume => {
+                Err(BuiltinError::Failed(format!(
+                    "{} runs through the experiment engine's fault path",
+                    self.name()
+                )))
+            }
         }
     }
 }

@@ -2,9 +2,14 @@
 //!
 //! This is the only module that uses `anyhow`; everything below it has typed errors.
 
+mod guard;
+mod halt;
+mod ledger;
 mod plan;
 mod prepare;
 mod run;
+mod state;
+mod targets;
 mod validate;
 
 use clap::{Parser, Subcommand};
@@ -40,6 +45,16 @@ enum Command {
     Run(run::RunArgs),
     /// Check an experiment file and report every problem at once (exit 0 or 64).
     Validate(validate::ValidateArgs),
+    /// Revert every active fault and refuse new ones until `resume`.
+    Halt(halt::HaltArgs),
+    /// Allow faults again after `halt`.
+    Resume(halt::ResumeArgs),
+    /// List leases (active first) with age, deadline and owner.
+    Ledger(ledger::LedgerArgs),
+    /// Preview which processes a selector matches and which a mode/seed would pick.
+    Targets(targets::TargetsArgs),
+    /// Watch the ledger and revert faults whose deadline passed or whose owner died.
+    Guard(guard::GuardArgs),
 }
 
 /// Entry point used by `main.rs`: returns the process exit code.
@@ -73,6 +88,11 @@ async fn dispatch(command: Command) -> i32 {
     let result = match command {
         Command::Run(args) => run::execute(args).await,
         Command::Validate(args) => validate::execute(args).await,
+        Command::Halt(args) => halt::halt(args).await,
+        Command::Resume(args) => halt::resume(args).await,
+        Command::Ledger(args) => ledger::execute(args).await,
+        Command::Targets(args) => targets::execute(args).await,
+        Command::Guard(args) => guard::execute(args).await,
     };
     match result {
         Ok(code) => code,

@@ -62,6 +62,9 @@ pub struct RunArgs {
     /// Exit like Chaos Toolkit: 0, or 1 when the run failed or deviated.
     #[arg(long)]
     pub ctk_exit_codes: bool,
+    /// Where the ledger lives (used when the experiment applies faults).
+    #[command(flatten)]
+    pub state: super::state::StateArgs,
     /// Accepted for Chaos Toolkit compatibility; monkeywrench never phones home.
     #[arg(long, hide = true)]
     pub no_version_check: bool,
@@ -183,6 +186,11 @@ pub async fn execute(args: RunArgs) -> anyhow::Result<i32> {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
+        state: Some(engine::StateConfig {
+            dir: args.state.dir(),
+            store: args.state.store.clone(),
+            exe: std::env::current_exe().ok(),
+        }),
     };
 
     let mut sinks: Vec<Box<dyn EventSink>> = Vec::new();

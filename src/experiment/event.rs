@@ -244,6 +244,37 @@ pub enum RunEvent {
         /// The probe's output.
         output: Value,
     },
+    /// A fault activity resolved its targets and picked victims.
+    TargetsSelected {
+        /// The activity.
+        activity: String,
+        /// How many targets matched.
+        matched: usize,
+        /// The victims (as JSON: pid, name, …).
+        selected: Vec<Value>,
+        /// The blast-radius mode.
+        mode: String,
+        /// The seed used for the pick.
+        seed: u64,
+    },
+    /// A fault was applied (its lease is in the ledger).
+    FaultApplied {
+        /// The fault's record.
+        fault: FaultRecord,
+    },
+    /// A fault was reverted (or found gone, or failed to revert).
+    FaultReverted {
+        /// The lease id.
+        id: String,
+        /// `reverted`, `target-gone`, `irreversible` or `failed`.
+        revert: String,
+        /// Why a revert failed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        /// When.
+        #[serde(serialize_with = "ser_timestamp")]
+        at: Timestamp,
+    },
     /// Something the user should know that does not change the verdict.
     Warning {
         /// Lowercase message.
@@ -262,6 +293,40 @@ pub enum RunEvent {
         /// The verdict.
         verdict: Verdict,
     },
+}
+
+/// One applied fault as the journal records it (`monkeywrench.faults`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FaultRecord {
+    /// Lease id.
+    pub id: String,
+    /// Activity name.
+    pub activity: String,
+    /// Builtin function.
+    pub func: String,
+    /// The target.
+    pub target: Value,
+    /// When it was applied.
+    #[serde(serialize_with = "ser_timestamp")]
+    pub applied_at: Timestamp,
+    /// When it must be reverted at the latest.
+    #[serde(serialize_with = "ser_timestamp")]
+    pub deadline: Timestamp,
+    /// Filled when reverted.
+    #[serde(serialize_with = "ser_opt_timestamp")]
+    pub reverted_at: Option<Timestamp>,
+    /// `reverted`, `failed`, `irreversible`, `target-gone`, or null while active.
+    pub revert: Option<String>,
+}
+
+fn ser_opt_timestamp<S: serde::Serializer>(
+    ts: &Option<Timestamp>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match ts {
+        Some(t) => s.serialize_str(&format_timestamp(t)),
+        None => s.serialize_none(),
+    }
 }
 
 /// Formats a timestamp as Chaos Toolkit does: UTC, microseconds, `+00:00`.

@@ -9,7 +9,8 @@ use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
 use super::event::{
-    Entry, Interruption, Phase, RunEvent, SteadyState, Verdict, format_timestamp, seconds_between,
+    Entry, FaultRecord, Interruption, Phase, RunEvent, SteadyState, Verdict, format_timestamp,
+    seconds_between,
 };
 
 /// The chaoslib version whose behaviour the journal reproduces.
@@ -48,6 +49,8 @@ pub struct JournalBuilder {
     warnings: Vec<String>,
     safeguards: BTreeMap<String, SafeguardRecord>,
     interruption: Option<Interruption>,
+    faults: Vec<FaultRecord>,
+    targets: Vec<Value>,
     end: Option<Timestamp>,
     verdict: Option<Verdict>,
 }
@@ -118,6 +121,26 @@ impl JournalBuilder {
                 }
             }
             RunEvent::Warning { message } => self.warnings.push(message.clone()),
+            RunEvent::TargetsSelected {
+                activity,
+                matched,
+                selected,
+                mode,
+                seed,
+            } => self.targets.push(json!({
+                "activity": activity,
+                "matched": matched,
+                "selected": selected,
+                "mode": mode,
+                "seed": seed,
+            })),
+            RunEvent::FaultApplied { fault } => self.faults.push(fault.clone()),
+            RunEvent::FaultReverted { id, revert, at, .. } => {
+                if let Some(f) = self.faults.iter_mut().find(|f| f.id == *id) {
+                    f.revert = Some(revert.clone());
+                    f.reverted_at = Some(*at);
+                }
+            }
             RunEvent::Interrupted { interruption } => {
                 if self.interruption.is_none() {
                     self.interruption = Some(interruption.clone());
@@ -210,8 +233,8 @@ impl JournalBuilder {
                 "warnings": self.warnings,
                 "redactions": extras.redactions,
                 "seed": extras.seed,
-                "faults": [],
-                "targets": [],
+                "faults": self.faults,
+                "targets": self.targets,
                 "safeguards": safeguards,
             }),
         );

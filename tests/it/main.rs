@@ -2,5 +2,6 @@
 //! library against real processes, sockets and files.
 
 mod cli_basics;
+mod faults;
 mod harness;
 mod run_experiments;

@@ -40,6 +40,8 @@ pub struct RunSettings {
     pub cwd: PathBuf,
     /// Variables from `.env` var files, passed to process providers.
     pub env_overlay: Vec<(String, String)>,
+    /// Where the ledger lives (faults refuse to run without it).
+    pub state: Option<super::faults::StateConfig>,
 }
 
 impl Default for RunSettings {
@@ -56,6 +58,7 @@ impl Default for RunSettings {
             seed: None,
             cwd: PathBuf::from("."),
             env_overlay: Vec::new(),
+            state: None,
         }
     }
 }
@@ -68,6 +71,9 @@ pub struct Interrupt {
     /// SIGUSR2: play no rollbacks (faults are still reverted).
     pub skip_rollbacks: bool,
 }
+
+/// How long a fault without `duration` may last when no `--max-duration` is given.
+pub const DEFAULT_FAULT_DEADLINE: Duration = Duration::from_secs(3600);
 
 /// Facts gathered while the run executes; the verdict is computed from them.
 #[derive(Debug, Clone, Default)]
@@ -115,6 +121,12 @@ pub struct RunContext {
     pub method_cancel: CancellationToken,
     /// Cancelled by a second signal: stops rollbacks.
     pub rollback_cancel: CancellationToken,
+    /// This run's id (journal, leases).
+    pub run_id: String,
+    /// Deadline of faults without a `duration`: start + `--max-duration` (1 h by default).
+    pub run_deadline: jiff::Timestamp,
+    /// The run's faults and their ledger.
+    pub faults: super::faults::FaultBook,
     cancel_reason: Mutex<Option<CancelReason>>,
     facts: Mutex<Facts>,
 }
@@ -129,6 +141,11 @@ impl RunContext {
         events: Events,
     ) -> Arc<Self> {
         Arc::new(RunContext {
+            run_deadline: jiff::Timestamp::now()
+                + jiff::SignedDuration::try_from(
+                    settings.max_duration.unwrap_or(DEFAULT_FAULT_DEADLINE),
+                )
+                .unwrap_or(jiff::SignedDuration::from_hours(1)),
             experiment,
             settings,
             substitutions,
@@ -136,6 +153,8 @@ impl RunContext {
             events,
             method_cancel: CancellationToken::new(),
             rollback_cancel: CancellationToken::new(),
+            run_id: uuid::Uuid::new_v4().to_string(),
+            faults: super::faults::FaultBook::default(),
             cancel_reason: Mutex::new(None),
             facts: Mutex::new(Facts::default()),
         })

@@ -3,6 +3,7 @@
 
 mod activity;
 mod context;
+mod faults;
 mod hypothesis;
 mod provider;
 mod tolerance;
@@ -18,6 +19,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 pub use context::{Interrupt, RunSettings};
+pub use faults::StateConfig;
 
 use self::activity::{execute, report};
 use self::context::RunContext;
@@ -89,8 +91,22 @@ pub async fn run(
         }
     }
     let substitutions = Substitutions::new(&configuration, &resolved.secrets);
+    let mut settings = settings;
+    if settings.max_duration.is_none() && uses_faults(&experiment) {
+        // Every lease needs a deadline: without --max-duration a run with faults is capped at 1 h.
+        settings.max_duration = Some(context::DEFAULT_FAULT_DEADLINE);
+    }
     let ctx = RunContext::new(experiment, settings, substitutions, redactor, events);
     Ok(run_started(ctx, interrupts).await)
+}
+
+/// Whether any activity is a builtin fault.
+fn uses_faults(experiment: &Experiment) -> bool {
+    experiment
+        .method
+        .iter()
+        .chain(experiment.rollbacks.iter())
+        .any(|a| matches!(&a.provider, Provider::Builtin(b) if b.func.is_fault()))
 }
 
 /// Runs a dynamic-configuration probe: process stdout (stripped, exit 0 only), http body, builtin output.
@@ -137,7 +153,7 @@ async fn run_started(
     }
     redact_inline_secrets(&mut copy);
     ctx.events.emit(RunEvent::RunStarted {
-        run_id: uuid::Uuid::new_v4().to_string(),
+        run_id: ctx.run_id.clone(),
         title,
         experiment: copy,
         start: Timestamp::now(),
@@ -214,6 +230,10 @@ async fn run_started(
         });
     }
 
+    // Step 7: faults without a duration last until here; revert what is still active, newest first.
+    if !faults::revert_all(&ctx).await {
+        ctx.facts(|f| f.rollback_failed = true);
+    }
     if should_roll_back(&ctx) {
         run_rollbacks(&ctx).await;
     }
@@ -309,6 +329,9 @@ async fn run_method(ctx: &Arc<RunContext>, during: Option<&crate::experiment::mo
             stop_watchers.clone(),
         ));
     }
+    if uses_faults(&ctx.experiment) {
+        watchers.spawn(faults::watch_halt(ctx.clone(), stop_watchers.clone()));
+    }
 
     let mut background = JoinSet::new();
     for (seq, activity) in ctx.experiment.method.iter().enumerate() {
@@ -334,6 +357,15 @@ async fn run_method(ctx: &Arc<RunContext>, during: Option<&crate::experiment::mo
             ctx.facts(|f| f.aborted = true);
         }
     }
+    if ctx.method_cancel.is_cancelled() {
+        // Fail-fast, safeguard, signal or halt: revert at once rather than at the fault deadlines.
+        if !faults::revert_all(ctx).await {
+            ctx.facts(|f| f.rollback_failed = true);
+        }
+        faults::cancel_timers(ctx).await;
+    }
+    // The method ends only after its timed faults have reverted (safeguards keep watching).
+    faults::await_timed(ctx).await;
     stop_watchers.cancel();
     while watchers.join_next().await.is_some() {}
 }

@@ -100,6 +100,9 @@ pub async fn call(ctx: &RunContext, activity: &Activity) -> Result<Value, String
             };
             http::run(&call).await.map_err(|e| e.to_string())
         }
+        Provider::Builtin(b) if b.func.takes_targets() => {
+            super::faults::run(ctx, activity, b.func, &subs.value(&b.arguments)).await
+        }
         Provider::Builtin(b) => call_builtin(b.func, &subs.value(&b.arguments)).await,
     }
 }

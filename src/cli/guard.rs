@@ -1,0 +1,69 @@
+//! `monkeywrench guard`: revert faults whose deadline passed or whose owner died; exits when idle.
+
+use std::time::Duration;
+
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+
+use super::state::StateArgs;
+use crate::exit_code;
+use crate::ledger::guard;
+
+/// Options of `monkeywrench guard`.
+#[derive(Debug, Args)]
+pub struct GuardArgs {
+    /// Where the ledger lives.
+    #[command(flatten)]
+    pub state: StateArgs,
+    /// Milliseconds between ledger checks.
+    #[arg(long, default_value_t = 200)]
+    pub poll_ms: u64,
+    /// Exit after this many consecutive checks find nothing active (0 = run until signalled).
+    #[arg(long, default_value_t = 10)]
+    pub idle_polls: u32,
+}
+
+/// Runs the guard; returns the exit code.
+pub async fn execute(args: GuardArgs) -> anyhow::Result<i32> {
+    let dir = args.state.dir();
+    // A run may be probing the lock at this instant: retry briefly before concluding another guard runs.
+    let mut lock = None;
+    for _ in 0..5 {
+        lock = guard::try_lock(&dir)?;
+        if lock.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let Some(_lock) = lock else {
+        eprintln!(
+            "monkeywrench guard: another guard is already watching {}",
+            dir.display()
+        );
+        return Ok(exit_code::OK);
+    };
+    let ledger = args.state.open_ledger().await?;
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        on_signal.cancel();
+    });
+    let idle = if args.idle_polls == 0 {
+        u32::MAX
+    } else {
+        args.idle_polls
+    };
+    let report = guard::watch(
+        &ledger,
+        Duration::from_millis(args.poll_ms.max(10)),
+        idle,
+        &cancel,
+    )
+    .await?;
+    eprintln!(
+        "monkeywrench guard: done ({} reverted, {} failed attempts)",
+        report.reverted, report.failed
+    );
+    Ok(exit_code::OK)
+}

@@ -1,0 +1,352 @@
+//! Builtin faults in a run: resolve targets, pick victims (blast radius, seeded), take a lease in
+//! the ledger **before** applying each fault, revert timed faults at their deadline, and revert
+//! everything still active when the method ends, fails, is interrupted or a safeguard trips.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+use tokio::task::JoinSet;
+
+use super::context::RunContext;
+use crate::builtin::Func;
+use crate::experiment::event::{FaultRecord, Interruption, RunEvent};
+use crate::experiment::model::{Activity, BlastMode, BlastRadius};
+use crate::fault::process::{FaultError, FaultOrigin, ProcessFault};
+use crate::ledger::guard;
+use crate::ledger::{Lease, Ledger, LedgerError, RevertOutcome};
+use crate::store::{Store, StoreLocation};
+use crate::target::selector::{Pick, ProcessSelector, pick};
+
+/// Where the ledger lives for this run.
+#[derive(Debug, Clone)]
+pub struct StateConfig {
+    /// State directory (SQLite file, guard lock).
+    pub dir: PathBuf,
+    /// Explicit store (postgres:// URL or SQLite path).
+    pub store: Option<String>,
+    /// The binary to start a detached guard with.
+    pub exe: Option<PathBuf>,
+}
+
+/// The faults of one run.
+#[derive(Debug, Default)]
+pub struct FaultBook {
+    ledger: OnceCell<Ledger>,
+    active: Mutex<Vec<Lease>>,
+    timers: tokio::sync::Mutex<JoinSet<()>>,
+}
+
+impl FaultBook {
+    /// The ledger, opened on first use (which also reverts leftovers of earlier runs).
+    async fn ledger(&self, state: Option<&StateConfig>) -> Result<&Ledger, String> {
+        let state = state.ok_or("faults need a state directory (none configured)")?;
+        self.ledger
+            .get_or_try_init(|| async {
+                let location = StoreLocation::resolve(state.store.as_deref(), &state.dir);
+                let store = Store::open(&location)
+                    .await
+                    .map_err(|e| format!("failed to {e}"))?;
+                let ledger = Ledger::new(store);
+                ledger
+                    .revert_leftovers()
+                    .await
+                    .map_err(|e| format!("revert leftover faults: {e}"))?;
+                Ok::<Ledger, String>(ledger)
+            })
+            .await
+    }
+}
+
+/// Runs a target-taking builtin (`process.kill`, `process.stop`, `process.resume`).
+pub async fn run(
+    ctx: &RunContext,
+    activity: &Activity,
+    func: Func,
+    args: &Value,
+) -> Result<Value, String> {
+    let target = args.get("target").ok_or("arguments.target is required")?;
+    let selector = ProcessSelector::parse(target).map_err(|e| e.to_string())?;
+    let protected: Vec<i32> = ctx
+        .settings
+        .state
+        .as_ref()
+        .and_then(|s| guard::guard_pid(&s.dir))
+        .into_iter()
+        .collect();
+    let matched = selector.find(&protected);
+    if matched.is_empty() {
+        return Err(format!("no process matches the target {target}"));
+    }
+    let radius = blast_radius(ctx, args)?;
+    let seed = radius
+        .seed
+        .or(ctx.settings.seed)
+        .unwrap_or_else(rand::random);
+    let picked = pick(matched.len(), &to_pick(&radius.mode), seed);
+    if let Some(w) = &picked.warning {
+        ctx.events
+            .warn(format!("activity \"{}\": {w}", activity.name));
+    }
+    let victims: Vec<_> = picked.indices.iter().map(|i| matched[*i].clone()).collect();
+    ctx.events.emit(RunEvent::TargetsSelected {
+        activity: activity.name.clone(),
+        matched: matched.len(),
+        selected: victims
+            .iter()
+            .map(|v| json!({"pid": v.identity.pid, "name": v.name}))
+            .collect(),
+        mode: mode_name(&radius.mode).into(),
+        seed,
+    });
+
+    if func == Func::ProcessResume {
+        let mut resumed = Vec::new();
+        for v in &victims {
+            v.identity
+                .signal("SIGCONT")
+                .map_err(|e| format!("resume process {}: {e}", v.identity.pid))?;
+            resumed.push(json!({"pid": v.identity.pid, "name": v.name}));
+        }
+        return Ok(json!({"resumed": resumed}));
+    }
+
+    let fault = match func {
+        Func::ProcessKill => ProcessFault::Kill {
+            signal: args
+                .get("signal")
+                .and_then(Value::as_str)
+                .unwrap_or("SIGKILL")
+                .to_string(),
+        },
+        _ => ProcessFault::Stop,
+    };
+    crate::target::process::parse_signal(fault.signal()).map_err(|e| e.to_string())?;
+    let book = &ctx.faults;
+    let ledger = book.ledger(ctx.settings.state.as_ref()).await?.clone();
+    let now = Timestamp::now();
+    let timed = match &activity.duration {
+        Some(d) => ctx.seconds(activity, "duration", d),
+        None => None,
+    };
+    let deadline = match timed {
+        Some(d) => now + SignedDuration::try_from(d).unwrap_or(SignedDuration::from_secs(1)),
+        None => ctx.run_deadline,
+    };
+    if func.is_reversible()
+        && let Some(state) = &ctx.settings.state
+        && let Some(exe) = &state.exe
+        && let Err(e) = guard::ensure_running(exe, &state.dir, state.store.as_deref())
+    {
+        ctx.events.warn(format!(
+            "could not start the guard ({e}); faults are still reverted by this run and at the next start"
+        ));
+    }
+    let origin = FaultOrigin {
+        run_id: ctx.run_id.clone(),
+        activity: activity.name.clone(),
+        func: func.name().to_string(),
+        deadline,
+    };
+    let mut records = Vec::new();
+    for victim in &victims {
+        let lease = match fault.apply(&ledger, victim, &origin).await {
+            Ok(lease) => lease,
+            Err(FaultError::Ledger(LedgerError::Halted { reason })) => {
+                interrupt_for_halt(ctx, &reason);
+                return Err(format!("refused: monkeywrench is halted ({reason})"));
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        let record = FaultRecord {
+            id: lease.id.clone(),
+            activity: activity.name.clone(),
+            func: func.name().to_string(),
+            target: lease.target.clone(),
+            applied_at: Timestamp::now(),
+            deadline,
+            reverted_at: None,
+            revert: (!lease.undo.is_reversible()).then(|| "irreversible".to_string()),
+        };
+        ctx.events.emit(RunEvent::FaultApplied {
+            fault: record.clone(),
+        });
+        records.push(json!({
+            "id": record.id,
+            "target": record.target,
+            "applied_at": crate::experiment::event::format_timestamp(&record.applied_at),
+            "deadline": crate::experiment::event::format_timestamp(&deadline),
+            "revert": if lease.undo.is_reversible() { "pending" } else { "irreversible" },
+        }));
+        if lease.undo.is_reversible() {
+            book.active
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(lease.clone());
+            if let Some(d) = timed {
+                let (ledger, events) = (ledger.clone(), ctx.events.clone());
+                book.timers.lock().await.spawn(async move {
+                    tokio::time::sleep(d).await;
+                    let outcome = ledger.revert(&lease).await;
+                    report_revert(&events, &lease, outcome);
+                });
+            }
+        }
+    }
+    Ok(json!({"faults": records}))
+}
+
+/// Stops the deadline timers (after `revert_all` reverted their faults early).
+pub async fn cancel_timers(ctx: &RunContext) {
+    ctx.faults.timers.lock().await.abort_all();
+}
+
+/// Waits until every timed fault of the run has reverted (the method ends only then).
+pub async fn await_timed(ctx: &RunContext) {
+    let mut timers = ctx.faults.timers.lock().await;
+    while timers.join_next().await.is_some() {}
+}
+
+/// Reverts every still-active fault of the run, newest first; returns false if a revert failed.
+pub async fn revert_all(ctx: &RunContext) -> bool {
+    let Some(ledger) = ctx.faults.ledger.get() else {
+        return true;
+    };
+    let leases: Vec<Lease> = {
+        let mut active = ctx.faults.active.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::take(&mut *active)
+    };
+    let mut ok = true;
+    for lease in leases.iter().rev() {
+        // The ledger knows whether a timer already reverted it: revert only what is still active.
+        let still_active = match ledger.of_run(&lease.run_id).await {
+            Ok(all) => all.iter().any(|l| l.id == lease.id && l.state.is_active()),
+            Err(_) => true,
+        };
+        if !still_active {
+            continue;
+        }
+        let outcome = ledger.revert(lease).await;
+        ok &= !matches!(outcome, Ok(RevertOutcome::Failed(_)) | Err(_));
+        report_revert(&ctx.events, lease, outcome);
+    }
+    ok
+}
+
+fn report_revert(
+    events: &crate::experiment::dispatcher::Events,
+    lease: &Lease,
+    outcome: Result<RevertOutcome, LedgerError>,
+) {
+    let (revert, error) = match outcome {
+        Ok(RevertOutcome::Reverted) => ("reverted", None),
+        Ok(RevertOutcome::TargetGone) => ("target-gone", None),
+        Ok(RevertOutcome::Nothing) => ("irreversible", None),
+        Ok(RevertOutcome::Failed(e)) => ("failed", Some(e)),
+        Err(e) => ("failed", Some(e.to_string())),
+    };
+    if let Some(e) = &error {
+        events.warn(format!(
+            "revert of fault {} failed: {e}; the guard will retry",
+            lease.id
+        ));
+    }
+    events.emit(RunEvent::FaultReverted {
+        id: lease.id.clone(),
+        revert: revert.into(),
+        error,
+        at: Timestamp::now(),
+    });
+}
+
+/// A halt seen by the run: interrupt it (exit 4, interruption kind `halt`).
+pub fn interrupt_for_halt(ctx: &RunContext, reason: &str) {
+    let interruption = Interruption {
+        kind: "halt".into(),
+        name: "halt".into(),
+        reason: format!("monkeywrench is halted: {reason}"),
+    };
+    let first = ctx.facts(|f| {
+        if f.interruption.is_none() {
+            f.interruption = Some(interruption.clone());
+            true
+        } else {
+            false
+        }
+    });
+    if first {
+        ctx.events.emit(RunEvent::Interrupted { interruption });
+    }
+    ctx.cancel_method(crate::experiment::event::CancelReason::Signal);
+}
+
+/// Polls the halt switch while faults are active; a halt interrupts the run.
+pub async fn watch_halt(
+    ctx: std::sync::Arc<RunContext>,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_millis(250)) => {}
+            _ = stop.cancelled() => return,
+        }
+        let Some(ledger) = ctx.faults.ledger.get() else {
+            continue;
+        };
+        if let Ok(Some(h)) = ledger.halt_state().await {
+            interrupt_for_halt(&ctx, &h.reason);
+            return;
+        }
+    }
+}
+
+fn blast_radius(ctx: &RunContext, args: &Value) -> Result<BlastRadius, String> {
+    match args.get("blast-radius") {
+        Some(v) => parse_blast_radius(v),
+        None => Ok(ctx.experiment.blast_radius.clone().unwrap_or(BlastRadius {
+            mode: BlastMode::One,
+            seed: None,
+        })),
+    }
+}
+
+/// Parses an activity-level `arguments.blast-radius` override.
+pub fn parse_blast_radius(v: &Value) -> Result<BlastRadius, String> {
+    let mode = v.get("mode").and_then(Value::as_str).unwrap_or("one");
+    let value = v.get("value").and_then(Value::as_f64);
+    let need = || value.ok_or(format!("blast-radius mode {mode} needs a value"));
+    let mode = match mode {
+        "one" => BlastMode::One,
+        "all" => BlastMode::All,
+        "fixed" => BlastMode::Fixed(need()? as u64),
+        "fixed-percent" => BlastMode::FixedPercent(need()?),
+        "random-max-percent" => BlastMode::RandomMaxPercent(need()?),
+        other => return Err(format!("unknown blast-radius mode {other:?}")),
+    };
+    Ok(BlastRadius {
+        mode,
+        seed: v.get("seed").and_then(Value::as_u64),
+    })
+}
+
+fn to_pick(mode: &BlastMode) -> Pick {
+    match mode {
+        BlastMode::One => Pick::One,
+        BlastMode::All => Pick::All,
+        BlastMode::Fixed(n) => Pick::Fixed(*n),
+        BlastMode::FixedPercent(p) => Pick::FixedPercent(*p),
+        BlastMode::RandomMaxPercent(p) => Pick::RandomMaxPercent(*p),
+    }
+}
+
+fn mode_name(mode: &BlastMode) -> &'static str {
+    match mode {
+        BlastMode::One => "one",
+        BlastMode::All => "all",
+        BlastMode::Fixed(_) => "fixed",
+        BlastMode::FixedPercent(_) => "fixed-percent",
+        BlastMode::RandomMaxPercent(_) => "random-max-percent",
+    }
+}

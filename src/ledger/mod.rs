@@ -1,0 +1,350 @@
+//! The ledger: every fault is recorded (with its undo recipe, owner and deadline) and committed
+//! **before** it is applied; it drives revert-on-deadline, revert-at-start, the guard and halt.
+
+pub mod guard;
+mod lease;
+mod revert;
+#[cfg(test)]
+mod tests;
+
+pub use lease::{Lease, LeaseState, NewLease, Undo};
+pub use revert::RevertOutcome;
+
+use jiff::Timestamp;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::store::{Store, StoreError};
+use crate::target::process::ProcessIdentity;
+
+/// Ledger failures.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The store failed; no fault was applied.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// `monkeywrench halt` is in force.
+    #[error(
+        "start a fault: monkeywrench is halted ({reason}); run `monkeywrench resume` to allow faults again"
+    )]
+    Halted {
+        /// The halt reason.
+        reason: String,
+    },
+    /// A stored row could not be read back.
+    #[error("read lease {id}: {message}")]
+    Corrupt {
+        /// The lease id.
+        id: String,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+impl From<sqlx::Error> for LedgerError {
+    fn from(e: sqlx::Error) -> Self {
+        LedgerError::Store(StoreError::Query(e))
+    }
+}
+
+/// The halt switch as stored.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct HaltState {
+    /// Why.
+    pub reason: String,
+    /// Since when (RFC 3339).
+    pub since: String,
+}
+
+/// The ledger over a store.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    store: Store,
+    owner: ProcessIdentity,
+}
+
+const COLUMNS: &str = "id, run_id, activity, func, target, undo, owner_pid, owner_start, created_at, deadline_ms, state, applied_at, reverted_at, error, attempts";
+
+impl Ledger {
+    /// A ledger whose new leases are owned by this process.
+    pub fn new(store: Store) -> Ledger {
+        Ledger {
+            store,
+            owner: ProcessIdentity::current(),
+        }
+    }
+
+    /// A ledger whose new leases are owned by `owner` (the guard's tests and adopters use this).
+    pub fn with_owner(store: Store, owner: ProcessIdentity) -> Ledger {
+        Ledger { store, owner }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Fails with [`LedgerError::Halted`] while halted.
+    pub async fn ensure_not_halted(&self) -> Result<(), LedgerError> {
+        match self.halt_state().await? {
+            Some(h) => Err(LedgerError::Halted { reason: h.reason }),
+            None => Ok(()),
+        }
+    }
+
+    /// Records a lease in state `pending` and commits it; call before applying the fault.
+    /// Refuses while halted (checked in the same transaction).
+    pub async fn record(&self, new: &NewLease) -> Result<Lease, LedgerError> {
+        let pool = self.store.pool();
+        let mut tx = pool.begin().await?;
+        let halted: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT reason FROM halt WHERE id = 1 AND halted = 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some((reason,)) = halted {
+            return Err(LedgerError::Halted {
+                reason: reason.unwrap_or_default(),
+            });
+        }
+        let lease = Lease {
+            id: uuid::Uuid::new_v4().to_string(),
+            run_id: new.run_id.clone(),
+            activity: new.activity.clone(),
+            func: new.func.clone(),
+            target: new.target.clone(),
+            undo: new.undo.clone(),
+            owner: self.owner,
+            created_at: Timestamp::now(),
+            deadline: new.deadline,
+            state: LeaseState::Pending,
+            applied_at: None,
+            reverted_at: None,
+            error: None,
+            attempts: 0,
+        };
+        sqlx::query(
+            "INSERT INTO leases (id, run_id, activity, func, target, undo, owner_pid, owner_start, created_at, deadline_ms, state, attempts) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0)",
+        )
+        .bind(&lease.id)
+        .bind(&lease.run_id)
+        .bind(&lease.activity)
+        .bind(&lease.func)
+        .bind(lease.target.to_string())
+        .bind(serde_json::to_string(&lease.undo).unwrap_or_default())
+        .bind(i64::from(lease.owner.pid))
+        .bind(lease.owner.start_time as i64)
+        .bind(fixed_time(&lease.created_at))
+        .bind(lease.deadline.as_millisecond())
+        .bind(LeaseState::Pending.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(lease)
+    }
+
+    /// Marks a lease applied (or irreversible when it has no undo).
+    pub async fn mark_applied(&self, lease: &Lease) -> Result<(), LedgerError> {
+        let state = if lease.undo.is_reversible() {
+            LeaseState::Applied
+        } else {
+            LeaseState::Irreversible
+        };
+        self.set_state(&lease.id, state, "applied_at", None).await
+    }
+
+    /// Marks a lease whose apply failed (nothing changed).
+    pub async fn mark_apply_failed(&self, lease: &Lease, error: &str) -> Result<(), LedgerError> {
+        self.set_state(
+            &lease.id,
+            LeaseState::ApplyFailed,
+            "reverted_at",
+            Some(error),
+        )
+        .await
+    }
+
+    async fn set_state(
+        &self,
+        id: &str,
+        state: LeaseState,
+        time_column: &str,
+        error: Option<&str>,
+    ) -> Result<(), LedgerError> {
+        // Only active leases change: a lease reverted by the guard stays reverted.
+        let sql = format!(
+            "UPDATE leases SET state = $1, {time_column} = $2, error = COALESCE($3, error) \
+             WHERE id = $4 AND state IN ('pending', 'applied', 'revert-failed')"
+        );
+        sqlx::query(&sql)
+            .bind(state.as_str())
+            .bind(fixed_time(&Timestamp::now()))
+            .bind(error.map(str::to_string))
+            .bind(id)
+            .execute(self.store.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Every lease that may still be in effect, newest first.
+    pub async fn active(&self) -> Result<Vec<Lease>, LedgerError> {
+        self.query(
+            "WHERE state IN ('pending', 'applied', 'revert-failed') ORDER BY created_at DESC",
+        )
+        .await
+    }
+
+    /// Every lease, active first, then newest first; at most `limit`.
+    pub async fn list(&self, limit: i64) -> Result<Vec<Lease>, LedgerError> {
+        let mut all = self
+            .query(&format!("ORDER BY created_at DESC LIMIT {}", limit.max(1)))
+            .await?;
+        all.sort_by_key(|l| !l.state.is_active());
+        Ok(all)
+    }
+
+    /// Leases of one run, oldest first.
+    pub async fn of_run(&self, run_id: &str) -> Result<Vec<Lease>, LedgerError> {
+        let sql = format!("SELECT {COLUMNS} FROM leases WHERE run_id = $1 ORDER BY created_at");
+        let rows = sqlx::query(&sql)
+            .bind(run_id)
+            .fetch_all(self.store.pool())
+            .await?;
+        rows.iter().map(row_to_lease).collect()
+    }
+
+    async fn query(&self, tail: &str) -> Result<Vec<Lease>, LedgerError> {
+        let sql = format!("SELECT {COLUMNS} FROM leases {tail}");
+        let rows = sqlx::query(&sql).fetch_all(self.store.pool()).await?;
+        rows.iter().map(row_to_lease).collect()
+    }
+
+    /// Active leases whose deadline passed or whose owner died.
+    pub async fn leftovers(&self, now: Timestamp) -> Result<Vec<Lease>, LedgerError> {
+        Ok(self
+            .active()
+            .await?
+            .into_iter()
+            .filter(|l| l.deadline <= now || !l.owner.is_alive())
+            .collect())
+    }
+
+    /// Reverts every leftover (deadline passed or owner dead); returns the outcomes.
+    pub async fn revert_leftovers(&self) -> Result<Vec<(Lease, RevertOutcome)>, LedgerError> {
+        let mut out = Vec::new();
+        for lease in self.leftovers(Timestamp::now()).await? {
+            let outcome = self.revert(&lease).await?;
+            out.push((lease, outcome));
+        }
+        Ok(out)
+    }
+
+    /// Reverts one lease (idempotent) and records the outcome.
+    pub async fn revert(&self, lease: &Lease) -> Result<RevertOutcome, LedgerError> {
+        let outcome = revert::undo(&lease.undo);
+        let (state, error) = match &outcome {
+            RevertOutcome::Reverted => (LeaseState::Reverted, None),
+            RevertOutcome::TargetGone => (LeaseState::TargetGone, None),
+            RevertOutcome::Nothing => (LeaseState::Irreversible, None),
+            RevertOutcome::Failed(e) => (LeaseState::RevertFailed, Some(e.as_str())),
+        };
+        sqlx::query(
+            "UPDATE leases SET state = $1, reverted_at = $2, error = COALESCE($3, error), attempts = attempts + 1 \
+             WHERE id = $4 AND state IN ('pending', 'applied', 'revert-failed')",
+        )
+        .bind(state.as_str())
+        .bind(fixed_time(&Timestamp::now()))
+        .bind(error.map(str::to_string))
+        .bind(&lease.id)
+        .execute(self.store.pool())
+        .await?;
+        Ok(outcome)
+    }
+
+    /// Reverts every active lease, newest first.
+    pub async fn revert_all(&self) -> Result<Vec<(Lease, RevertOutcome)>, LedgerError> {
+        let mut out = Vec::new();
+        for lease in self.active().await? {
+            let outcome = self.revert(&lease).await?;
+            out.push((lease, outcome));
+        }
+        Ok(out)
+    }
+
+    /// Sets the halt switch (new faults refuse to start), then reverts everything active.
+    pub async fn halt(&self, reason: &str) -> Result<Vec<(Lease, RevertOutcome)>, LedgerError> {
+        self.set_halt(true, Some(reason)).await?;
+        self.revert_all().await
+    }
+
+    /// Clears the halt switch.
+    pub async fn resume(&self) -> Result<(), LedgerError> {
+        self.set_halt(false, None).await
+    }
+
+    async fn set_halt(&self, halted: bool, reason: Option<&str>) -> Result<(), LedgerError> {
+        sqlx::query(
+            "INSERT INTO halt (id, halted, reason, changed_at) VALUES (1, $1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET halted = $1, reason = $2, changed_at = $3",
+        )
+        .bind(i64::from(halted))
+        .bind(reason.map(str::to_string))
+        .bind(fixed_time(&Timestamp::now()))
+        .execute(self.store.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The halt switch, if set.
+    pub async fn halt_state(&self) -> Result<Option<HaltState>, LedgerError> {
+        let row: Option<(Option<String>, String)> =
+            sqlx::query_as("SELECT reason, changed_at FROM halt WHERE id = 1 AND halted = 1")
+                .fetch_optional(self.store.pool())
+                .await?;
+        Ok(row.map(|(reason, since)| HaltState {
+            reason: reason.unwrap_or_default(),
+            since,
+        }))
+    }
+}
+
+/// Fixed-width UTC text so that text order is time order in both backends.
+fn fixed_time(ts: &Timestamp) -> String {
+    ts.strftime("%Y-%m-%dT%H:%M:%S%.9fZ").to_string()
+}
+
+fn row_to_lease(row: &AnyRow) -> Result<Lease, LedgerError> {
+    let id: String = row.try_get("id")?;
+    let corrupt = |message: String| LedgerError::Corrupt {
+        id: id.clone(),
+        message,
+    };
+    let time = |v: Option<String>| v.and_then(|s| s.parse::<Timestamp>().ok());
+    let state_text: String = row.try_get("state")?;
+    let undo_text: String = row.try_get("undo")?;
+    let target_text: String = row.try_get("target")?;
+    let created: String = row.try_get("created_at")?;
+    Ok(Lease {
+        run_id: row.try_get("run_id")?,
+        activity: row.try_get("activity")?,
+        func: row.try_get("func")?,
+        target: serde_json::from_str(&target_text).map_err(|e| corrupt(format!("target: {e}")))?,
+        undo: serde_json::from_str(&undo_text).map_err(|e| corrupt(format!("undo: {e}")))?,
+        owner: ProcessIdentity {
+            pid: row.try_get::<i64, _>("owner_pid")? as i32,
+            start_time: row.try_get::<i64, _>("owner_start")? as u64,
+        },
+        created_at: created
+            .parse()
+            .map_err(|e| corrupt(format!("created_at: {e}")))?,
+        deadline: Timestamp::from_millisecond(row.try_get("deadline_ms")?)
+            .map_err(|e| corrupt(format!("deadline: {e}")))?,
+        state: LeaseState::parse(&state_text)
+            .ok_or_else(|| corrupt(format!("unknown state {state_text:?}")))?,
+        applied_at: time(row.try_get("applied_at")?),
+        reverted_at: time(row.try_get("reverted_at")?),
+        error: row.try_get("error")?,
+        attempts: row.try_get("attempts")?,
+        id,
+    })
+}

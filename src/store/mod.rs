@@ -1,0 +1,117 @@
+//! The durable store: SQLite (a file in the state directory, WAL mode, shared safely by several
+//! monkeywrench processes on a host) by default, PostgreSQL when given a `postgres://` URL. One set
+//! of migrations serves both, applied at open.
+
+mod location;
+mod migrate;
+
+pub use location::{StoreLocation, default_state_dir};
+
+use std::time::Duration;
+
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+
+/// Failures to open or use the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The state directory could not be created.
+    #[error("create the state directory {path}: {source}")]
+    StateDir {
+        /// The directory.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Connecting failed (unreachable, locked, corrupt, permission denied).
+    #[error("open the store {location}: {source}")]
+    Open {
+        /// Where the store is (passwords removed).
+        location: String,
+        /// Why.
+        source: sqlx::Error,
+    },
+    /// A migration failed.
+    #[error("migrate the store {location}: {source}")]
+    Migrate {
+        /// Where the store is.
+        location: String,
+        /// Why.
+        source: sqlx::Error,
+    },
+    /// A query failed.
+    #[error("query the store: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+/// An open store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    location: StoreLocation,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the store at `location`.
+    pub async fn open(location: &StoreLocation) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let url = location.connect_url()?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    if conn.backend_name() == "SQLite" {
+                        // Several processes (runs, guard, CLI) share the file: wait on locks.
+                        sqlx::query("PRAGMA busy_timeout = 10000")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .map_err(|source| StoreError::Open {
+                location: location.to_string(),
+                source,
+            })?;
+        if location.is_sqlite() {
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await
+                .map_err(|source| StoreError::Open {
+                    location: location.to_string(),
+                    source,
+                })?;
+        }
+        migrate::run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate {
+                location: location.to_string(),
+                source,
+            })?;
+        Ok(Store {
+            pool,
+            location: location.clone(),
+        })
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Where the store lives.
+    pub fn location(&self) -> &StoreLocation {
+        &self.location
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,359 @@
+//! Process faults through the ledger, end to end with the real binary: timed reverts, the guard
+//! after SIGKILL, revert at the next start, halt during a run, safeguards, irreversible kills.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::harness::{StatusServer, TempDir, binary, stderr, write};
+
+/// A victim process with a unique command line, in its own process group.
+struct Victim {
+    child: Child,
+    marker: String,
+}
+
+impl Victim {
+    fn start() -> Victim {
+        let marker = format!("mw-victim-{}", uuid::Uuid::new_v4().simple());
+        // bash, not sh: dash has no `exec -a` to give the victim a unique command line.
+        let mut cmd = Command::new("bash");
+        cmd.args(["-c", &format!("exec -a {marker} sleep 120")]);
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let child = cmd.stdout(Stdio::null()).spawn().unwrap();
+        // Wait until exec happened so the selector sees the marker.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            let cmdline =
+                std::fs::read(format!("/proc/{}/cmdline", child.id())).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(&marker) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Victim { child, marker }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn state(&self) -> Option<char> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).ok()?;
+        stat.rsplit_once(')')?.1.trim().chars().next()
+    }
+
+    fn wait_state(&self, stopped: bool, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if (self.state() == Some('T')) == stopped {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+}
+
+impl Drop for Victim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn stop_experiment(marker: &str, duration: Option<f64>, method_sleep: f64) -> String {
+    let duration = duration
+        .map(|d| format!(r#""duration": {d},"#))
+        .unwrap_or_default();
+    format!(
+        r#"{{"title": "freeze", "description": "d",
+            "method": [
+              {{"type": "action", "name": "freeze", {duration}
+                "provider": {{"type": "builtin", "func": "process.stop", "arguments": {{"target": {{"pattern": "{marker}"}}}}}}}},
+              {{"type": "action", "name": "wait", "provider": {{"type": "process", "path": "sleep", "arguments": ["{method_sleep}"]}}}}]}}"#
+    )
+}
+
+fn spawn_run(dir: &std::path::Path, file: &str) -> Child {
+    Command::new(binary())
+        .args([
+            "run",
+            "--journal-path",
+            &dir.join("journal.json").to_string_lossy(),
+            file,
+        ])
+        .env("MONKEYWRENCH_STATE_DIR", dir.join("state"))
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn mw(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(binary())
+        .args(args)
+        .env("MONKEYWRENCH_STATE_DIR", dir.join("state"))
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn ledger_json(dir: &std::path::Path) -> Vec<Value> {
+    let out = mw(dir, &["ledger", "--output", "json"]);
+    serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
+}
+
+fn stop_guard(dir: &std::path::Path) {
+    // The guard was started by our run (a process this test started): stop it by its recorded pid.
+    if let Ok(pid) = std::fs::read_to_string(dir.join("state/guard.pid"))
+        && let Ok(pid) = pid.trim().parse::<i32>()
+    {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}
+
+fn sigkill(child: &mut Child) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let _ = child.wait();
+}
+
+#[test]
+fn a_timed_stop_is_reverted_at_its_deadline_and_journaled() {
+    let dir = TempDir::new("fault-timed");
+    let victim = Victim::start();
+    let file = write(
+        dir.path(),
+        "e.json",
+        &stop_experiment(&victim.marker, Some(1.0), 0.1),
+    );
+    let mut run = spawn_run(dir.path(), &file);
+    assert!(
+        victim.wait_state(true, Duration::from_secs(5)),
+        "victim stopped"
+    );
+    let status = run.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_ne!(
+        victim.state(),
+        Some('T'),
+        "the method ended only after the timed revert"
+    );
+    let j: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("journal.json")).unwrap())
+            .unwrap();
+    let fault = &j["monkeywrench"]["faults"][0];
+    assert_eq!(fault["func"], "process.stop");
+    assert_eq!(fault["revert"], "reverted");
+    assert_eq!(fault["target"]["pid"], victim.pid());
+    assert_eq!(j["monkeywrench"]["targets"][0]["matched"], 1);
+    assert_eq!(j["run"][0]["output"]["faults"][0]["id"], fault["id"]);
+    let leases = ledger_json(dir.path());
+    assert_eq!(leases[0]["state"], "reverted");
+    stop_guard(dir.path());
+}
+
+#[test]
+fn the_guard_resumes_the_victim_when_the_run_is_sigkilled() {
+    let dir = TempDir::new("fault-sigkill");
+    let victim = Victim::start();
+    let file = write(
+        dir.path(),
+        "e.json",
+        &stop_experiment(&victim.marker, Some(60.0), 30.0),
+    );
+    let mut run = spawn_run(dir.path(), &file);
+    assert!(
+        victim.wait_state(true, Duration::from_secs(5)),
+        "victim stopped"
+    );
+    sigkill(&mut run);
+    let killed = Instant::now();
+    assert!(
+        victim.wait_state(false, Duration::from_secs(10)),
+        "the guard never resumed the victim"
+    );
+    eprintln!("guard reaction after SIGKILL: {:?}", killed.elapsed());
+    assert_eq!(ledger_json(dir.path())[0]["state"], "reverted");
+    stop_guard(dir.path());
+}
+
+#[test]
+fn without_a_guard_the_next_start_reverts_leftovers() {
+    let dir = TempDir::new("fault-next-start");
+    let victim = Victim::start();
+    let file = write(
+        dir.path(),
+        "e.json",
+        &stop_experiment(&victim.marker, Some(60.0), 30.0),
+    );
+    let mut run = spawn_run(dir.path(), &file);
+    assert!(victim.wait_state(true, Duration::from_secs(5)));
+    // The run starts a detached guard: wait until it is up, then take it away.
+    let pid_file = dir.path().join("state/guard.pid");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !pid_file.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    stop_guard(dir.path());
+    sigkill(&mut run);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        victim.state(),
+        Some('T'),
+        "nothing reverted yet: no guard, no run"
+    );
+    let out = mw(dir.path(), &["ledger"]);
+    assert!(stderr(&out).contains("leftover fault"), "{}", stderr(&out));
+    assert!(victim.wait_state(false, Duration::from_secs(2)));
+}
+
+#[test]
+fn sigkill_in_a_loop_never_leaves_a_victim_stopped() {
+    let dir = TempDir::new("fault-loop");
+    let victim = Victim::start();
+    let file = write(
+        dir.path(),
+        "e.json",
+        &stop_experiment(&victim.marker, Some(60.0), 30.0),
+    );
+    let rounds = 50;
+    let mut resumed = 0;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        if started.elapsed() > Duration::from_secs(240) {
+            break;
+        }
+        let mut run = spawn_run(dir.path(), &file);
+        if !victim.wait_state(true, Duration::from_secs(5)) {
+            sigkill(&mut run);
+            panic!("victim was not stopped: {:?}", run.stderr.take());
+        }
+        sigkill(&mut run);
+        if victim.wait_state(false, Duration::from_secs(10)) {
+            resumed += 1;
+        }
+    }
+    assert_eq!(resumed, rounds, "every stopped victim must run again");
+    assert_ne!(victim.state(), Some('T'));
+    stop_guard(dir.path());
+}
+
+#[test]
+fn halt_during_a_run_reverts_interrupts_and_refuses_until_resume() {
+    let dir = TempDir::new("fault-halt");
+    let victim = Victim::start();
+    let file = write(
+        dir.path(),
+        "e.json",
+        &stop_experiment(&victim.marker, None, 30.0),
+    );
+    let mut run = spawn_run(dir.path(), &file);
+    assert!(victim.wait_state(true, Duration::from_secs(5)));
+    let out = mw(dir.path(), &["halt", "--reason", "incident 7"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        victim.wait_state(false, Duration::from_secs(2)),
+        "halt resumed the victim"
+    );
+    let status = run.wait().unwrap();
+    assert_eq!(status.code(), Some(4), "a halted run exits INTERRUPTED");
+    let j: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("journal.json")).unwrap())
+            .unwrap();
+    assert_eq!(j["interruption"]["kind"], "halt");
+
+    let mut refused = spawn_run(dir.path(), &file);
+    let status = refused.wait().unwrap();
+    assert_eq!(status.code(), Some(4));
+    let mut err = String::new();
+    std::io::Read::read_to_string(refused.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(err.contains("halted"), "{err}");
+    assert_ne!(
+        victim.state(),
+        Some('T'),
+        "a refused fault is never applied"
+    );
+
+    assert_eq!(mw(dir.path(), &["resume"]).status.code(), Some(0));
+    let file2 = write(
+        dir.path(),
+        "e2.json",
+        &stop_experiment(&victim.marker, Some(0.2), 0.1),
+    );
+    let mut again = spawn_run(dir.path(), &file2);
+    assert_eq!(again.wait().unwrap().code(), Some(0));
+    stop_guard(dir.path());
+}
+
+#[test]
+fn a_safeguard_breach_reverts_the_faults_and_exits_5() {
+    let server = StatusServer::start(200);
+    let dir = TempDir::new("fault-safeguard");
+    let victim = Victim::start();
+    let file = write(
+        dir.path(),
+        "e.json",
+        &format!(
+            r#"{{"title": "t", "description": "d",
+                "safeguards": [{{"type": "probe", "name": "web-up", "frequency": 0.1, "tolerance": 200,
+                  "provider": {{"type": "http", "url": "{}/", "timeout": 2}}}}],
+                "method": [
+                  {{"type": "action", "name": "freeze", "provider": {{"type": "builtin", "func": "process.stop", "arguments": {{"target": {{"pattern": "{}"}}}}}}}},
+                  {{"type": "action", "name": "wait", "provider": {{"type": "process", "path": "sleep", "arguments": ["30"]}}}}]}}"#,
+            server.url(),
+            victim.marker
+        ),
+    );
+    let mut run = spawn_run(dir.path(), &file);
+    assert!(victim.wait_state(true, Duration::from_secs(5)));
+    server.set_status(503);
+    let breached = Instant::now();
+    assert!(
+        victim.wait_state(false, Duration::from_secs(5)),
+        "the breach reverted the fault"
+    );
+    eprintln!("safeguard breach to revert: {:?}", breached.elapsed());
+    assert_eq!(run.wait().unwrap().code(), Some(5));
+    stop_guard(dir.path());
+}
+
+#[test]
+fn kill_is_recorded_as_irreversible() {
+    let dir = TempDir::new("fault-kill");
+    let mut victim = Victim::start();
+    let file = write(
+        dir.path(),
+        "e.json",
+        &format!(
+            r#"{{"title": "t", "description": "d",
+                "method": [{{"type": "action", "name": "kill", "provider": {{"type": "builtin", "func": "process.kill",
+                  "arguments": {{"target": {{"pattern": "{}"}}, "signal": "SIGTERM"}}}}}}]}}"#,
+            victim.marker
+        ),
+    );
+    let mut run = spawn_run(dir.path(), &file);
+    assert_eq!(run.wait().unwrap().code(), Some(0));
+    let status = victim.child.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(15)
+    );
+    let leases = ledger_json(dir.path());
+    assert_eq!(leases[0]["state"], "irreversible");
+    let j: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("journal.json")).unwrap())
+            .unwrap();
+    assert_eq!(j["monkeywrench"]["faults"][0]["revert"], "irreversible");
+}
