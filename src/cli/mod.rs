@@ -2,6 +2,7 @@
 //!
 //! This is the only module that uses `anyhow`; everything below it has typed errors.
 
+mod demo;
 mod guard;
 mod halt;
 mod ledger;
@@ -45,6 +46,8 @@ enum Command {
     Run(run::RunArgs),
     /// Check an experiment file and report every problem at once (exit 0 or 64).
     Validate(validate::ValidateArgs),
+    /// Start a demo service and run two bundled experiments against it (one holds, one breaks).
+    Demo(demo::DemoArgs),
     /// Revert every active fault and refuse new ones until `resume`.
     Halt(halt::HaltArgs),
     /// Allow faults again after `halt`.
@@ -88,6 +91,7 @@ async fn dispatch(command: Command) -> i32 {
     let result = match command {
         Command::Run(args) => run::execute(args).await,
         Command::Validate(args) => validate::execute(args).await,
+        Command::Demo(args) => demo::execute(args).await,
         Command::Halt(args) => halt::halt(args).await,
         Command::Resume(args) => halt::resume(args).await,
         Command::Ledger(args) => ledger::execute(args).await,

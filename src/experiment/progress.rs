@@ -76,7 +76,11 @@ impl EventSink for ProgressView {
                 if let Some(message) = entry.failure_message() {
                     text.push_str(&format!(": {message}"));
                 } else if entry.tolerance_met == Some(false) {
-                    text.push_str(": outside tolerance");
+                    let mut shown = entry.output.to_string();
+                    if shown.chars().count() > 120 {
+                        shown = shown.chars().take(119).collect::<String>() + "…";
+                    }
+                    text.push_str(&format!(": outside tolerance: {shown}"));
                 }
                 self.line(text);
             }
@@ -86,7 +90,8 @@ impl EventSink for ProgressView {
                     Some(false) => "steady state NOT met",
                     None => "steady state not judged",
                 };
-                self.line(format!("  = {verdict} ({})", phase.label()));
+                let _ = phase;
+                self.line(format!("  = {verdict}"));
             }
             RunEvent::SafeguardChecked {
                 name,
@@ -98,6 +103,36 @@ impl EventSink for ProgressView {
                 ));
             }
             RunEvent::Warning { message } => self.line(format!("warning: {message}")),
+            RunEvent::FaultApplied { fault } if !self.quiet => {
+                self.line(format!(
+                    "  ⚡ {} on {} (lease {}, revert by {})",
+                    fault.func,
+                    fault.target,
+                    fault.id.get(..8).unwrap_or(&fault.id),
+                    super::event::format_timestamp(&fault.deadline)
+                ));
+            }
+            RunEvent::FaultReverted {
+                id, revert, error, ..
+            } if !self.quiet => {
+                let why = error.as_ref().map(|e| format!(": {e}")).unwrap_or_default();
+                self.line(format!(
+                    "  ↺ fault {} {revert}{why}",
+                    id.get(..8).unwrap_or(id)
+                ));
+            }
+            RunEvent::TargetsSelected {
+                activity,
+                matched,
+                selected,
+                mode,
+                seed,
+            } if !self.quiet => {
+                self.line(format!(
+                    "  ◎ {activity}: {matched} target(s) matched, {} selected ({mode}, seed {seed})",
+                    selected.len()
+                ));
+            }
             RunEvent::Interrupted { interruption } => {
                 self.line(format!("⚠ interrupted: {}", interruption.reason));
             }
