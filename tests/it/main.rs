@@ -2,6 +2,9 @@
 //! library against real processes, sockets and files.
 
 mod cli_basics;
+mod demo;
+mod examples;
 mod faults;
 mod harness;
 mod run_experiments;
+mod source;

@@ -33,6 +33,7 @@ pub fn parse(text: &str, file: &str) -> Result<(Node, Vec<Diagnostic>), Diagnost
     let mut builder = Builder {
         events: collector.events,
         pos: 0,
+        text,
         file,
         anchors: HashMap::new(),
         warnings: Vec::new(),
@@ -60,6 +61,7 @@ impl MarkedEventReceiver for Collector {
 struct Builder<'a> {
     events: Vec<(Event, Marker)>,
     pos: usize,
+    text: &'a str,
     file: &'a str,
     anchors: HashMap<usize, Node>,
     warnings: Vec<Diagnostic>,
@@ -289,12 +291,22 @@ impl Builder<'_> {
         } else {
             format!("{}{}", tag.handle, tag.suffix)
         };
-        self.err(
-            mark,
-            format!(
-                "unsupported YAML tag \"{shown}\": only standard tags are allowed (nothing was run)"
-            ),
-        )
+        let message = format!(
+            "unsupported YAML tag \"{shown}\": only standard tags are allowed (nothing was run)"
+        );
+        // The event's marker is the node (e.g. the `[`); point at the tag itself when it is on that line.
+        let line = mark.line().max(1);
+        let column = self
+            .text
+            .lines()
+            .nth(line - 1)
+            .and_then(|l| l.find(&shown).map(|byte| l[..byte].chars().count() + 1));
+        match column {
+            Some(col) => {
+                Diagnostic::error(self.file, Span::new(line as u32, col as u32), "", message)
+            }
+            None => self.err(mark, message),
+        }
     }
 
     fn scalar(

@@ -1,0 +1,165 @@
+//! Every file in `examples/` runs as its comments say.
+
+use serde_json::Value;
+
+use crate::demo::start_service;
+use crate::harness::{TempDir, binary, stderr};
+
+fn example(name: &str) -> String {
+    format!("{}/examples/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(
+    dir: &std::path::Path,
+    file: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (i32, Value, String) {
+    let journal = dir.join("journal.json");
+    let out = std::process::Command::new(binary())
+        .arg("run")
+        .args(["--journal-path", &journal.to_string_lossy()])
+        .args(args)
+        .arg(file)
+        .envs(env.iter().copied())
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let j = std::fs::read_to_string(&journal)
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap_or(Value::Null);
+    (out.status.code().unwrap_or(-1), j, stderr(&out))
+}
+
+#[test]
+fn every_example_validates() {
+    for entry in std::fs::read_dir(format!("{}/examples", env!("CARGO_MANIFEST_DIR"))).unwrap() {
+        let path = entry.unwrap().path();
+        let out = std::process::Command::new(binary())
+            .args(["validate", &path.to_string_lossy()])
+            .env("API_TOKEN", "x")
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}",
+            path.display(),
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn process_basics_holds() {
+    let dir = TempDir::new("ex-process");
+    let marker = dir.path().to_string_lossy().into_owned();
+    let (code, j, err) = run(
+        dir.path(),
+        &example("process-basics.yaml"),
+        &["--var", &format!("marker={marker}")],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        j["title"]
+            .as_str()
+            .or(j["experiment"]["title"].as_str())
+            .unwrap(),
+        format!("The shell is healthy and {marker} exists")
+    );
+    assert_eq!(j["run"][0]["output"]["stdout"], "hello from monkeywrench\n");
+}
+
+#[test]
+fn http_steady_state_holds_against_the_demo_service() {
+    let (url, cancel, handle) = start_service();
+    let dir = TempDir::new("ex-http");
+    let (code, j, err) = run(
+        dir.path(),
+        &example("http-steady-state.json"),
+        &["--var", &format!("base_url={url}")],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        j["run"][0]["monkeywrench"]["tolerance_met"], true,
+        "jsonpath on the body"
+    );
+    cancel.cancel();
+    handle.join().unwrap();
+}
+
+#[test]
+fn fail_fast_stops_the_long_action_and_rolls_back() {
+    let dir = TempDir::new("ex-fail-fast");
+    let lock = dir.path().join("stale.lock");
+    let started = std::time::Instant::now();
+    let (code, j, err) = run(
+        dir.path(),
+        &example("fail-fast.yaml"),
+        &[
+            "--fail-fast",
+            "--hypothesis-frequency",
+            "0.2",
+            "--var",
+            &format!("lock={}", lock.display()),
+        ],
+        &[],
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "the 30 s action was cancelled"
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(!lock.exists(), "the rollback removed the lock");
+    let long = j["run"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["activity"]["name"] == "long-running-work")
+        .unwrap();
+    assert_eq!(long["monkeywrench"]["cancelled"], "fail-fast");
+}
+
+#[test]
+fn safeguard_example_holds_while_the_port_is_open_and_trips_when_it_closes() {
+    let dir = TempDir::new("ex-safeguard");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let (code, _, err) = run(
+        dir.path(),
+        &example("safeguard.yaml"),
+        &["--var", &format!("port:int={port}")],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    drop(listener);
+    let (code, j, err) = run(
+        dir.path(),
+        &example("safeguard.yaml"),
+        &["--var", &format!("port:int={port}")],
+        &[],
+    );
+    assert_eq!(code, 5, "{err}");
+    assert_eq!(j["interruption"]["name"], "port-stays-open");
+}
+
+#[test]
+fn config_and_secrets_resolve_and_redact() {
+    let dir = TempDir::new("ex-config");
+    let (code, j, err) = run(
+        dir.path(),
+        &example("config-and-secrets.yaml"),
+        &[],
+        &[("API_TOKEN", "abcd-1234"), ("RETRIES", "5")],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(j["run"][0]["output"]["stdout"], "hello 5 *** ***\n");
+    let text = serde_json::to_string(&j).unwrap();
+    assert!(
+        !text.contains("abcd-1234") && !text.contains("correct-horse-battery"),
+        "{text}"
+    );
+}
