@@ -17,8 +17,9 @@
 //! | [`target`] | things faults act on: processes (identity, listing, pidfd signals) |
 //! | [`demo`] | the small HTTP service and bundled experiments behind `monkeywrench demo` |
 //!
-//! Direction of dependencies: `cli -> everything`; `experiment -> probe, builtin`;
-//! `builtin -> probe, loadgen, proxy`; nothing depends on `cli`.
+//! Direction of dependencies: `cli -> everything`; `experiment -> probe, builtin, fault, ledger,
+//! target`; `fault -> ledger, target`; `ledger -> store, target`; `builtin -> loadgen`; nothing
+//! depends on `cli`. `source`, `validate` and `model` do no I/O beyond resolving executables.
 
 pub mod builtin;
 pub mod cli;
