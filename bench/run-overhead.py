@@ -34,6 +34,8 @@ def measure(cmd, cwd, runs):
         proc = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, cwd=cwd,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         walls.append((time.perf_counter() - start) * 1000)
+        if proc.returncode != 0:
+            raise SystemExit(f"{cmd[0]} failed (exit {proc.returncode}): {proc.stderr.strip()[-300:]}")
         rss.append(int(proc.stderr.strip().splitlines()[-1]))
     return statistics.median(walls), statistics.median(rss)
 
@@ -43,6 +45,8 @@ def main():
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--ctk", default=os.environ.get("CTK_CHAOS"))
     args = ap.parse_args()
+    if args.ctk:
+        args.ctk = os.path.abspath(args.ctk)
     subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=ROOT, check=True)
     binary = os.path.join(ROOT, "target", "release", "monkeywrench")
     with tempfile.TemporaryDirectory() as tmp:
