@@ -622,3 +622,141 @@ fn dry_run_prints_the_plan_and_runs_nothing() {
     assert!(stdout.contains("touch"), "{stdout}");
     assert!(!stdout.contains("hunter22"), "{stdout}");
 }
+
+#[test]
+fn max_duration_interrupts_like_sigterm() {
+    let dir = TempDir::new("max-duration");
+    let file = write(
+        dir.path(),
+        "e.json",
+        r#"{"title": "t", "description": "d",
+            "method": [{"type": "action", "name": "long", "provider": {"type": "process", "path": "sleep", "arguments": ["20"]}}],
+            "rollbacks": [{"type": "action", "name": "rb", "provider": {"type": "process", "path": "true"}}]}"#,
+    );
+    let started = Instant::now();
+    let (out, journal) = run_experiment(dir.path(), &file, &["--max-duration", "500ms"]);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let j = journal.unwrap();
+    assert_eq!(j["interruption"]["kind"], "max-duration");
+    assert_eq!(entry_names(&j["rollbacks"]), vec!["rb"]);
+    let (out, _) = run_experiment(dir.path(), &file, &["--max-duration", "soon"]);
+    assert_eq!(code(&out), 64, "a bad duration is a usage error");
+}
+
+#[test]
+fn sigusr2_interrupts_without_rollbacks() {
+    let dir = TempDir::new("sigusr2");
+    let file = write(
+        dir.path(),
+        "e.json",
+        r#"{"title": "t", "description": "d",
+            "method": [{"type": "action", "name": "long", "provider": {"type": "process", "path": "sleep", "arguments": ["20"]}}],
+            "rollbacks": [{"type": "action", "name": "rb", "provider": {"type": "process", "path": "true"}}]}"#,
+    );
+    let journal = dir.path().join("journal.json");
+    let mut child = std::process::Command::new(crate::harness::binary())
+        .args(["run", "--journal-path", &journal.to_string_lossy(), &file])
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGUSR2).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(4));
+    let j: Value = serde_json::from_str(&std::fs::read_to_string(&journal).unwrap()).unwrap();
+    assert_eq!(j["interruption"]["name"], "SIGUSR2");
+    assert_eq!(j["rollbacks"], serde_json::json!([]));
+}
+
+#[test]
+fn events_file_during_journal_changes_and_ctk_exit_codes() {
+    let dir = TempDir::new("events-file");
+    let file = write(
+        dir.path(),
+        "e.json",
+        r#"{"title": "t", "description": "d",
+            "steady-state-hypothesis": {"title": "h", "probes": [{"type": "probe", "name": "p", "tolerance": 0, "provider": {"type": "process", "path": "true"}}]},
+            "method": [{"type": "action", "name": "a", "provider": {"type": "process", "path": "sleep", "arguments": ["1"]}}]}"#,
+    );
+    let events = dir.path().join("run.ndjson");
+    let (out, journal) = run_experiment(
+        dir.path(),
+        &file,
+        &[
+            "--events-file",
+            &events.to_string_lossy(),
+            "--hypothesis-strategy",
+            "during-method-only",
+            "--hypothesis-frequency",
+            "0.1",
+            "--during-journal",
+            "changes",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let lines: Vec<Value> = std::fs::read_to_string(&events)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let during_checks = lines
+        .iter()
+        .filter(|e| e["event"] == "hypothesis-checked")
+        .count();
+    assert!(
+        during_checks >= 4,
+        "several during iterations ran: {during_checks}"
+    );
+    assert_eq!(lines.last().unwrap()["event"], "run-finished");
+    let kept = journal.unwrap()["steady_states"]["during"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(
+        kept, 2,
+        "unchanged iterations collapse to the first and the last"
+    );
+
+    let gate = write(
+        dir.path(),
+        "g.json",
+        r#"{"title": "t", "description": "d",
+            "steady-state-hypothesis": {"title": "h", "probes": [{"type": "probe", "name": "p", "tolerance": 0, "provider": {"type": "process", "path": "false"}}]},
+            "method": []}"#,
+    );
+    let (out, _) = run_experiment(dir.path(), &gate, &[]);
+    assert_eq!(code(&out), 2);
+    let (out, _) = run_experiment(dir.path(), &gate, &["--ctk-exit-codes"]);
+    assert_eq!(code(&out), 0, "Chaos Toolkit exits 0 after a missed gate");
+}
+
+#[test]
+fn dynamic_configuration_runs_a_probe_after_secrets() {
+    let dir = TempDir::new("dynamic-config");
+    let file = write(
+        dir.path(),
+        "e.json",
+        r#"{"title": "t", "description": "d",
+            "secrets": {"g": {"word": "pass-word"}},
+            "configuration": {
+              "computed": {"type": "probe", "name": "compute", "provider": {"type": "process", "path": "sh", "arguments": ["-c", "echo '  from-a-probe  '"]}},
+              "failing": {"type": "probe", "name": "fails", "provider": {"type": "process", "path": "false"}}
+            },
+            "method": [{"type": "action", "name": "show", "provider": {"type": "process", "path": "echo", "arguments": ["${computed}"]}}]}"#,
+    );
+    let (out, journal) = run_experiment(dir.path(), &file, &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let j = journal.unwrap();
+    assert_eq!(j["run"][0]["output"]["stdout"], "from-a-probe\n");
+    let warnings = j["monkeywrench"]["warnings"].as_array().unwrap();
+    assert!(
+        warnings.iter().any(|w| w
+            .as_str()
+            .unwrap()
+            .contains("dynamic configuration \"failing\" skipped")),
+        "{warnings:?}"
+    );
+}
