@@ -255,7 +255,42 @@ impl Func {
 
     /// Checks literal arguments (placeholders pass; they are checked again at run time).
     pub fn check_arguments(self, arguments: &Value) -> Vec<ArgumentProblem> {
-        schema::check(self.arguments(), arguments, true)
+        let mut problems = schema::check(self.arguments(), arguments, true);
+        let literal = |v: &Value| !v.to_string().contains("${");
+        if self.takes_targets()
+            && let Some(target) = arguments
+                .get("target")
+                .filter(|t| t.is_object() && literal(t))
+            && let Err(e) = crate::target::selector::ProcessSelector::parse(target)
+        {
+            problems.push(ArgumentProblem {
+                path: "target".into(),
+                message: e.to_string(),
+                suggestion: None,
+            });
+        }
+        if let Some(signal) = arguments
+            .get("signal")
+            .and_then(Value::as_str)
+            .filter(|s| !s.contains("${"))
+            && let Err(e) = crate::target::process::parse_signal(signal)
+        {
+            problems.push(ArgumentProblem {
+                path: "signal".into(),
+                message: e.to_string(),
+                suggestion: None,
+            });
+        }
+        if let Some(radius) = arguments.get("blast-radius").filter(|r| literal(r))
+            && let Err(e) = crate::target::selector::parse_pick(radius)
+        {
+            problems.push(ArgumentProblem {
+                path: "blast-radius".into(),
+                message: e,
+                suggestion: None,
+            });
+        }
+        problems
     }
 
     /// Whether it can serve as a `type: probe` tolerance (it receives `arguments.value`).

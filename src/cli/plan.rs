@@ -4,12 +4,20 @@ use serde_json::Value;
 
 use super::prepare::Prepared;
 use crate::experiment::configure;
-use crate::experiment::model::{Activity, ActivityKind, ConfigValue, Experiment};
+use crate::experiment::engine::{StateConfig, select_targets};
+use crate::experiment::model::{
+    Activity, ActivityKind, ConfigValue, Experiment, Provider, Seconds,
+};
 use crate::experiment::redact::Redactor;
 use crate::experiment::substitute::Substitutions;
 
-/// Prints the plan to stdout.
-pub fn print_plan(experiment: &Experiment, prepared: &Prepared) -> anyhow::Result<()> {
+/// Prints the plan to stdout; faults show the targets matched now and the victims the seed picks.
+pub fn print_plan(
+    experiment: &Experiment,
+    prepared: &Prepared,
+    state: Option<&StateConfig>,
+    seed: Option<u64>,
+) -> anyhow::Result<()> {
     let env = |k: &str| prepared.env(k);
     let resolved = configure::resolve(experiment, &env)?;
     let subs = Substitutions::new(&resolved.configuration, &resolved.secrets);
@@ -48,6 +56,42 @@ pub fn print_plan(experiment: &Experiment, prepared: &Prepared) -> anyhow::Resul
             let shown = redactor.redact_value(&subs.value(&provider));
             let bg = if a.background { " (background)" } else { "" };
             println!("  - {kind} \"{}\"{bg}: {shown}", a.name);
+            if let Provider::Builtin(b) = &a.provider
+                && b.func.takes_targets()
+            {
+                let args = subs.value(&b.arguments);
+                match select_targets(experiment, state, seed, &args) {
+                    Ok(sel) => {
+                        let victims: Vec<String> = sel
+                            .victims
+                            .iter()
+                            .map(|v| format!("{} ({})", v.identity.pid, v.name))
+                            .collect();
+                        println!(
+                            "      targets: {} matched; {} picks {} with seed {}: {}",
+                            sel.matched,
+                            sel.mode,
+                            victims.len(),
+                            sel.seed,
+                            victims.join(", ")
+                        );
+                        if let Some(w) = sel.warning {
+                            println!("      warning: {w}");
+                        }
+                    }
+                    Err(e) => println!("      targets: {e}"),
+                }
+                let revert = if b.func.is_reversible() {
+                    match &a.duration {
+                        Some(Seconds::Literal(s)) => format!("reverted after {s} s"),
+                        Some(Seconds::Var(v)) => format!("reverted after ${{{v}}} s"),
+                        None => "reverted when the method ends (deadline: --max-duration, 1 h by default)".into(),
+                    }
+                } else {
+                    "irreversible".into()
+                };
+                println!("      revert: {revert}");
+            }
         }
     };
     if let Some(h) = &experiment.hypothesis {

@@ -163,8 +163,13 @@ pub async fn execute(args: RunArgs) -> anyhow::Result<i32> {
     let Ok(prepared) = prepare(&args.source, dry, OutputFormat::Text).await else {
         return Ok(exit_code::USAGE);
     };
+    let state = engine::StateConfig {
+        dir: args.state.dir(),
+        store: args.state.store.clone(),
+        exe: std::env::current_exe().ok(),
+    };
     if args.dry_run {
-        super::plan::print_plan(&prepared.experiment, &prepared)?;
+        super::plan::print_plan(&prepared.experiment, &prepared, Some(&state), args.seed)?;
         return Ok(exit_code::OK);
     }
     let settings = RunSettings {
@@ -186,11 +191,7 @@ pub async fn execute(args: RunArgs) -> anyhow::Result<i32> {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
-        state: Some(engine::StateConfig {
-            dir: args.state.dir(),
-            store: args.state.store.clone(),
-            exe: std::env::current_exe().ok(),
-        }),
+        state: Some(state),
     };
 
     let mut sinks: Vec<Box<dyn EventSink>> = Vec::new();

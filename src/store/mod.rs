@@ -9,8 +9,8 @@ pub use location::{StoreLocation, default_state_dir};
 
 use std::time::Duration;
 
-use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyConnection, AnyPool, Connection};
 
 /// Failures to open or use the store.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +56,24 @@ impl Store {
     pub async fn open(location: &StoreLocation) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let url = location.connect_url()?;
+        // One direct connection first: a corrupt file, a refused connection or bad credentials
+        // fail here at once, instead of being retried by the pool until its acquire timeout.
+        let open_error = |source| StoreError::Open {
+            location: location.to_string(),
+            source,
+        };
+        let mut probe = AnyConnection::connect(&url).await.map_err(open_error)?;
+        sqlx::query("SELECT 1")
+            .execute(&mut probe)
+            .await
+            .map_err(open_error)?;
+        if location.is_sqlite() {
+            sqlx::query("PRAGMA schema_version")
+                .execute(&mut probe)
+                .await
+                .map_err(open_error)?;
+        }
+        let _ = probe.close().await;
         let pool = AnyPoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(10))

@@ -164,6 +164,36 @@ pub enum Pick {
     RandomMaxPercent(f64),
 }
 
+/// Parses a `blast-radius` mapping `{mode, value?, seed?}` into a pick and its seed.
+pub fn parse_pick(v: &Value) -> Result<(Pick, Option<u64>), String> {
+    let mode = v.get("mode").and_then(Value::as_str).unwrap_or("one");
+    let value = v.get("value").and_then(Value::as_f64);
+    let need = |max: Option<f64>| match value {
+        Some(x) if x >= 0.0 && max.is_none_or(|m| x <= m) => Ok(x),
+        _ => Err(format!(
+            "blast-radius mode {mode} needs a value{}",
+            if max.is_some() {
+                " between 0 and 100"
+            } else {
+                " ≥ 0"
+            }
+        )),
+    };
+    let pick = match mode {
+        "one" => Pick::One,
+        "all" => Pick::All,
+        "fixed" => Pick::Fixed(need(None)? as u64),
+        "fixed-percent" => Pick::FixedPercent(need(Some(100.0))?),
+        "random-max-percent" => Pick::RandomMaxPercent(need(Some(100.0))?),
+        other => {
+            return Err(format!(
+                "unknown blast-radius mode {other:?}; expected one, all, fixed, fixed-percent or random-max-percent"
+            ));
+        }
+    };
+    Ok((pick, v.get("seed").and_then(Value::as_u64)))
+}
+
 /// The victims chosen and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Picked {

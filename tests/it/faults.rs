@@ -357,3 +357,126 @@ fn kill_is_recorded_as_irreversible() {
             .unwrap();
     assert_eq!(j["monkeywrench"]["faults"][0]["revert"], "irreversible");
 }
+
+#[test]
+fn dry_run_and_run_pick_the_same_victims_for_a_seed() {
+    let dir = TempDir::new("fault-seed");
+    let victims: Vec<Victim> = (0..4).map(|_| Victim::start()).collect();
+    let group = format!("mw-group-{}", uuid::Uuid::new_v4().simple());
+    // One pattern that matches all four victims' unique markers.
+    let pattern = victims
+        .iter()
+        .map(|v| v.marker.clone())
+        .collect::<Vec<_>>()
+        .join("|");
+    let file = write(
+        dir.path(),
+        "e.json",
+        &format!(
+            r#"{{"title": "{group}", "description": "d",
+                "blast-radius": {{"mode": "fixed-percent", "value": 50, "seed": 7}},
+                "method": [{{"type": "action", "name": "freeze-half", "duration": 0.3,
+                  "provider": {{"type": "builtin", "func": "process.stop", "arguments": {{"target": {{"pattern": "{pattern}"}}}}}}}}]}}"#
+        ),
+    );
+    let plan = mw(dir.path(), &["run", "--dry-run", &file]);
+    assert_eq!(plan.status.code(), Some(0), "{}", stderr(&plan));
+    let text = String::from_utf8_lossy(&plan.stdout).into_owned();
+    assert!(
+        text.contains("4 matched; fixed-percent picks 2 with seed 7"),
+        "{text}"
+    );
+    assert!(
+        victims.iter().all(|v| v.state() != Some('T')),
+        "a dry run touches nothing"
+    );
+    let planned: Vec<u32> = victims
+        .iter()
+        .map(Victim::pid)
+        .filter(|pid| text.contains(&format!("{pid} (")))
+        .collect();
+    assert_eq!(planned.len(), 2, "{text}");
+
+    let mut run = spawn_run(dir.path(), &file);
+    assert_eq!(run.wait().unwrap().code(), Some(0));
+    let j: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("journal.json")).unwrap())
+            .unwrap();
+    let mut hit: Vec<u32> = j["monkeywrench"]["faults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["target"]["pid"].as_u64().unwrap() as u32)
+        .collect();
+    hit.sort();
+    let mut planned = planned;
+    planned.sort();
+    assert_eq!(
+        hit, planned,
+        "the run hit exactly the victims the dry run showed"
+    );
+    assert_eq!(j["monkeywrench"]["targets"][0]["seed"], 7);
+    assert!(
+        victims.iter().all(|v| v.state() != Some('T')),
+        "all resumed after the duration"
+    );
+    stop_guard(dir.path());
+}
+
+#[test]
+fn a_corrupt_store_is_a_clear_error_and_nothing_is_applied() {
+    let dir = TempDir::new("fault-corrupt");
+    std::fs::create_dir_all(dir.path().join("state")).unwrap();
+    std::fs::write(
+        dir.path().join("state/ledger.db"),
+        b"this is not a sqlite database, not at all......",
+    )
+    .unwrap();
+    let victim = Victim::start();
+    let file = write(
+        dir.path(),
+        "e.json",
+        &stop_experiment(&victim.marker, Some(1.0), 0.1),
+    );
+    let mut run = spawn_run(dir.path(), &file);
+    let status = run.wait().unwrap();
+    assert_eq!(status.code(), Some(2), "the fault action failed");
+    assert_ne!(victim.state(), Some('T'), "no fault without a ledger");
+    let j: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("journal.json")).unwrap())
+            .unwrap();
+    let exception = j["run"][0]["exception"][0].as_str().unwrap();
+    assert!(exception.contains("ledger.db"), "{exception}");
+    let out = mw(dir.path(), &["ledger"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("open the ledger"), "{}", stderr(&out));
+}
+
+#[test]
+fn an_unreachable_postgres_store_fails_fast_with_a_clear_error() {
+    let dir = TempDir::new("fault-unreachable");
+    let port = crate::harness::closed_port();
+    let started = Instant::now();
+    let out = mw(
+        dir.path(),
+        &[
+            "ledger",
+            "--store",
+            &format!("postgres://mw:secret@127.0.0.1:{port}/mw"),
+        ],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "no long retry loop"
+    );
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(
+        err.contains("open the ledger") && err.contains(&port.to_string()),
+        "{err}"
+    );
+    assert!(
+        !err.contains("secret"),
+        "the password is not printed: {err}"
+    );
+}

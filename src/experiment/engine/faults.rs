@@ -67,38 +67,31 @@ pub async fn run(
     func: Func,
     args: &Value,
 ) -> Result<Value, String> {
-    let target = args.get("target").ok_or("arguments.target is required")?;
-    let selector = ProcessSelector::parse(target).map_err(|e| e.to_string())?;
-    let protected: Vec<i32> = ctx
-        .settings
-        .state
-        .as_ref()
-        .and_then(|s| guard::guard_pid(&s.dir))
-        .into_iter()
-        .collect();
-    let matched = selector.find(&protected);
-    if matched.is_empty() {
-        return Err(format!("no process matches the target {target}"));
-    }
-    let radius = blast_radius(ctx, args)?;
-    let seed = radius
-        .seed
-        .or(ctx.settings.seed)
-        .unwrap_or_else(rand::random);
-    let picked = pick(matched.len(), &to_pick(&radius.mode), seed);
-    if let Some(w) = &picked.warning {
+    let selection = select_targets(
+        &ctx.experiment,
+        ctx.settings.state.as_ref(),
+        ctx.settings.seed,
+        args,
+    )?;
+    if let Some(w) = &selection.warning {
         ctx.events
             .warn(format!("activity \"{}\": {w}", activity.name));
     }
-    let victims: Vec<_> = picked.indices.iter().map(|i| matched[*i].clone()).collect();
+    let Selection {
+        matched,
+        victims,
+        mode,
+        seed,
+        ..
+    } = selection;
     ctx.events.emit(RunEvent::TargetsSelected {
         activity: activity.name.clone(),
-        matched: matched.len(),
+        matched,
         selected: victims
             .iter()
             .map(|v| json!({"pid": v.identity.pid, "name": v.name}))
             .collect(),
-        mode: mode_name(&radius.mode).into(),
+        mode: mode.into(),
         seed,
     });
 
@@ -302,33 +295,68 @@ pub async fn watch_halt(
     }
 }
 
-fn blast_radius(ctx: &RunContext, args: &Value) -> Result<BlastRadius, String> {
-    match args.get("blast-radius") {
-        Some(v) => parse_blast_radius(v),
-        None => Ok(ctx.experiment.blast_radius.clone().unwrap_or(BlastRadius {
+/// The targets an activity would hit now: how many matched, which victims the seed picks.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    /// How many processes matched.
+    pub matched: usize,
+    /// The picked victims.
+    pub victims: Vec<crate::target::process::ProcessInfo>,
+    /// Blast-radius mode name.
+    pub mode: &'static str,
+    /// The seed used (always reported so a run can be reproduced).
+    pub seed: u64,
+    /// A warning (a percentage that rounds to zero, …).
+    pub warning: Option<String>,
+}
+
+/// Resolves `arguments.target` and picks victims by the blast radius (activity override, else
+/// the experiment's) with the seed (`blast-radius.seed`, else `--seed`, else random).
+pub fn select_targets(
+    experiment: &crate::experiment::model::Experiment,
+    state: Option<&StateConfig>,
+    seed: Option<u64>,
+    args: &Value,
+) -> Result<Selection, String> {
+    let target = args.get("target").ok_or("arguments.target is required")?;
+    let selector = ProcessSelector::parse(target).map_err(|e| e.to_string())?;
+    let protected: Vec<i32> = state
+        .and_then(|s| guard::guard_pid(&s.dir))
+        .into_iter()
+        .collect();
+    let matched = selector.find(&protected);
+    if matched.is_empty() {
+        return Err(format!("no process matches the target {target}"));
+    }
+    let radius = match args.get("blast-radius") {
+        Some(v) => parse_blast_radius(v)?,
+        None => experiment.blast_radius.clone().unwrap_or(BlastRadius {
             mode: BlastMode::One,
             seed: None,
-        })),
-    }
+        }),
+    };
+    let seed = radius.seed.or(seed).unwrap_or_else(rand::random);
+    let picked = pick(matched.len(), &to_pick(&radius.mode), seed);
+    Ok(Selection {
+        matched: matched.len(),
+        victims: picked.indices.iter().map(|i| matched[*i].clone()).collect(),
+        mode: mode_name(&radius.mode),
+        seed,
+        warning: picked.warning,
+    })
 }
 
 /// Parses an activity-level `arguments.blast-radius` override.
 pub fn parse_blast_radius(v: &Value) -> Result<BlastRadius, String> {
-    let mode = v.get("mode").and_then(Value::as_str).unwrap_or("one");
-    let value = v.get("value").and_then(Value::as_f64);
-    let need = || value.ok_or(format!("blast-radius mode {mode} needs a value"));
-    let mode = match mode {
-        "one" => BlastMode::One,
-        "all" => BlastMode::All,
-        "fixed" => BlastMode::Fixed(need()? as u64),
-        "fixed-percent" => BlastMode::FixedPercent(need()?),
-        "random-max-percent" => BlastMode::RandomMaxPercent(need()?),
-        other => return Err(format!("unknown blast-radius mode {other:?}")),
+    let (pick, seed) = crate::target::selector::parse_pick(v)?;
+    let mode = match pick {
+        Pick::One => BlastMode::One,
+        Pick::All => BlastMode::All,
+        Pick::Fixed(n) => BlastMode::Fixed(n),
+        Pick::FixedPercent(p) => BlastMode::FixedPercent(p),
+        Pick::RandomMaxPercent(p) => BlastMode::RandomMaxPercent(p),
     };
-    Ok(BlastRadius {
-        mode,
-        seed: v.get("seed").and_then(Value::as_u64),
-    })
+    Ok(BlastRadius { mode, seed })
 }
 
 fn to_pick(mode: &BlastMode) -> Pick {

@@ -19,7 +19,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 pub use context::{Interrupt, RunSettings};
-pub use faults::StateConfig;
+pub use faults::{Selection, StateConfig, parse_blast_radius, select_targets};
 
 use self::activity::{execute, report};
 use self::context::RunContext;

@@ -315,3 +315,38 @@ fn json_sources_validate_the_same() {
     let v = check(r#"{"title": "t", "description": "d", "method": [], "tags": ["", 1]}"#);
     assert_eq!(errors(&v).len(), 2, "{:?}", errors(&v));
 }
+
+#[test]
+fn fault_targets_signals_and_blast_radius_are_checked_early() {
+    let v = check(
+        "title: t\ndescription: d\nmethod:\n  - type: action\n    name: k\n    provider:\n      type: builtin\n      func: process.kill\n      arguments: {target: {nmae: x}, signal: SIGFOO, blast-radius: {mode: sometimes}}\n",
+    );
+    let errs = errors(&v);
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("arguments.target") && e.contains("unknown key")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("arguments.signal") && e.contains("SIGFOO")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("arguments.blast-radius") && e.contains("sometimes")),
+        "{errs:?}"
+    );
+    let ok = check(
+        "title: t\ndescription: d\nmethod:\n  - type: action\n    name: s\n    duration: 5\n    provider:\n      type: builtin\n      func: process.stop\n      arguments: {target: {pattern: worker}}\n",
+    );
+    assert!(errors(&ok).is_empty(), "{:?}", errors(&ok));
+    let kill_with_duration = check(
+        "title: t\ndescription: d\nmethod:\n  - type: action\n    name: k\n    duration: 5\n    provider:\n      type: builtin\n      func: process.kill\n      arguments: {target: {pid: 5}}\n",
+    );
+    assert!(
+        errors(&kill_with_duration)
+            .iter()
+            .any(|e| e.contains("duration applies only"))
+    );
+}
