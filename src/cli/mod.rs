@@ -8,6 +8,7 @@ mod halt;
 mod ledger;
 mod plan;
 mod prepare;
+mod proxy;
 mod run;
 mod state;
 mod targets;
@@ -48,6 +49,8 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Start a demo service and run two bundled experiments against it (one holds, one breaks).
     Demo(demo::DemoArgs),
+    /// The Toxiproxy-compatible fault proxy (`proxy serve`).
+    Proxy(proxy::ProxyArgs),
     /// Revert every active fault and refuse new ones until `resume`.
     Halt(halt::HaltArgs),
     /// Allow faults again after `halt`.
@@ -62,7 +65,8 @@ enum Command {
 
 /// Entry point used by `main.rs`: returns the process exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    let argv = proxy::go_style_flags(std::env::args().collect());
+    let cli = match Cli::try_parse_from(argv) {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();
@@ -92,6 +96,7 @@ async fn dispatch(command: Command) -> i32 {
         Command::Run(args) => run::execute(args).await,
         Command::Validate(args) => validate::execute(args).await,
         Command::Demo(args) => demo::execute(args).await,
+        Command::Proxy(args) => proxy::execute(args).await,
         Command::Halt(args) => halt::halt(args).await,
         Command::Resume(args) => halt::resume(args).await,
         Command::Ledger(args) => ledger::execute(args).await,

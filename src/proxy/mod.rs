@@ -1,1 +1,15 @@
-//! The Toxiproxy-compatible fault proxy and its HTTP API.
+//! The Toxiproxy-compatible fault proxy: a registry of TCP proxies with toxics, the HTTP API that
+//! existing Toxiproxy clients drive, and live traffic figures.
+//!
+//! Layout: [`toxic`] (model, JSON, validation) · [`registry`] (proxies and their lifecycle) ·
+//! `link` (one connection: fast path or per-direction toxic chain) · [`api`] (HTTP) · `metrics`.
+
+pub mod api;
+mod link;
+pub mod metrics;
+mod prometheus;
+pub mod registry;
+pub mod toxic;
+
+pub use api::{ApiOptions, serve};
+pub use registry::Registry;

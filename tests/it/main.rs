@@ -7,5 +7,6 @@ mod demo;
 mod examples;
 mod faults;
 mod harness;
+mod proxy;
 mod run_experiments;
 mod source;

@@ -1,0 +1,156 @@
+//! `monkeywrench proxy serve`: a drop-in for `toxiproxy-server` (same API on port 8474).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::exit_code;
+use crate::proxy::{ApiOptions, Registry, serve};
+
+/// `monkeywrench proxy …`.
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ProxyCommand,
+}
+
+/// Proxy subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ProxyCommand {
+    /// Run the Toxiproxy-compatible server (Go-style `-host=`, `-port` spellings accepted).
+    Serve(ServeArgs),
+}
+
+/// Options of `proxy serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address the API binds (loopback by default; anything else needs --auth-token).
+    #[arg(long, default_value = "localhost")]
+    pub host: String,
+    /// API port.
+    #[arg(long, default_value_t = 8474)]
+    pub port: u16,
+    /// A populate-format JSON file applied before the API listens; an invalid file aborts startup.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Seed for every random choice (toxicity, jitter, slicer); time-based by default.
+    #[arg(long)]
+    pub seed: Option<i64>,
+    /// Serve byte counters at GET /metrics.
+    #[arg(long)]
+    pub proxy_metrics: bool,
+    /// Serve process metrics at GET /metrics.
+    #[arg(long)]
+    pub runtime_metrics: bool,
+    /// Require `Authorization: Bearer <token>` on every API call (env MONKEYWRENCH_PROXY_TOKEN).
+    #[arg(long, env = "MONKEYWRENCH_PROXY_TOKEN")]
+    pub auth_token: Option<String>,
+}
+
+/// Rewrites Go-style flags (`-host=0.0.0.0`, `-port 8474`) that Toxiproxy's image passes.
+pub fn go_style_flags(args: Vec<String>) -> Vec<String> {
+    const GO_FLAGS: [&str; 7] = [
+        "host",
+        "port",
+        "config",
+        "seed",
+        "proxy-metrics",
+        "runtime-metrics",
+        "version",
+    ];
+    if !(args.get(1).map(String::as_str) == Some("proxy")
+        && args.get(2).map(String::as_str) == Some("serve"))
+    {
+        return args;
+    }
+    args.into_iter()
+        .map(|a| {
+            let bare = a.strip_prefix('-').filter(|r| !r.starts_with('-'));
+            match bare {
+                Some(rest) if GO_FLAGS.contains(&rest.split('=').next().unwrap_or("")) => {
+                    format!("-{a}")
+                }
+                _ => a,
+            }
+        })
+        .collect()
+}
+
+/// Runs the subcommand.
+pub async fn execute(args: ProxyArgs) -> anyhow::Result<i32> {
+    match args.command {
+        ProxyCommand::Serve(a) => serve_command(a).await,
+    }
+}
+
+async fn serve_command(args: ServeArgs) -> anyhow::Result<i32> {
+    let loopback = matches!(
+        args.host.as_str(),
+        "localhost" | "127.0.0.1" | "::1" | "[::1]"
+    );
+    if !loopback && args.auth_token.is_none() {
+        eprintln!(
+            "monkeywrench proxy: binding {} beyond loopback needs --auth-token (or MONKEYWRENCH_PROXY_TOKEN)",
+            args.host
+        );
+        return Ok(exit_code::USAGE);
+    }
+    let seed = args.seed.map(|s| s as u64).unwrap_or_else(rand::random);
+    eprintln!("monkeywrench proxy: seed {seed}");
+    let registry = Registry::new(seed);
+    if let Some(path) = &args.config {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("read the config {}", path.display()))?;
+        let value: serde_json::Value = match serde_json::from_str(&text) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("monkeywrench proxy: {}: invalid JSON: {e}", path.display());
+                return Ok(exit_code::USAGE);
+            }
+        };
+        if let Err((e, _)) = registry.populate(&value).await {
+            eprintln!("monkeywrench proxy: {}: {}", path.display(), e.message);
+            return Ok(exit_code::USAGE);
+        }
+    }
+    let addr = format!("{}:{}", args.host, args.port);
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("listen on {addr}"))?;
+    eprintln!(
+        "monkeywrench proxy: API listening on {}",
+        listener.local_addr()?
+    );
+    let cancel = CancellationToken::new();
+    let expiry = {
+        let (registry, cancel) = (registry.clone(), cancel.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => registry.expire_toxics().await,
+                    _ = cancel.cancelled() => return,
+                }
+            }
+        })
+    };
+    let options = ApiOptions {
+        token: args.auth_token,
+        proxy_metrics: args.proxy_metrics,
+        runtime_metrics: args.runtime_metrics,
+    };
+    let server = tokio::spawn(serve(listener, registry.clone(), options, cancel.clone()));
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    cancel.cancel();
+    registry.shutdown().await;
+    let _ = server.await;
+    let _ = expiry.await;
+    Ok(exit_code::OK)
+}

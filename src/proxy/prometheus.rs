@@ -1,0 +1,86 @@
+//! `GET /metrics` in Prometheus text format: Toxiproxy's byte counters (live, not only when a link
+//! ends) plus `monkeywrench_` series for connections.
+
+use std::fmt::Write;
+
+use super::api::ApiOptions;
+use super::registry::Registry;
+
+/// Renders the exposition text.
+pub async fn render(registry: &Registry, options: &ApiOptions) -> String {
+    let mut out = String::new();
+    if options.proxy_metrics {
+        let metrics = registry.metrics().await;
+        for (series, help, key) in [
+            (
+                "toxiproxy_proxy_received_bytes_total",
+                "Bytes read from a link's source.",
+                "received",
+            ),
+            (
+                "toxiproxy_proxy_sent_bytes_total",
+                "Bytes written to a link's destination.",
+                "sent",
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {series} {help}\n# TYPE {series} counter");
+            for (proxy, m) in &metrics {
+                for direction in ["upstream", "downstream"] {
+                    let _ = writeln!(
+                        out,
+                        "{series}{{direction=\"{direction}\",listener=\"{}\",proxy=\"{proxy}\",upstream=\"{}\"}} {}",
+                        m["listen"].as_str().unwrap_or(""),
+                        m["upstream"].as_str().unwrap_or(""),
+                        m["bytes"][direction][key].as_u64().unwrap_or(0)
+                    );
+                }
+            }
+        }
+        for (series, help, path) in [
+            (
+                "monkeywrench_proxy_connections_active",
+                "Connections open now.",
+                "active",
+            ),
+            (
+                "monkeywrench_proxy_connections_total",
+                "Connections accepted.",
+                "total",
+            ),
+            (
+                "monkeywrench_proxy_upstream_dial_failures_total",
+                "Upstream dials that failed.",
+                "failed_upstream_dials",
+            ),
+        ] {
+            let kind = if series.ends_with("_total") {
+                "counter"
+            } else {
+                "gauge"
+            };
+            let _ = writeln!(out, "# HELP {series} {help}\n# TYPE {series} {kind}");
+            for (proxy, m) in &metrics {
+                let _ = writeln!(
+                    out,
+                    "{series}{{proxy=\"{proxy}\"}} {}",
+                    m["connections"][path].as_u64().unwrap_or(0)
+                );
+            }
+        }
+    }
+    if options.runtime_metrics
+        && let Ok(status) = std::fs::read_to_string("/proc/self/status")
+    {
+        let rss_kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {}",
+            rss_kib * 1024
+        );
+    }
+    out
+}

@@ -1,0 +1,534 @@
+//! The proxies and their toxics: create, update (enable/disable, new listen or upstream),
+//! delete, populate, reset — with Toxiproxy's semantics and errors (spec §4–§6). Never holds a lock
+//! across I/O other than binding a listener, so the API answers while traffic flows.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::{Map, Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::{Mutex, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::link::{self, LinkContext};
+use super::metrics::ProxyMetrics;
+use super::toxic::{self, ApiError, Toxic, field};
+
+/// One proxy.
+struct Proxy {
+    name: String,
+    /// `listen` as given (echoed while the proxy never bound).
+    listen_input: String,
+    /// The address actually bound (kept so re-enabling rebinds the same port).
+    bound: Option<SocketAddr>,
+    upstream: String,
+    enabled: bool,
+    toxics: Vec<Toxic>,
+    toxics_tx: watch::Sender<Arc<Vec<Toxic>>>,
+    running: Option<CancellationToken>,
+    metrics: Arc<ProxyMetrics>,
+    connections: Arc<AtomicU64>,
+}
+
+impl Proxy {
+    fn to_json(&self) -> Value {
+        let listen = match self.bound {
+            Some(addr) => addr.to_string(),
+            None => self.listen_input.clone(),
+        };
+        json!({
+            "name": self.name,
+            "listen": listen,
+            "upstream": self.upstream,
+            "enabled": self.enabled,
+            "toxics": self.ordered_toxics().iter().map(Toxic::to_json).collect::<Vec<_>>(),
+        })
+    }
+
+    /// Upstream toxics first, then downstream, each in insertion order.
+    fn ordered_toxics(&self) -> Vec<Toxic> {
+        let mut v: Vec<Toxic> = self
+            .toxics
+            .iter()
+            .filter(|t| t.stream == toxic::Stream::Upstream)
+            .cloned()
+            .collect();
+        v.extend(
+            self.toxics
+                .iter()
+                .filter(|t| t.stream == toxic::Stream::Downstream)
+                .cloned(),
+        );
+        v
+    }
+
+    fn publish(&self) {
+        self.toxics_tx.send_replace(Arc::new(self.toxics.clone()));
+    }
+
+    fn stop(&mut self) {
+        if let Some(cancel) = self.running.take() {
+            cancel.cancel();
+        }
+    }
+}
+
+/// All proxies of one server.
+#[derive(Clone)]
+pub struct Registry {
+    proxies: Arc<Mutex<BTreeMap<String, Proxy>>>,
+    seed: u64,
+}
+
+/// What a create/populate entry says.
+struct ProxySpec {
+    name: String,
+    listen: String,
+    upstream: String,
+    enabled: bool,
+    toxics: Option<Vec<Toxic>>,
+}
+
+impl Registry {
+    /// An empty registry; `seed` drives every random choice (toxicity, jitter, slicer).
+    pub fn new(seed: u64) -> Self {
+        Registry {
+            proxies: Arc::new(Mutex::new(BTreeMap::new())),
+            seed,
+        }
+    }
+
+    /// `GET /proxies`.
+    pub async fn list(&self) -> Value {
+        let proxies = self.proxies.lock().await;
+        Value::Object(
+            proxies
+                .iter()
+                .map(|(k, p)| (k.clone(), p.to_json()))
+                .collect(),
+        )
+    }
+
+    /// `GET /proxies/{name}`.
+    pub async fn get(&self, name: &str) -> Result<Value, ApiError> {
+        let proxies = self.proxies.lock().await;
+        proxies.get(name).map(Proxy::to_json).ok_or_else(not_found)
+    }
+
+    fn parse_spec(body: &Value, position: Option<usize>) -> Result<ProxySpec, ApiError> {
+        let obj = body.as_object().ok_or_else(|| {
+            ApiError::bad_body("json: cannot unmarshal into Go value of type proxy")
+        })?;
+        let at = position
+            .map(|i| format!(" at proxy {i}"))
+            .unwrap_or_default();
+        let string = |key: &str| -> Result<String, ApiError> {
+            match field(obj, key) {
+                None => Ok(String::new()),
+                Some(Value::String(s)) => Ok(s.clone()),
+                Some(_) => Err(ApiError::bad_body(format!(
+                    "json: cannot unmarshal into Go struct field Proxy.{key} of type string"
+                ))),
+            }
+        };
+        let name = string("name")?;
+        let upstream = string("upstream")?;
+        let listen = string("listen")?;
+        if name.is_empty() {
+            return Err(ApiError::new(
+                400,
+                format!("missing required field: name{at}"),
+            ));
+        }
+        if upstream.is_empty() {
+            return Err(ApiError::new(
+                400,
+                format!("missing required field: upstream{at}"),
+            ));
+        }
+        let enabled = match field(obj, "enabled") {
+            None => true,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => {
+                return Err(ApiError::bad_body(
+                    "json: cannot unmarshal into Go struct field Proxy.enabled of type bool",
+                ));
+            }
+        };
+        let toxics = match field(obj, "toxics") {
+            None => None,
+            Some(Value::Array(items)) => {
+                let mut list: Vec<Toxic> = Vec::new();
+                for item in items {
+                    let t = toxic::parse_new(item)?;
+                    if list.iter().any(|x| x.name == t.name) {
+                        return Err(ApiError::new(409, "toxic already exists"));
+                    }
+                    list.push(t);
+                }
+                Some(list)
+            }
+            Some(_) => return Err(ApiError::bad_body("toxics must be a list")),
+        };
+        Ok(ProxySpec {
+            name,
+            listen,
+            upstream,
+            enabled,
+            toxics,
+        })
+    }
+
+    /// `POST /proxies`.
+    pub async fn create(&self, body: &Value) -> Result<Value, ApiError> {
+        let spec = Self::parse_spec(body, None)?;
+        let mut proxies = self.proxies.lock().await;
+        if proxies.contains_key(&spec.name) {
+            return Err(ApiError::new(409, "proxy already exists"));
+        }
+        let proxy = self.start_new(spec).await?;
+        let json = proxy.to_json();
+        proxies.insert(proxy.name.clone(), proxy);
+        Ok(json)
+    }
+
+    async fn start_new(&self, spec: ProxySpec) -> Result<Proxy, ApiError> {
+        let toxics = spec.toxics.unwrap_or_default();
+        let (tx, _) = watch::channel(Arc::new(toxics.clone()));
+        let mut proxy = Proxy {
+            name: spec.name,
+            listen_input: spec.listen,
+            bound: None,
+            upstream: spec.upstream,
+            enabled: false,
+            toxics,
+            toxics_tx: tx,
+            running: None,
+            metrics: Arc::new(ProxyMetrics::default()),
+            connections: Arc::new(AtomicU64::new(0)),
+        };
+        if spec.enabled {
+            self.start(&mut proxy).await?;
+        }
+        Ok(proxy)
+    }
+
+    /// Binds and starts accepting; on failure the proxy stays disabled.
+    async fn start(&self, proxy: &mut Proxy) -> Result<(), ApiError> {
+        let addr = match proxy.bound {
+            Some(a) => a.to_string(),
+            None => normalise_listen(&proxy.listen_input),
+        };
+        let listener = TcpListener::bind(&addr)
+            .await
+            .map_err(|e| ApiError::new(500, go_listen_error(&addr, &e)))?;
+        proxy.bound = listener.local_addr().ok();
+        proxy.enabled = true;
+        let cancel = CancellationToken::new();
+        proxy.running = Some(cancel.clone());
+        let ctx = (
+            proxy.name.clone(),
+            proxy.upstream.clone(),
+            proxy.toxics_tx.subscribe(),
+            proxy.metrics.clone(),
+            proxy.connections.clone(),
+            self.seed,
+        );
+        tokio::spawn(accept_loop(listener, ctx, cancel));
+        Ok(())
+    }
+
+    /// `POST|PATCH /proxies/{name}`: partial update; `name` and `toxics` ignored.
+    pub async fn update(&self, name: &str, body: &Value) -> Result<Value, ApiError> {
+        let obj = body.as_object().ok_or_else(|| {
+            ApiError::bad_body("json: cannot unmarshal into Go value of type proxy")
+        })?;
+        let mut proxies = self.proxies.lock().await;
+        let proxy = proxies.get_mut(name).ok_or_else(not_found)?;
+        let text = |key: &str| match field(obj, key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(ApiError::bad_body(format!(
+                "json: cannot unmarshal into Go struct field Proxy.{key} of type string"
+            ))),
+        };
+        let listen = text("listen")?;
+        let upstream = text("upstream")?;
+        let enabled = match field(obj, "enabled") {
+            None => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(_) => {
+                return Err(ApiError::bad_body(
+                    "json: cannot unmarshal into Go struct field Proxy.enabled of type bool",
+                ));
+            }
+        };
+        let new_listen = listen.filter(|l| {
+            let resolved = normalise_listen(l);
+            proxy.bound.map(|b| b.to_string()) != Some(resolved.clone())
+                && resolved != normalise_listen(&proxy.listen_input)
+        });
+        let new_upstream = upstream.filter(|u| *u != proxy.upstream);
+        let want_enabled = enabled.unwrap_or(proxy.enabled);
+        if new_listen.is_some() || new_upstream.is_some() {
+            proxy.stop();
+            if let Some(l) = new_listen {
+                proxy.listen_input = l;
+                proxy.bound = None;
+            }
+            if let Some(u) = new_upstream {
+                proxy.upstream = u;
+            }
+            proxy.enabled = false;
+            if want_enabled {
+                self.start(proxy).await?;
+            }
+        } else if want_enabled && proxy.running.is_none() {
+            self.start(proxy).await?;
+        } else if !want_enabled {
+            proxy.stop();
+            proxy.enabled = false;
+        }
+        Ok(proxy.to_json())
+    }
+
+    /// `DELETE /proxies/{name}`.
+    pub async fn delete(&self, name: &str) -> Result<(), ApiError> {
+        let mut proxies = self.proxies.lock().await;
+        let mut proxy = proxies.remove(name).ok_or_else(not_found)?;
+        proxy.stop();
+        Ok(())
+    }
+
+    /// `POST /populate`: validate all, then add or replace in order.
+    pub async fn populate(&self, body: &Value) -> Result<Value, (ApiError, Vec<Value>)> {
+        let items = body.as_array().ok_or_else(|| {
+            (
+                ApiError::bad_body(
+                    "json: cannot unmarshal object into Go value of type []proxy.Proxy",
+                ),
+                Vec::new(),
+            )
+        })?;
+        let mut specs = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            specs.push(Self::parse_spec(item, Some(i + 1)).map_err(|e| (e, Vec::new()))?);
+        }
+        let mut created = Vec::new();
+        let mut proxies = self.proxies.lock().await;
+        for spec in specs {
+            if let Some(existing) = proxies.get_mut(&spec.name) {
+                let same_listen = existing.bound.map(|b| b.to_string())
+                    == Some(normalise_listen(&spec.listen))
+                    || normalise_listen(&existing.listen_input) == normalise_listen(&spec.listen);
+                if same_listen && existing.upstream == spec.upstream {
+                    if let Some(toxics) = spec.toxics {
+                        existing.toxics = toxics;
+                        existing.publish();
+                    }
+                    created.push(existing.to_json());
+                    continue;
+                }
+                existing.stop();
+                proxies.remove(&spec.name);
+            }
+            match self.start_new(spec).await {
+                Ok(p) => {
+                    created.push(p.to_json());
+                    proxies.insert(p.name.clone(), p);
+                }
+                Err(e) => return Err((e, created)),
+            }
+        }
+        Ok(json!({ "proxies": created }))
+    }
+
+    /// `POST /reset`: enable every proxy, remove every toxic.
+    pub async fn reset(&self) -> Result<(), ApiError> {
+        let mut proxies = self.proxies.lock().await;
+        for proxy in proxies.values_mut() {
+            if proxy.running.is_none() {
+                self.start(proxy).await?;
+            }
+            proxy.toxics.clear();
+            proxy.publish();
+        }
+        Ok(())
+    }
+
+    /// `GET /proxies/{name}/toxics`.
+    pub async fn toxics(&self, name: &str) -> Result<Value, ApiError> {
+        let proxies = self.proxies.lock().await;
+        let p = proxies.get(name).ok_or_else(not_found)?;
+        Ok(Value::Array(
+            p.ordered_toxics().iter().map(Toxic::to_json).collect(),
+        ))
+    }
+
+    /// `POST /proxies/{name}/toxics`.
+    pub async fn add_toxic(&self, name: &str, body: &Value) -> Result<Value, ApiError> {
+        let mut proxies = self.proxies.lock().await;
+        let p = proxies.get_mut(name).ok_or_else(not_found)?;
+        let t = toxic::parse_new(body)?;
+        if p.toxics.iter().any(|x| x.name == t.name) {
+            return Err(ApiError::new(409, "toxic already exists"));
+        }
+        let json = t.to_json();
+        p.toxics.push(t);
+        p.publish();
+        Ok(json)
+    }
+
+    /// `GET /proxies/{name}/toxics/{toxic}`.
+    pub async fn get_toxic(&self, name: &str, toxic_name: &str) -> Result<Value, ApiError> {
+        let proxies = self.proxies.lock().await;
+        let p = proxies.get(name).ok_or_else(not_found)?;
+        p.toxics
+            .iter()
+            .find(|t| t.name == toxic_name)
+            .map(Toxic::to_json)
+            .ok_or_else(|| ApiError::new(404, "toxic not found"))
+    }
+
+    /// `POST|PATCH /proxies/{name}/toxics/{toxic}`.
+    pub async fn update_toxic(
+        &self,
+        name: &str,
+        toxic_name: &str,
+        body: &Value,
+    ) -> Result<Value, ApiError> {
+        let mut proxies = self.proxies.lock().await;
+        let p = proxies.get_mut(name).ok_or_else(not_found)?;
+        let t = p
+            .toxics
+            .iter_mut()
+            .find(|t| t.name == toxic_name)
+            .ok_or_else(|| ApiError::new(404, "toxic not found"))?;
+        toxic::apply_update(t, body)?;
+        let json = t.to_json();
+        p.publish();
+        Ok(json)
+    }
+
+    /// `DELETE /proxies/{name}/toxics/{toxic}`.
+    pub async fn remove_toxic(&self, name: &str, toxic_name: &str) -> Result<(), ApiError> {
+        let mut proxies = self.proxies.lock().await;
+        let p = proxies.get_mut(name).ok_or_else(not_found)?;
+        let before = p.toxics.len();
+        p.toxics.retain(|t| t.name != toxic_name);
+        if p.toxics.len() == before {
+            return Err(ApiError::new(404, "toxic not found"));
+        }
+        p.publish();
+        Ok(())
+    }
+
+    /// Removes toxics whose `ttl` expired (the proxy reverts them itself).
+    pub async fn expire_toxics(&self) {
+        let now = std::time::SystemTime::now();
+        let mut proxies = self.proxies.lock().await;
+        for p in proxies.values_mut() {
+            let before = p.toxics.len();
+            p.toxics.retain(|t| t.expires_at.is_none_or(|at| at > now));
+            if p.toxics.len() != before {
+                p.publish();
+            }
+        }
+    }
+
+    /// Traffic figures of every proxy.
+    pub async fn metrics(&self) -> Map<String, Value> {
+        let proxies = self.proxies.lock().await;
+        proxies
+            .iter()
+            .map(|(k, p)| {
+                let mut m = p.metrics.to_json();
+                m["listen"] = json!(p.bound.map(|b| b.to_string()).unwrap_or_default());
+                m["upstream"] = json!(p.upstream);
+                (k.clone(), m)
+            })
+            .collect()
+    }
+
+    /// Stops every proxy.
+    pub async fn shutdown(&self) {
+        let mut proxies = self.proxies.lock().await;
+        for p in proxies.values_mut() {
+            p.stop();
+        }
+    }
+}
+
+type AcceptContext = (
+    String,
+    String,
+    watch::Receiver<Arc<Vec<Toxic>>>,
+    Arc<ProxyMetrics>,
+    Arc<AtomicU64>,
+    u64,
+);
+
+async fn accept_loop(listener: TcpListener, ctx: AcceptContext, cancel: CancellationToken) {
+    let (name, upstream, toxics, metrics, connections, seed) = ctx;
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = cancel.cancelled() => return,
+        };
+        let Ok((client, _)) = accepted else {
+            // EMFILE and friends: back off instead of spinning.
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            continue;
+        };
+        metrics.accepted.fetch_add(1, Ordering::Relaxed);
+        let link_ctx = LinkContext {
+            proxy: name.clone(),
+            ordinal: connections.fetch_add(1, Ordering::Relaxed),
+            seed,
+            toxics: toxics.clone(),
+            metrics: metrics.clone(),
+        };
+        // The dial happens in the link task, off the accept loop.
+        tokio::spawn(link::serve(
+            client,
+            upstream.clone(),
+            link_ctx,
+            cancel.clone(),
+        ));
+    }
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(404, "proxy not found")
+}
+
+/// `""` → all interfaces, ephemeral port; `localhost:0` stays resolvable by bind.
+fn normalise_listen(listen: &str) -> String {
+    if listen.is_empty() {
+        "0.0.0.0:0".into()
+    } else if let Some(port) = listen.strip_prefix(':') {
+        format!("0.0.0.0:{port}")
+    } else {
+        listen.to_string()
+    }
+}
+
+/// Go's wording: `listen tcp 127.0.0.1:3310: bind: address already in use`.
+fn go_listen_error(addr: &str, e: &std::io::Error) -> String {
+    let reason = match e.kind() {
+        std::io::ErrorKind::AddrInUse => "bind: address already in use".to_string(),
+        std::io::ErrorKind::PermissionDenied => "bind: permission denied".to_string(),
+        std::io::ErrorKind::AddrNotAvailable => "bind: cannot assign requested address".to_string(),
+        _ => {
+            let text = e.to_string();
+            let text = text.split(" (os error").next().unwrap_or(&text).to_string();
+            if !addr.contains(':') {
+                return format!("listen tcp: address {addr}: missing port in address");
+            }
+            text.to_lowercase()
+        }
+    };
+    format!("listen tcp {addr}: {reason}")
+}

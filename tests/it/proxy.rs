@@ -1,0 +1,642 @@
+//! The fault proxy through its HTTP API, as its users drive it: a real HTTP client against
+//! `monkeywrench proxy serve`, real TCP echo upstreams on 127.0.0.1:0.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::harness::{binary, closed_port};
+
+/// A `monkeywrench proxy serve` child on a free port, killed on drop.
+struct Server {
+    child: Child,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Server {
+    async fn start(extra: &[&str]) -> Server {
+        let port = closed_port();
+        let child = Command::new(binary())
+            .args([
+                "proxy",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--seed",
+                "42",
+            ])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while http.get(format!("{base}/version")).send().await.is_err() {
+            assert!(Instant::now() < deadline, "the proxy API did not come up");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Server { child, base, http }
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, String) {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self.http.request(m, format!("{}{path}", self.base));
+        if let Some(b) = body {
+            req = req.body(b.to_string());
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.text().await.unwrap())
+    }
+
+    async fn json(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let (status, text) = self.call(method, path, body).await;
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Creates a proxy to `upstream`; returns the address it listens on.
+    async fn proxy(&self, name: &str, upstream: &str) -> String {
+        let (status, p) = self
+            .json(
+                "POST",
+                "/proxies",
+                Some(json!({"name": name, "listen": "127.0.0.1:0", "upstream": upstream})),
+            )
+            .await;
+        assert_eq!(status, 201, "{p}");
+        p["listen"].as_str().unwrap().to_string()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A TCP echo server; returns its address.
+async fn echo_upstream() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 65536];
+                loop {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            if s.write_all(&buf[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+async fn round_trip(stream: &mut TcpStream, payload: &[u8]) -> Vec<u8> {
+    stream.write_all(payload).await.unwrap();
+    let mut got = vec![0u8; payload.len()];
+    stream.read_exact(&mut got).await.unwrap();
+    got
+}
+
+#[tokio::test]
+async fn version_headers_and_routing_follow_toxiproxy() {
+    let s = Server::start(&[]).await;
+    let resp = s
+        .http
+        .get(format!("{}/version", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.headers().contains_key("x-toxiproxy-request-id"));
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/json;charset=utf-8"
+    );
+    assert_eq!(resp.text().await.unwrap(), "{\"version\": \"2.12.0\"}\n");
+    let browser = s
+        .http
+        .get(format!("{}/proxies", s.base))
+        .header("User-Agent", "Mozilla/5.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(browser.status(), 403);
+    assert_eq!(browser.text().await.unwrap(), "User agent not allowed\n");
+    assert_eq!(
+        s.call("GET", "/nope", None).await,
+        (404, "404 page not found\n".into())
+    );
+    assert_eq!(s.call("PUT", "/proxies", None).await, (405, String::new()));
+    assert_eq!(s.json("GET", "/proxies", None).await, (200, json!({})));
+    assert_eq!(
+        s.call("POST", "/reset", None).await.0,
+        204,
+        "reset needs no body"
+    );
+    let (status, text) = s.call("POST", "/proxies", None).await;
+    assert_eq!(
+        (status, text.as_str()),
+        (
+            400,
+            "{\"error\":\"bad request body: EOF\",\"status\":400}\n"
+        )
+    );
+}
+
+#[tokio::test]
+async fn proxies_are_created_listed_and_deleted_with_exact_errors() {
+    let s = Server::start(&[]).await;
+    let up = echo_upstream().await;
+    let listen = s.proxy("redis", &up).await;
+    assert!(
+        !listen.ends_with(":0"),
+        "listen shows the bound port: {listen}"
+    );
+    let (_, p) = s.json("GET", "/proxies/redis", None).await;
+    assert_eq!(
+        serde_json::to_string(&p).unwrap(),
+        format!(
+            r#"{{"name":"redis","listen":"{listen}","upstream":"{up}","enabled":true,"toxics":[]}}"#
+        )
+    );
+    let dup = s
+        .call(
+            "POST",
+            "/proxies",
+            Some(json!({"name": "redis", "upstream": up, "enabled": null})),
+        )
+        .await;
+    assert_eq!(
+        dup,
+        (
+            409,
+            "{\"error\":\"proxy already exists\",\"status\":409}\n".into()
+        )
+    );
+    assert_eq!(
+        s.json("POST", "/proxies", Some(json!({"upstream": "x:1"})))
+            .await
+            .1["error"],
+        "missing required field: name"
+    );
+    assert_eq!(
+        s.json("POST", "/proxies", Some(json!({"name": "x"})))
+            .await
+            .1["error"],
+        "missing required field: upstream"
+    );
+    assert_eq!(
+        s.json("GET", "/proxies/none", None).await,
+        (404, json!({"error": "proxy not found", "status": 404}))
+    );
+    let busy = s
+        .json(
+            "POST",
+            "/proxies",
+            Some(json!({"name": "clash", "listen": listen, "upstream": up})),
+        )
+        .await;
+    assert_eq!(busy.0, 500);
+    assert_eq!(
+        busy.1["error"],
+        format!("listen tcp {listen}: bind: address already in use")
+    );
+    let mut c = TcpStream::connect(&listen).await.unwrap();
+    assert_eq!(round_trip(&mut c, b"ping").await, b"ping");
+    assert_eq!(s.call("DELETE", "/proxies/redis", None).await.0, 204);
+    assert!(
+        TcpStream::connect(&listen).await.is_err(),
+        "a deleted proxy stops listening"
+    );
+}
+
+#[tokio::test]
+async fn forwarding_is_byte_exact_under_concurrency() {
+    let s = Server::start(&[]).await;
+    let listen = s.proxy("echo", &echo_upstream().await).await;
+    let mut tasks = Vec::new();
+    for i in 0..100u32 {
+        let listen = listen.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut c = TcpStream::connect(&listen).await.unwrap();
+            let payload: Vec<u8> = (0..(1000 + i * 997) as usize)
+                .map(|j| (j as u32 * 31 + i) as u8)
+                .collect();
+            let got = round_trip(&mut c, &payload).await;
+            assert_eq!(got, payload);
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let (_, traffic) = s.json("GET", "/traffic", None).await;
+    assert_eq!(traffic["echo"]["connections"]["total"], 100);
+    assert!(
+        traffic["echo"]["bytes"]["upstream"]["sent"]
+            .as_u64()
+            .unwrap()
+            > 100_000
+    );
+}
+
+#[tokio::test]
+async fn latency_applies_to_open_connections_and_goes_away_on_removal() {
+    let s = Server::start(&[]).await;
+    let listen = s.proxy("slow", &echo_upstream().await).await;
+    let mut c = TcpStream::connect(&listen).await.unwrap();
+    round_trip(&mut c, b"warm").await;
+    let (status, t) = s
+        .json(
+            "POST",
+            "/proxies/slow/toxics",
+            Some(json!({"type": "latency", "attributes": {"latency": 200}, "toxicity": 1})),
+        )
+        .await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(
+        t,
+        json!({"attributes": {"latency": 200, "jitter": 0}, "name": "latency_downstream", "type": "latency", "stream": "downstream", "toxicity": 1})
+    );
+    let started = Instant::now();
+    round_trip(&mut c, b"slow").await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(190),
+        "latency on an open connection"
+    );
+    // Per chunk, not per connection: a second message is delayed too.
+    let started = Instant::now();
+    round_trip(&mut c, b"again").await;
+    assert!(started.elapsed() >= Duration::from_millis(190));
+    assert_eq!(
+        s.call("DELETE", "/proxies/slow/toxics/latency_downstream", None)
+            .await
+            .0,
+        204
+    );
+    let started = Instant::now();
+    round_trip(&mut c, b"fast").await;
+    assert!(
+        started.elapsed() < Duration::from_millis(150),
+        "the same connection is fast again"
+    );
+}
+
+#[tokio::test]
+async fn disabled_proxies_refuse_and_reenable_on_the_same_port() {
+    let s = Server::start(&[]).await;
+    let listen = s.proxy("db", &echo_upstream().await).await;
+    let mut open = TcpStream::connect(&listen).await.unwrap();
+    round_trip(&mut open, b"x").await;
+    let (_, p) = s
+        .json("POST", "/proxies/db", Some(json!({"enabled": false})))
+        .await;
+    assert_eq!(p["enabled"], false);
+    let mut buf = [0u8; 1];
+    let closed = tokio::time::timeout(Duration::from_secs(2), open.read(&mut buf))
+        .await
+        .unwrap();
+    assert!(
+        matches!(closed, Ok(0) | Err(_)),
+        "open connections are closed"
+    );
+    assert!(
+        TcpStream::connect(&listen).await.is_err(),
+        "new clients are refused"
+    );
+    let (_, p) = s
+        .json("PATCH", "/proxies/db", Some(json!({"enabled": true})))
+        .await;
+    assert_eq!(p["listen"], listen.as_str(), "the same port again");
+    let mut c = TcpStream::connect(&listen).await.unwrap();
+    assert_eq!(round_trip(&mut c, b"back").await, b"back");
+}
+
+#[tokio::test]
+async fn bandwidth_zero_holds_data_and_removal_flushes_it() {
+    let s = Server::start(&[]).await;
+    let listen = s.proxy("cut", &echo_upstream().await).await;
+    s.json("POST", "/proxies/cut/toxics", Some(json!({"type": "bandwidth", "name": "CUT_CONNECTION_DOWNSTREAM", "attributes": {"rate": 0}}))).await;
+    let mut c = TcpStream::connect(&listen).await.unwrap();
+    c.write_all(b"held").await.unwrap();
+    let mut buf = [0u8; 4];
+    assert!(
+        tokio::time::timeout(Duration::from_millis(400), c.read_exact(&mut buf))
+            .await
+            .is_err(),
+        "nothing passes at rate 0"
+    );
+    assert_eq!(
+        s.call(
+            "DELETE",
+            "/proxies/cut/toxics/CUT_CONNECTION_DOWNSTREAM",
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    tokio::time::timeout(Duration::from_secs(2), c.read_exact(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&buf, b"held", "held data is flushed, not dropped");
+}
+
+#[tokio::test]
+async fn timeout_limit_data_and_reset_peer_end_connections_as_toxiproxy_does() {
+    let s = Server::start(&[]).await;
+    let up = echo_upstream().await;
+    let listen = s.proxy("t", &up).await;
+    s.json(
+        "POST",
+        "/proxies/t/toxics",
+        Some(json!({"type": "timeout", "attributes": {"timeout": 300}})),
+    )
+    .await;
+    let mut c = TcpStream::connect(&listen).await.unwrap();
+    c.write_all(b"lost").await.unwrap();
+    let mut buf = [0u8; 16];
+    let started = Instant::now();
+    let r = tokio::time::timeout(Duration::from_secs(3), c.read(&mut buf))
+        .await
+        .unwrap();
+    assert!(matches!(r, Ok(0) | Err(_)), "closed without data: {r:?}");
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    s.call("DELETE", "/proxies/t/toxics/timeout_downstream", None)
+        .await;
+
+    s.json(
+        "POST",
+        "/proxies/t/toxics",
+        Some(json!({"type": "limit_data", "attributes": {"bytes": 5}})),
+    )
+    .await;
+    let mut c = TcpStream::connect(&listen).await.unwrap();
+    c.write_all(b"0123456789").await.unwrap();
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(2), c.read_to_end(&mut got))
+        .await
+        .unwrap();
+    assert_eq!(got, b"01234", "cut at the limit, then closed");
+    s.call("DELETE", "/proxies/t/toxics/limit_data_downstream", None)
+        .await;
+
+    s.json(
+        "POST",
+        "/proxies/t/toxics",
+        Some(json!({"type": "reset_peer", "stream": "upstream", "attributes": {"timeout": 0}})),
+    )
+    .await;
+    let mut c = TcpStream::connect(&listen).await.unwrap();
+    c.write_all(b"boom").await.unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(2), c.read(&mut buf))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.map_err(|e| e.kind()).err(),
+        Some(std::io::ErrorKind::ConnectionReset),
+        "RST, not FIN"
+    );
+}
+
+#[tokio::test]
+async fn toxic_errors_updates_and_toxicity_echo() {
+    let s = Server::start(&[]).await;
+    s.proxy("p", &echo_upstream().await).await;
+    let err = |e: &str, st: u16| json!({"error": e, "status": st});
+    assert_eq!(
+        s.json("POST", "/proxies/p/toxics", Some(json!({"type": "lag"})))
+            .await,
+        (400, err("invalid toxic type", 400))
+    );
+    assert_eq!(
+        s.json("POST", "/proxies/x/toxics", Some(json!({"type": "noop"})))
+            .await,
+        (404, err("proxy not found", 404))
+    );
+    assert_eq!(
+        s.json(
+            "POST",
+            "/proxies/p/toxics",
+            Some(json!({"type": "latency", "stream": "both"}))
+        )
+        .await,
+        (
+            400,
+            err(
+                "stream was invalid, can be either upstream or downstream",
+                400
+            )
+        )
+    );
+    let (_, t) = s.json("POST", "/proxies/p/toxics", Some(json!({"type": "latency", "toxicity": 0.7, "attributes": {"latency": 5, "bogus": 1}}))).await;
+    assert_eq!(t["toxicity"].to_string(), "0.7");
+    assert_eq!(
+        s.json(
+            "POST",
+            "/proxies/p/toxics",
+            Some(json!({"type": "latency"}))
+        )
+        .await,
+        (409, err("toxic already exists", 409))
+    );
+    let (status, bad) = s
+        .json(
+            "POST",
+            "/proxies/p/toxics",
+            Some(json!({"type": "slicer", "attributes": {"delay": 1.5}})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        bad["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("bad request body:")
+    );
+    let (_, updated) = s
+        .json(
+            "PATCH",
+            "/proxies/p/toxics/latency_downstream",
+            Some(json!({"attributes": {"jitter": 2}})),
+        )
+        .await;
+    assert_eq!(updated["attributes"], json!({"latency": 5, "jitter": 2}));
+    assert_eq!(updated["toxicity"].to_string(), "0.7");
+    s.json(
+        "POST",
+        "/proxies/p/toxics",
+        Some(json!({"type": "noop", "stream": "upstream"})),
+    )
+    .await;
+    let (_, list) = s.json("GET", "/proxies/p/toxics", None).await;
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["noop_upstream", "latency_downstream"],
+        "upstream first"
+    );
+    assert_eq!(
+        s.json("GET", "/proxies/p/toxics/none", None).await,
+        (404, err("toxic not found", 404))
+    );
+}
+
+#[tokio::test]
+async fn populate_reset_and_ttl() {
+    let s = Server::start(&[]).await;
+    let up = echo_upstream().await;
+    let body = json!([
+        {"name": "a", "listen": "127.0.0.1:0", "upstream": up},
+        {"name": "b", "listen": "127.0.0.1:0", "upstream": up, "enabled": false,
+         "toxics": [{"type": "latency", "attributes": {"latency": 10}}]}
+    ]);
+    let (status, out) = s.json("POST", "/populate", Some(body)).await;
+    assert_eq!(status, 201, "{out}");
+    assert_eq!(out["proxies"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        out["proxies"][1]["toxics"][0]["name"], "latency_downstream",
+        "toxics in populate are honoured"
+    );
+    let (status, out) = s
+        .json(
+            "POST",
+            "/populate",
+            Some(json!([{"name": "c", "upstream": up}, {"upstream": up}])),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        out,
+        json!({"error": "missing required field: name at proxy 2", "proxies": null, "status": 400})
+    );
+    assert_eq!(
+        s.json("POST", "/populate", Some(json!([]))).await,
+        (201, json!({"proxies": []}))
+    );
+    assert_eq!(s.call("POST", "/reset", None).await.0, 204);
+    let (_, b) = s.json("GET", "/proxies/b", None).await;
+    assert_eq!(
+        (b["enabled"].clone(), b["toxics"].clone()),
+        (json!(true), json!([])),
+        "reset enables and clears"
+    );
+
+    s.json(
+        "POST",
+        "/proxies/a/toxics",
+        Some(json!({"type": "latency", "ttl": 0.3, "attributes": {"latency": 10}})),
+    )
+    .await;
+    assert_eq!(
+        s.json("GET", "/proxies/a/toxics", None)
+            .await
+            .1
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        s.json("GET", "/proxies/a/toxics", None).await.1,
+        json!([]),
+        "the proxy removed the expired toxic itself"
+    );
+}
+
+#[tokio::test]
+async fn metrics_exist_only_when_asked_and_count_live_bytes() {
+    let plain = Server::start(&[]).await;
+    assert_eq!(plain.call("GET", "/metrics", None).await.0, 404);
+    let s = Server::start(&["--proxy-metrics"]).await;
+    let listen = s.proxy("m", &echo_upstream().await).await;
+    let mut c = TcpStream::connect(&listen).await.unwrap();
+    round_trip(&mut c, &[7u8; 1000]).await;
+    let (status, text) = s.call("GET", "/metrics", None).await;
+    assert_eq!(status, 200);
+    assert!(
+        text.contains("toxiproxy_proxy_received_bytes_total{direction=\"upstream\""),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l
+            .starts_with("toxiproxy_proxy_sent_bytes_total{direction=\"downstream\"")
+            && l.ends_with(" 1000")),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn the_api_answers_promptly_while_toxics_change_under_traffic() {
+    let s = Server::start(&[]).await;
+    let listen = s.proxy("busy", &echo_upstream().await).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut load = Vec::new();
+    for _ in 0..16 {
+        let (listen, stop) = (listen.clone(), stop.clone());
+        load.push(tokio::spawn(async move {
+            let mut c = TcpStream::connect(&listen).await.unwrap();
+            let payload = vec![1u8; 16 * 1024];
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if tokio::time::timeout(Duration::from_secs(5), round_trip(&mut c, &payload))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }));
+    }
+    let mut worst = Duration::ZERO;
+    for i in 0..40 {
+        let started = Instant::now();
+        let body =
+            json!({"type": "latency", "name": format!("l{i}"), "attributes": {"latency": 1}});
+        assert_eq!(
+            s.call("POST", "/proxies/busy/toxics", Some(body)).await.0,
+            200
+        );
+        assert_eq!(
+            s.call("DELETE", &format!("/proxies/busy/toxics/l{i}"), None)
+                .await
+                .0,
+            204
+        );
+        worst = worst.max(started.elapsed());
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for l in load {
+        let _ = l.await;
+    }
+    eprintln!("slowest add+remove under traffic: {worst:?}");
+    assert!(
+        worst < Duration::from_secs(2),
+        "the API never hangs: {worst:?}"
+    );
+}
