@@ -25,6 +25,12 @@ pub enum Func {
     ProcessStop,
     /// `process.resume`: SIGCONT target processes (an action, no lease).
     ProcessResume,
+    /// `proxy.toxic`: add a toxic to a proxy; reverted by removing it.
+    ProxyToxic,
+    /// `proxy.down`: disable a proxy; reverted by enabling it.
+    ProxyDown,
+    /// `traffic.tcp`: a proxy's live connection and byte figures.
+    TrafficTcp,
 }
 
 /// What a builtin does to the world.
@@ -146,6 +152,68 @@ const MEASURE_ARGS: &[ArgSpec] = &[
     },
 ];
 
+const PROXY_ARGS: &[ArgSpec] = &[
+    ArgSpec {
+        name: "proxy",
+        ty: ArgType::Str,
+        required: true,
+        default: None,
+        doc: "proxy name on the fault proxy",
+    },
+    ArgSpec {
+        name: "api",
+        ty: ArgType::Str,
+        required: false,
+        default: Some("http://127.0.0.1:8474"),
+        doc: "the fault proxy's API (monkeywrench proxy serve, or Toxiproxy)",
+    },
+];
+
+const TOXIC_ARGS: &[ArgSpec] = &[
+    ArgSpec {
+        name: "proxy",
+        ty: ArgType::Str,
+        required: true,
+        default: None,
+        doc: "proxy name on the fault proxy",
+    },
+    ArgSpec {
+        name: "type",
+        ty: ArgType::Str,
+        required: true,
+        default: None,
+        doc: "latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, loss, noop",
+    },
+    ArgSpec {
+        name: "stream",
+        ty: ArgType::Str,
+        required: false,
+        default: Some("downstream"),
+        doc: "upstream (client→server) or downstream",
+    },
+    ArgSpec {
+        name: "toxicity",
+        ty: ArgType::Any,
+        required: false,
+        default: Some("1.0"),
+        doc: "share of connections affected, 0–1",
+    },
+    ArgSpec {
+        name: "attributes",
+        ty: ArgType::Map,
+        required: false,
+        default: None,
+        doc: "the toxic's integer attributes, e.g. {latency: 100, jitter: 10}",
+    },
+    ArgSpec {
+        name: "api",
+        ty: ArgType::Str,
+        required: false,
+        default: Some("http://127.0.0.1:8474"),
+        doc: "the fault proxy's API",
+    },
+];
+
 const TARGET_ARGS: &[ArgSpec] = &[ArgSpec {
     name: "target",
     ty: ArgType::Target,
@@ -173,13 +241,16 @@ const KILL_ARGS: &[ArgSpec] = &[
 
 impl Func {
     /// Every member, in catalogue order.
-    pub const ALL: [Func; 6] = [
+    pub const ALL: [Func; 9] = [
         Func::TcpConnect,
         Func::FileExists,
         Func::HttpMeasure,
         Func::ProcessKill,
         Func::ProcessStop,
         Func::ProcessResume,
+        Func::ProxyToxic,
+        Func::ProxyDown,
+        Func::TrafficTcp,
     ];
 
     /// The `family.verb` name used in experiment files.
@@ -191,6 +262,9 @@ impl Func {
             Func::ProcessKill => "process.kill",
             Func::ProcessStop => "process.stop",
             Func::ProcessResume => "process.resume",
+            Func::ProxyToxic => "proxy.toxic",
+            Func::ProxyDown => "proxy.down",
+            Func::TrafficTcp => "traffic.tcp",
         }
     }
 
@@ -215,15 +289,19 @@ impl Func {
     /// Probe, action or fault.
     pub fn kind(self) -> FuncKind {
         match self {
-            Func::TcpConnect | Func::FileExists | Func::HttpMeasure => FuncKind::Probe,
+            Func::TcpConnect | Func::FileExists | Func::HttpMeasure | Func::TrafficTcp => {
+                FuncKind::Probe
+            }
             Func::ProcessResume => FuncKind::Action,
-            Func::ProcessKill | Func::ProcessStop => FuncKind::Fault,
+            Func::ProcessKill | Func::ProcessStop | Func::ProxyToxic | Func::ProxyDown => {
+                FuncKind::Fault
+            }
         }
     }
 
     /// Whether it is a fault whose effect can be undone (so `duration` applies).
     pub fn is_reversible(self) -> bool {
-        matches!(self, Func::ProcessStop)
+        matches!(self, Func::ProcessStop | Func::ProxyToxic | Func::ProxyDown)
     }
 
     /// One line describing it.
@@ -239,6 +317,15 @@ impl Func {
             }
             Func::ProcessStop => "freeze target processes with SIGSTOP; reverted with SIGCONT",
             Func::ProcessResume => "resume (SIGCONT) target processes",
+            Func::ProxyToxic => {
+                "add a toxic to a fault-proxy proxy; removed when reverted (and by its own ttl)"
+            }
+            Func::ProxyDown => {
+                "disable a fault-proxy proxy (clients refused); re-enabled when reverted"
+            }
+            Func::TrafficTcp => {
+                "a fault-proxy proxy's live figures: connections and bytes each way"
+            }
         }
     }
 
@@ -250,6 +337,8 @@ impl Func {
             Func::HttpMeasure => MEASURE_ARGS,
             Func::ProcessKill => KILL_ARGS,
             Func::ProcessStop | Func::ProcessResume => TARGET_ARGS,
+            Func::ProxyToxic => TOXIC_ARGS,
+            Func::ProxyDown | Func::TrafficTcp => PROXY_ARGS,
         }
     }
 
@@ -314,13 +403,16 @@ impl Func {
             Func::TcpConnect => probes::tcp_connect(arguments).await,
             Func::FileExists => Ok(probes::file_exists(arguments)),
             Func::HttpMeasure => probes::http_measure(arguments).await,
+            Func::TrafficTcp => probes::traffic_tcp(arguments).await,
             // Targets, blast radius and leases need the run's ledger: the engine's fault path runs these.
-            Func::ProcessKill | Func::ProcessStop | Func::ProcessResume => {
-                Err(BuiltinError::Failed(format!(
-                    "{} runs through the experiment engine's fault path",
-                    self.name()
-                )))
-            }
+            Func::ProcessKill
+            | Func::ProcessStop
+            | Func::ProcessResume
+            | Func::ProxyToxic
+            | Func::ProxyDown => Err(BuiltinError::Failed(format!(
+                "{} runs through the experiment engine's fault path",
+                self.name()
+            ))),
         }
     }
 }

@@ -89,3 +89,26 @@ pub async fn http_measure(args: &Value) -> Result<Value, BuiltinError> {
     let report = loadgen::run(&plan).await;
     serde_json::to_value(report).map_err(|e| BuiltinError::Failed(e.to_string()))
 }
+
+/// A proxy's live figures from the fault proxy's `GET /traffic`.
+pub async fn traffic_tcp(args: &Value) -> Result<Value, BuiltinError> {
+    let api = args
+        .get("api")
+        .and_then(Value::as_str)
+        .unwrap_or("http://127.0.0.1:8474")
+        .trim_end_matches('/');
+    let proxy = args["proxy"].as_str().unwrap_or_default();
+    let url = format!("{api}/traffic");
+    let body: Value = reqwest::Client::new()
+        .get(&url)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .map_err(|e| BuiltinError::Failed(format!("read {url}: {e}")))?
+        .json()
+        .await
+        .map_err(|e| BuiltinError::Failed(format!("read {url}: {e}")))?;
+    body.get(proxy)
+        .cloned()
+        .ok_or_else(|| BuiltinError::Failed(format!("proxy {proxy:?} not found at {api}")))
+}

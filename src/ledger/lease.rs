@@ -19,6 +19,22 @@ pub enum Undo {
         /// Signal name.
         signal: String,
     },
+    /// Remove a toxic from a proxy through the Toxiproxy API.
+    RemoveToxic {
+        /// API base URL, e.g. `http://127.0.0.1:8474`.
+        api: String,
+        /// Proxy name.
+        proxy: String,
+        /// Toxic name.
+        toxic: String,
+    },
+    /// Re-enable a proxy that was disabled ("down").
+    EnableProxy {
+        /// API base URL.
+        api: String,
+        /// Proxy name.
+        proxy: String,
+    },
 }
 
 impl Undo {

@@ -241,7 +241,7 @@ impl Ledger {
 
     /// Reverts one lease (idempotent) and records the outcome.
     pub async fn revert(&self, lease: &Lease) -> Result<RevertOutcome, LedgerError> {
-        let outcome = revert::undo(&lease.undo);
+        let outcome = revert::undo(&lease.undo).await;
         let (state, error) = match &outcome {
             RevertOutcome::Reverted => (LeaseState::Reverted, None),
             RevertOutcome::TargetGone => (LeaseState::TargetGone, None),

@@ -17,7 +17,7 @@ pub enum RevertOutcome {
 }
 
 /// Applies `undo`.
-pub fn undo(undo: &Undo) -> RevertOutcome {
+pub async fn undo(undo: &Undo) -> RevertOutcome {
     match undo {
         Undo::Irreversible => RevertOutcome::Nothing,
         Undo::Signal { process, signal } => match process.signal(signal) {
@@ -25,5 +25,48 @@ pub fn undo(undo: &Undo) -> RevertOutcome {
             Err(SignalError::Gone(_)) => RevertOutcome::TargetGone,
             Err(e) => RevertOutcome::Failed(e.to_string()),
         },
+        Undo::RemoveToxic { api, proxy, toxic } => {
+            let url = format!(
+                "{}/proxies/{proxy}/toxics/{toxic}",
+                api.trim_end_matches('/')
+            );
+            proxy_call(reqwest::Method::DELETE, &url, None).await
+        }
+        Undo::EnableProxy { api, proxy } => {
+            let url = format!("{}/proxies/{proxy}", api.trim_end_matches('/'));
+            proxy_call(
+                reqwest::Method::POST,
+                &url,
+                Some(serde_json::json!({"enabled": true})),
+            )
+            .await
+        }
+    }
+}
+
+/// One call to a Toxiproxy-compatible API. A 404 means the proxy or toxic is gone; a refused
+/// connection means the proxy server is gone, and with it every toxic it held in memory.
+async fn proxy_call(
+    method: reqwest::Method,
+    url: &str,
+    body: Option<serde_json::Value>,
+) -> RevertOutcome {
+    let client = match reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => return RevertOutcome::Failed(e.to_string()),
+    };
+    let mut request = client.request(method, url);
+    if let Some(b) = body {
+        request = request.json(&b);
+    }
+    match request.send().await {
+        Ok(r) if r.status().is_success() => RevertOutcome::Reverted,
+        Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => RevertOutcome::TargetGone,
+        Ok(r) => RevertOutcome::Failed(format!("{url}: HTTP {}", r.status())),
+        Err(e) if e.is_connect() => RevertOutcome::TargetGone,
+        Err(e) => RevertOutcome::Failed(format!("{url}: {e}")),
     }
 }

@@ -8,5 +8,6 @@ mod examples;
 mod faults;
 mod harness;
 mod proxy;
+mod proxy_faults;
 mod run_experiments;
 mod source;

@@ -11,14 +11,14 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::harness::{binary, closed_port};
 
 /// A `monkeywrench proxy serve` child on a free port, killed on drop.
-struct Server {
+pub struct Server {
     child: Child,
-    base: String,
+    pub base: String,
     http: reqwest::Client,
 }
 
 impl Server {
-    async fn start(extra: &[&str]) -> Server {
+    pub async fn start(extra: &[&str]) -> Server {
         let port = closed_port();
         let child = Command::new(binary())
             .args([
@@ -58,7 +58,7 @@ impl Server {
         (status, resp.text().await.unwrap())
     }
 
-    async fn json(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub async fn json(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let (status, text) = self.call(method, path, body).await;
         (
             status,
@@ -67,7 +67,7 @@ impl Server {
     }
 
     /// Creates a proxy to `upstream`; returns the address it listens on.
-    async fn proxy(&self, name: &str, upstream: &str) -> String {
+    pub async fn proxy(&self, name: &str, upstream: &str) -> String {
         let (status, p) = self
             .json(
                 "POST",
@@ -88,7 +88,7 @@ impl Drop for Server {
 }
 
 /// A TCP echo server; returns its address.
-async fn echo_upstream() -> String {
+pub async fn echo_upstream() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     tokio::spawn(async move {
@@ -111,7 +111,7 @@ async fn echo_upstream() -> String {
     addr
 }
 
-async fn round_trip(stream: &mut TcpStream, payload: &[u8]) -> Vec<u8> {
+pub async fn round_trip(stream: &mut TcpStream, payload: &[u8]) -> Vec<u8> {
     stream.write_all(payload).await.unwrap();
     let mut got = vec![0u8; payload.len()];
     stream.read_exact(&mut got).await.unwrap();

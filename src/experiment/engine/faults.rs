@@ -15,6 +15,7 @@ use crate::builtin::Func;
 use crate::experiment::event::{FaultRecord, Interruption, RunEvent};
 use crate::experiment::model::{Activity, BlastMode, BlastRadius};
 use crate::fault::process::{FaultError, FaultOrigin, ProcessFault};
+use crate::fault::proxy::{ProxyFault, ProxyFaultError};
 use crate::ledger::guard;
 use crate::ledger::{Lease, Ledger, LedgerError, RevertOutcome};
 use crate::store::{Store, StoreLocation};
@@ -67,6 +68,9 @@ pub async fn run(
     func: Func,
     args: &Value,
 ) -> Result<Value, String> {
+    if matches!(func, Func::ProxyToxic | Func::ProxyDown) {
+        return run_proxy_fault(ctx, activity, func, args).await;
+    }
     let selection = select_targets(
         &ctx.experiment,
         ctx.settings.state.as_ref(),
@@ -117,25 +121,14 @@ pub async fn run(
         _ => ProcessFault::Stop,
     };
     crate::target::process::parse_signal(fault.signal()).map_err(|e| e.to_string())?;
-    let book = &ctx.faults;
-    let ledger = book.ledger(ctx.settings.state.as_ref()).await?.clone();
-    let now = Timestamp::now();
-    let timed = match &activity.duration {
-        Some(d) => ctx.seconds(activity, "duration", d),
-        None => None,
-    };
-    let deadline = match timed {
-        Some(d) => now + SignedDuration::try_from(d).unwrap_or(SignedDuration::from_secs(1)),
-        None => ctx.run_deadline,
-    };
-    if func.is_reversible()
-        && let Some(state) = &ctx.settings.state
-        && let Some(exe) = &state.exe
-        && let Err(e) = guard::ensure_running(exe, &state.dir, state.store.as_deref())
-    {
-        ctx.events.warn(format!(
-            "could not start the guard ({e}); faults are still reverted by this run and at the next start"
-        ));
+    let ledger = ctx
+        .faults
+        .ledger(ctx.settings.state.as_ref())
+        .await?
+        .clone();
+    let (deadline, timed) = fault_deadline(ctx, activity);
+    if func.is_reversible() {
+        ensure_guard(ctx);
     }
     let origin = FaultOrigin {
         run_id: ctx.run_id.clone(),
@@ -153,40 +146,7 @@ pub async fn run(
             }
             Err(e) => return Err(e.to_string()),
         };
-        let record = FaultRecord {
-            id: lease.id.clone(),
-            activity: activity.name.clone(),
-            func: func.name().to_string(),
-            target: lease.target.clone(),
-            applied_at: Timestamp::now(),
-            deadline,
-            reverted_at: None,
-            revert: (!lease.undo.is_reversible()).then(|| "irreversible".to_string()),
-        };
-        ctx.events.emit(RunEvent::FaultApplied {
-            fault: record.clone(),
-        });
-        records.push(json!({
-            "id": record.id,
-            "target": record.target,
-            "applied_at": crate::experiment::event::format_timestamp(&record.applied_at),
-            "deadline": crate::experiment::event::format_timestamp(&deadline),
-            "revert": if lease.undo.is_reversible() { "pending" } else { "irreversible" },
-        }));
-        if lease.undo.is_reversible() {
-            book.active
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(lease.clone());
-            if let Some(d) = timed {
-                let (ledger, events) = (ledger.clone(), ctx.events.clone());
-                book.timers.lock().await.spawn(async move {
-                    tokio::time::sleep(d).await;
-                    let outcome = ledger.revert(&lease).await;
-                    report_revert(&events, &lease, outcome);
-                });
-            }
-        }
+        records.push(track(ctx, activity, func, &lease, deadline, &ledger, timed).await);
     }
     Ok(json!({"faults": records}))
 }
@@ -194,6 +154,137 @@ pub async fn run(
 /// Stops the deadline timers (after `revert_all` reverted their faults early).
 pub async fn cancel_timers(ctx: &RunContext) {
     ctx.faults.timers.lock().await.abort_all();
+}
+
+/// `proxy.toxic` / `proxy.down`: one lease, applied through the proxy's API.
+async fn run_proxy_fault(
+    ctx: &RunContext,
+    activity: &Activity,
+    func: Func,
+    args: &Value,
+) -> Result<Value, String> {
+    let proxy = args
+        .get("proxy")
+        .and_then(Value::as_str)
+        .ok_or("arguments.proxy is required")?;
+    let api = args
+        .get("api")
+        .and_then(Value::as_str)
+        .unwrap_or("http://127.0.0.1:8474");
+    let fault = match func {
+        Func::ProxyToxic => {
+            let mut body = serde_json::Map::new();
+            for key in ["type", "stream", "toxicity", "attributes"] {
+                if let Some(v) = args.get(key) {
+                    body.insert(key.into(), v.clone());
+                }
+            }
+            ProxyFault::Toxic {
+                body: Value::Object(body),
+            }
+        }
+        _ => ProxyFault::Down,
+    };
+    let ledger = ctx
+        .faults
+        .ledger(ctx.settings.state.as_ref())
+        .await?
+        .clone();
+    let (deadline, timed) = fault_deadline(ctx, activity);
+    ensure_guard(ctx);
+    let origin = FaultOrigin {
+        run_id: ctx.run_id.clone(),
+        activity: activity.name.clone(),
+        func: func.name().to_string(),
+        deadline,
+    };
+    let lease = match crate::fault::proxy::apply(&fault, &ledger, api, proxy, &origin).await {
+        Ok(lease) => lease,
+        Err(ProxyFaultError::Ledger(LedgerError::Halted { reason })) => {
+            interrupt_for_halt(ctx, &reason);
+            return Err(format!("refused: monkeywrench is halted ({reason})"));
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let record = track(ctx, activity, func, &lease, deadline, &ledger, timed).await;
+    Ok(json!({"faults": [record]}))
+}
+
+/// The deadline of a fault: its `duration`, else the run's deadline.
+fn fault_deadline(
+    ctx: &RunContext,
+    activity: &Activity,
+) -> (Timestamp, Option<std::time::Duration>) {
+    let timed = match &activity.duration {
+        Some(d) => ctx.seconds(activity, "duration", d),
+        None => None,
+    };
+    let deadline = match timed {
+        Some(d) => {
+            Timestamp::now() + SignedDuration::try_from(d).unwrap_or(SignedDuration::from_secs(1))
+        }
+        None => ctx.run_deadline,
+    };
+    (deadline, timed)
+}
+
+/// Starts the guard for this state directory unless one runs.
+fn ensure_guard(ctx: &RunContext) {
+    if let Some(state) = &ctx.settings.state
+        && let Some(exe) = &state.exe
+        && let Err(e) = guard::ensure_running(exe, &state.dir, state.store.as_deref())
+    {
+        ctx.events.warn(format!(
+            "could not start the guard ({e}); faults are still reverted by this run and at the next start"
+        ));
+    }
+}
+
+/// Reports an applied lease, remembers it for the end-of-run revert, arms its timer.
+async fn track(
+    ctx: &RunContext,
+    activity: &Activity,
+    func: Func,
+    lease: &Lease,
+    deadline: Timestamp,
+    ledger: &Ledger,
+    timed: Option<std::time::Duration>,
+) -> Value {
+    let record = FaultRecord {
+        id: lease.id.clone(),
+        activity: activity.name.clone(),
+        func: func.name().to_string(),
+        target: lease.target.clone(),
+        applied_at: Timestamp::now(),
+        deadline,
+        reverted_at: None,
+        revert: (!lease.undo.is_reversible()).then(|| "irreversible".to_string()),
+    };
+    ctx.events.emit(RunEvent::FaultApplied {
+        fault: record.clone(),
+    });
+    if lease.undo.is_reversible() {
+        ctx.faults
+            .active
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(lease.clone());
+        if let Some(d) = timed {
+            let (ledger, events, lease) = (ledger.clone(), ctx.events.clone(), lease.clone());
+            ctx.faults.timers.lock().await.spawn(async move {
+                tokio::time::sleep(d).await;
+                let outcome = ledger.revert(&lease).await;
+                report_revert(&events, &lease, outcome);
+            });
+        }
+    }
+    json!({
+        "id": record.id,
+        "target": record.target,
+        "applied_at": crate::experiment::event::format_timestamp(&record.applied_at),
+        "deadline": crate::experiment::event::format_timestamp(&deadline),
+        "revert": if lease.undo.is_reversible() { "pending" } else { "irreversible" },
+    })
 }
 
 /// Waits until every timed fault of the run has reverted (the method ends only then).

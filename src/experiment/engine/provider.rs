@@ -100,7 +100,7 @@ pub async fn call(ctx: &RunContext, activity: &Activity) -> Result<Value, String
             };
             http::run(&call).await.map_err(|e| e.to_string())
         }
-        Provider::Builtin(b) if b.func.takes_targets() => {
+        Provider::Builtin(b) if b.func.takes_targets() || b.func.is_fault() => {
             super::faults::run(ctx, activity, b.func, &subs.value(&b.arguments)).await
         }
         Provider::Builtin(b) => call_builtin(b.func, &subs.value(&b.arguments)).await,

@@ -1,0 +1,186 @@
+//! Proxy faults in experiments: `proxy.toxic` and `proxy.down` go through the ledger, revert at
+//! their duration, and are removed by the guard (and by the toxic's own ttl) when the run dies.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+
+use crate::harness::{TempDir, binary, write};
+use crate::proxy::{Server, echo_upstream, round_trip};
+
+fn spawn_run(dir: &std::path::Path, file: &str) -> std::process::Child {
+    std::process::Command::new(binary())
+        .args([
+            "run",
+            "--journal-path",
+            &dir.join("journal.json").to_string_lossy(),
+            file,
+        ])
+        .env("MONKEYWRENCH_STATE_DIR", dir.join("state"))
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn stop_guard(dir: &std::path::Path) {
+    if let Ok(pid) = std::fs::read_to_string(dir.join("state/guard.pid"))
+        && let Ok(pid) = pid.trim().parse::<i32>()
+    {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}
+
+async fn toxics(s: &Server, proxy: &str) -> Vec<Value> {
+    s.json("GET", &format!("/proxies/{proxy}/toxics"), None)
+        .await
+        .1
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_timed_toxic_slows_traffic_then_goes_and_the_probe_sees_the_traffic() {
+    let s = Server::start(&[]).await;
+    let listen = s.proxy("web", &echo_upstream().await).await;
+    let dir = TempDir::new("proxy-fault-timed");
+    let file = write(
+        dir.path(),
+        "e.json",
+        &format!(
+            r#"{{"title": "t", "description": "d",
+                "method": [
+                  {{"type": "action", "name": "slow-down", "duration": 1,
+                    "provider": {{"type": "builtin", "func": "proxy.toxic", "arguments": {{"api": "{api}", "proxy": "web", "type": "latency", "attributes": {{"latency": 150}}}}}}}},
+                  {{"type": "probe", "name": "traffic", "pauses": {{"before": 0.5}},
+                    "tolerance": {{"type": "jsonpath", "path": "$.connections.total", "count": 1}},
+                    "provider": {{"type": "builtin", "func": "traffic.tcp", "arguments": {{"api": "{api}", "proxy": "web"}}}}}}]}}"#,
+            api = s.base
+        ),
+    );
+    let mut run = spawn_run(dir.path(), &file);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while toxics(&s, "web").await.is_empty() {
+        assert!(Instant::now() < deadline, "the toxic never appeared");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut c = TcpStream::connect(&listen).await.unwrap();
+    let started = Instant::now();
+    round_trip(&mut c, b"x").await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(140),
+        "traffic is slowed during the fault"
+    );
+    let status = tokio::task::spawn_blocking(move || run.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        toxics(&s, "web").await.is_empty(),
+        "removed at the end of its duration"
+    );
+    let j: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("journal.json")).unwrap())
+            .unwrap();
+    assert_eq!(j["monkeywrench"]["faults"][0]["func"], "proxy.toxic");
+    assert_eq!(j["monkeywrench"]["faults"][0]["revert"], "reverted");
+    assert!(
+        j["run"][1]["output"]["connections"]["total"]
+            .as_u64()
+            .unwrap()
+            >= 1,
+        "{}",
+        j["run"][1]
+    );
+    assert_eq!(j["run"][1]["monkeywrench"]["tolerance_met"], true);
+    stop_guard(dir.path());
+}
+
+#[tokio::test]
+async fn the_guard_removes_the_toxic_and_re_enables_the_proxy_after_sigkill() {
+    let s = Server::start(&[]).await;
+    let listen = s.proxy("db", &echo_upstream().await).await;
+    let dir = TempDir::new("proxy-fault-sigkill");
+    let file = write(
+        dir.path(),
+        "e.json",
+        &format!(
+            r#"{{"title": "t", "description": "d",
+                "method": [
+                  {{"type": "action", "name": "lag", "duration": 60,
+                    "provider": {{"type": "builtin", "func": "proxy.toxic", "arguments": {{"api": "{api}", "proxy": "db", "type": "bandwidth", "attributes": {{"rate": 0}}}}}}}},
+                  {{"type": "action", "name": "down", "duration": 60,
+                    "provider": {{"type": "builtin", "func": "proxy.down", "arguments": {{"api": "{api}", "proxy": "db"}}}}}},
+                  {{"type": "action", "name": "wait", "provider": {{"type": "process", "path": "sleep", "arguments": ["30"]}}}}]}}"#,
+            api = s.base
+        ),
+    );
+    let mut run = spawn_run(dir.path(), &file);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while s.json("GET", "/proxies/db", None).await.1["enabled"] != json!(false) {
+        assert!(Instant::now() < deadline, "the proxy never went down");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(toxics(&s, "db").await.len(), 1);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(run.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let _ = run.wait();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let p = s.json("GET", "/proxies/db", None).await.1;
+        if p["enabled"] == json!(true) && p["toxics"] == json!([]) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the guard did not revert: {p}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut c = TcpStream::connect(&listen).await.unwrap();
+    assert_eq!(round_trip(&mut c, b"ok").await, b"ok");
+    stop_guard(dir.path());
+}
+
+#[tokio::test]
+async fn an_unknown_proxy_fails_the_action_and_leaves_no_active_lease() {
+    let s = Server::start(&[]).await;
+    let dir = TempDir::new("proxy-fault-unknown");
+    let file = write(
+        dir.path(),
+        "e.json",
+        &format!(
+            r#"{{"title": "t", "description": "d",
+                "method": [{{"type": "action", "name": "lag", "duration": 5,
+                  "provider": {{"type": "builtin", "func": "proxy.toxic", "arguments": {{"api": "{api}", "proxy": "nope", "type": "latency"}}}}}}]}}"#,
+            api = s.base
+        ),
+    );
+    let mut run = spawn_run(dir.path(), &file);
+    let status = tokio::task::spawn_blocking(move || run.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(2));
+    let out = std::process::Command::new(binary())
+        .args(["ledger", "--output", "json"])
+        .env("MONKEYWRENCH_STATE_DIR", dir.path().join("state"))
+        .output()
+        .unwrap();
+    let leases: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(leases[0]["state"], "apply-failed");
+    assert!(
+        leases[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("proxy not found"),
+        "{}",
+        leases[0]
+    );
+}
