@@ -640,3 +640,36 @@ async fn the_api_answers_promptly_while_toxics_change_under_traffic() {
         "the API never hangs: {worst:?}"
     );
 }
+
+#[tokio::test]
+async fn the_real_toxiproxy_python_client_works_unchanged() {
+    let python = match std::env::var("MONKEYWRENCH_TEST_PYCLIENT") {
+        Ok(p) => p,
+        Err(_) => {
+            assert!(
+                std::env::var("MONKEYWRENCH_REQUIRE_PYCLIENT").is_err(),
+                "MONKEYWRENCH_TEST_PYCLIENT is not set but the client test is required"
+            );
+            eprintln!("SKIPPED: set MONKEYWRENCH_TEST_PYCLIENT (scripts/proxy-test-deps)");
+            return;
+        }
+    };
+    let s = Server::start(&[]).await;
+    let upstream = echo_upstream().await;
+    let port = s.base.rsplit(':').next().unwrap().to_string();
+    let script = format!(
+        "{}/tests/it/clients/toxiproxy_python.py",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = tokio::process::Command::new(python)
+        .args([script.as_str(), port.as_str(), upstream.as_str()])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "ok",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
