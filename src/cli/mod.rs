@@ -9,6 +9,7 @@ mod ledger;
 mod plan;
 mod prepare;
 mod proxy;
+mod proxy_client;
 mod run;
 mod state;
 mod targets;

@@ -23,6 +23,9 @@ pub struct ProxyArgs {
 pub enum ProxyCommand {
     /// Run the Toxiproxy-compatible server (Go-style `-host=`, `-port` spellings accepted).
     Serve(ServeArgs),
+    /// toxiproxy-cli's commands (list, inspect, create, toggle, delete, toxic add/update/remove).
+    #[command(disable_help_flag = true)]
+    Cli(super::proxy_client::ClientArgs),
 }
 
 /// Options of `proxy serve`.
@@ -84,6 +87,7 @@ pub fn go_style_flags(args: Vec<String>) -> Vec<String> {
 pub async fn execute(args: ProxyArgs) -> anyhow::Result<i32> {
     match args.command {
         ProxyCommand::Serve(a) => serve_command(a).await,
+        ProxyCommand::Cli(a) => super::proxy_client::execute(a).await,
     }
 }
 

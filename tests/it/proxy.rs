@@ -12,7 +12,7 @@ use crate::harness::{binary, closed_port};
 
 /// A `monkeywrench proxy serve` child on a free port, killed on drop.
 pub struct Server {
-    child: Child,
+    pub child: Child,
     pub base: String,
     http: reqwest::Client,
 }
@@ -28,9 +28,12 @@ impl Server {
                 "127.0.0.1",
                 "--port",
                 &port.to_string(),
-                "--seed",
-                "42",
             ])
+            .args(if extra.contains(&"--seed") {
+                &[][..]
+            } else {
+                &["--seed", "42"][..]
+            })
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -672,4 +675,285 @@ async fn the_real_toxiproxy_python_client_works_unchanged() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[tokio::test]
+async fn the_cli_speaks_toxiproxy_cli() {
+    let s = Server::start(&[]).await;
+    let up = echo_upstream().await;
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(binary())
+            .args(["proxy", "cli", "-h", s.base.trim_start_matches("http://")])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert_eq!(
+        cli(&["create", "-l", "127.0.0.1:0", "-u", &up, "web"]).1,
+        "Created new proxy web\n"
+    );
+    let (code, _, err) = cli(&["create", "-l", "127.0.0.1:0", "-u", &up, "web"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("HTTP 409: proxy already exists"), "{err}");
+    assert_eq!(
+        cli(&[
+            "toxic",
+            "add",
+            "-t",
+            "latency",
+            "-a",
+            "latency=100",
+            "-a",
+            "jitter=5",
+            "web"
+        ])
+        .1,
+        "Added downstream latency toxic 'latency_downstream' on proxy 'web'\n"
+    );
+    assert_eq!(
+        cli(&[
+            "t",
+            "u",
+            "-n",
+            "latency_downstream",
+            "-a",
+            "latency=50",
+            "web"
+        ])
+        .1,
+        "Updated toxic 'latency_downstream' on proxy 'web'\n"
+    );
+    let (_, t) = s
+        .json("GET", "/proxies/web/toxics/latency_downstream", None)
+        .await;
+    assert_eq!(t["attributes"], json!({"latency": 50, "jitter": 5}));
+    assert_eq!(
+        t["toxicity"],
+        json!(1),
+        "update keeps toxicity unless --tox is given"
+    );
+    let (_, inspect, _) = cli(&["inspect", "web"]);
+    assert_eq!(
+        inspect,
+        "latency_downstream\ttype=latency\tstream=downstream\ttoxicity=1.00\tattributes=[\tjitter=5\tlatency=50\t]\n"
+    );
+    let (_, list, _) = cli(&["ls"]);
+    assert!(
+        list.starts_with("web\t127.0.0.1:") && list.ends_with(&format!("\t{up}\tenabled\t1\n")),
+        "{list}"
+    );
+    assert_eq!(cli(&["toggle", "web"]).1, "Proxy web is now disabled\n");
+    assert_eq!(
+        cli(&["toxic", "remove", "-n", "latency_downstream", "web"]).1,
+        "Removed toxic 'latency_downstream' on proxy 'web'\n"
+    );
+    assert_eq!(cli(&["delete", "web"]).1, "Deleted proxy web\n");
+    assert_eq!(cli(&["inspect", "web"]).0, 1);
+}
+
+#[tokio::test]
+async fn a_config_file_populates_at_startup_and_a_bad_one_aborts() {
+    let dir = crate::harness::TempDir::new("proxy-config");
+    let up = echo_upstream().await;
+    let good = crate::harness::write(
+        dir.path(),
+        "good.json",
+        &json!([{"name": "cfg", "listen": "127.0.0.1:0", "upstream": up, "toxics": [{"type": "noop"}]}]).to_string(),
+    );
+    let s = Server::start(&["--config", &good]).await;
+    let (_, p) = s.json("GET", "/proxies/cfg", None).await;
+    assert_eq!(p["toxics"][0]["name"], "noop_downstream");
+    let bad = crate::harness::write(dir.path(), "bad.json", "[{\"listen\": \"127.0.0.1:0\"}]");
+    let out = std::process::Command::new(binary())
+        .args([
+            "proxy",
+            "serve",
+            "--port",
+            &closed_port().to_string(),
+            "--config",
+            &bad,
+        ])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("missing required field: name at proxy 1")
+    );
+    let go_style = std::process::Command::new(binary())
+        .args([
+            "proxy",
+            "serve",
+            "-host=127.0.0.1",
+            "-port",
+            &closed_port().to_string(),
+            "-config",
+            &bad,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&go_style.stderr).contains("at proxy 1"),
+        "Go-style flags are accepted"
+    );
+}
+
+#[tokio::test]
+async fn toxicity_is_drawn_per_connection_and_reproducible_with_a_seed() {
+    async fn affected(seed: &str) -> Vec<bool> {
+        let s = Server::start(&["--seed", seed]).await;
+        let listen = s.proxy("half", &echo_upstream().await).await;
+        s.json(
+            "POST",
+            "/proxies/half/toxics",
+            Some(json!({"type": "latency", "toxicity": 0.5, "attributes": {"latency": 120}})),
+        )
+        .await;
+        let mut out = Vec::new();
+        for _ in 0..12 {
+            let mut c = TcpStream::connect(&listen).await.unwrap();
+            let started = Instant::now();
+            round_trip(&mut c, b"x").await;
+            let slow = started.elapsed() >= Duration::from_millis(110);
+            // The same connection keeps its draw.
+            let started = Instant::now();
+            round_trip(&mut c, b"y").await;
+            assert_eq!(
+                slow,
+                started.elapsed() >= Duration::from_millis(110),
+                "one draw per connection"
+            );
+            out.push(slow);
+        }
+        out
+    }
+    let a = affected("7").await;
+    assert!(
+        a.iter().any(|x| *x) && a.iter().any(|x| !*x),
+        "about half are affected: {a:?}"
+    );
+    assert_eq!(
+        a,
+        affected("7").await,
+        "the same seed replays the same draws"
+    );
+}
+
+#[tokio::test]
+async fn slicer_slow_close_and_loss_shape_the_stream() {
+    let s = Server::start(&[]).await;
+    let listen = s.proxy("shape", &echo_upstream().await).await;
+    s.json("POST", "/proxies/shape/toxics", Some(json!({"type": "slicer", "attributes": {"average_size": 10, "size_variation": 2, "delay": 1000}}))).await;
+    let mut c = TcpStream::connect(&listen).await.unwrap();
+    let payload: Vec<u8> = (0..2000u32).map(|i| i as u8).collect();
+    assert_eq!(
+        round_trip(&mut c, &payload).await,
+        payload,
+        "sliced data arrives whole and in order"
+    );
+    s.call("DELETE", "/proxies/shape/toxics/slicer_downstream", None)
+        .await;
+
+    s.json(
+        "POST",
+        "/proxies/shape/toxics",
+        Some(json!({"type": "slow_close", "stream": "upstream", "attributes": {"delay": 300}})),
+    )
+    .await;
+    let mut c = TcpStream::connect(&listen).await.unwrap();
+    round_trip(&mut c, b"bye").await;
+    c.shutdown().await.unwrap();
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "the close was passed on late"
+    );
+    s.call("DELETE", "/proxies/shape/toxics/slow_close_upstream", None)
+        .await;
+
+    s.json(
+        "POST",
+        "/proxies/shape/toxics",
+        Some(json!({"type": "loss", "attributes": {"percent": 100}})),
+    )
+    .await;
+    let mut c = TcpStream::connect(&listen).await.unwrap();
+    c.write_all(b"gone").await.unwrap();
+    let mut buf = [0u8; 4];
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), c.read_exact(&mut buf))
+            .await
+            .is_err(),
+        "100 % loss drops every chunk"
+    );
+    let (status, e) = s
+        .json(
+            "POST",
+            "/proxies/shape/toxics",
+            Some(json!({"type": "loss", "name": "l2", "attributes": {"percent": 150}})),
+        )
+        .await;
+    assert_eq!(
+        (status, e["error"].as_str().unwrap()),
+        (400, "bad request body: percent must be between 0 and 100")
+    );
+}
+
+#[tokio::test]
+async fn thousands_of_connections_opened_and_dropped_leave_no_fds_behind() {
+    let s = Server::start(&[]).await;
+    let listen = s.proxy("churn", &echo_upstream().await).await;
+    let fds = |pid: u32| {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let pid = s.child.id();
+    let before = fds(pid);
+    for round in 0..20u32 {
+        let mut batch = Vec::new();
+        for i in 0..100u32 {
+            let listen = listen.clone();
+            batch.push(tokio::spawn(async move {
+                let Ok(mut c) = TcpStream::connect(&listen).await else {
+                    return;
+                };
+                // Drop at random points: before writing, mid-exchange, or after a full round trip.
+                match (round * 100 + i) % 3 {
+                    0 => {}
+                    1 => {
+                        let _ = c.write_all(b"half").await;
+                    }
+                    _ => {
+                        let _ = tokio::time::timeout(
+                            Duration::from_secs(2),
+                            round_trip(&mut c, b"full"),
+                        )
+                        .await;
+                    }
+                }
+            }));
+        }
+        for b in batch {
+            b.await.unwrap();
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fds(pid) > before + 4 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        fds(pid) <= before + 4,
+        "fds grew from {before} to {}",
+        fds(pid)
+    );
+    let (_, traffic) = s.json("GET", "/traffic", None).await;
+    assert_eq!(traffic["churn"]["connections"]["total"], 2000);
+    assert_eq!(traffic["churn"]["connections"]["active"], 0);
 }
