@@ -916,6 +916,7 @@ async fn thousands_of_connections_opened_and_dropped_leave_no_fds_behind() {
     };
     let pid = s.child.id();
     let before = fds(pid);
+    let mut connected = 0u64;
     for round in 0..20u32 {
         let mut batch = Vec::new();
         for i in 0..100u32 {
@@ -941,7 +942,7 @@ async fn thousands_of_connections_opened_and_dropped_leave_no_fds_behind() {
             }));
         }
         for b in batch {
-            b.await.unwrap();
+            connected += u64::from(b.await.unwrap());
         }
     }
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -954,6 +955,10 @@ async fn thousands_of_connections_opened_and_dropped_leave_no_fds_behind() {
         fds(pid)
     );
     let (_, traffic) = s.json("GET", "/traffic", None).await;
-    assert_eq!(traffic["churn"]["connections"]["total"], 2000);
+    assert_eq!(traffic["churn"]["connections"]["total"], connected);
+    assert!(
+        connected >= 1900,
+        "nearly every connection was accepted: {connected}"
+    );
     assert_eq!(traffic["churn"]["connections"]["active"], 0);
 }
