@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::watch;
@@ -345,7 +345,66 @@ fn derive_seed(seed: u64, proxy: &str, ordinal: u64, stream: Stream, name: &str)
     h.finish()
 }
 
+/// The pass-through fast path; hands over to the (boxed, larger) toxic path as soon as a toxic
+/// exists for this direction. Kept small because 10 000 idle connections each hold two of these.
 async fn pump(
+    from: &mut OwnedReadHalf,
+    to: &mut OwnedWriteHalf,
+    stream: Stream,
+    mut ctx: LinkContext,
+) -> End {
+    let metrics = ctx.metrics.clone();
+    let (received, sent) = match stream {
+        Stream::Upstream => (&metrics.upstream_received, &metrics.upstream_sent),
+        Stream::Downstream => (&metrics.downstream_received, &metrics.downstream_sent),
+    };
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        if ctx
+            .toxics
+            .borrow_and_update()
+            .iter()
+            .any(|t| t.stream == stream)
+        {
+            return Box::pin(toxic_pump(from, to, stream, ctx)).await;
+        }
+        tokio::select! {
+            biased;
+            changed = ctx.toxics.changed() => {
+                if changed.is_err() {
+                    return End::Close;
+                }
+            }
+            ready = from.readable() => {
+                if ready.is_err() {
+                    return End::Close;
+                }
+                if buf.is_empty() {
+                    // Allocated on first data: idle connections hold no 32 KiB buffers.
+                    buf = vec![0u8; CHUNK];
+                }
+                match from.try_read(&mut buf) {
+                    Ok(0) => {
+                        let _ = to.shutdown().await;
+                        return End::Eof;
+                    }
+                    Ok(n) => {
+                        received.fetch_add(n as u64, Ordering::Relaxed);
+                        if to.write_all(&buf[..n]).await.is_err() {
+                            return End::Close;
+                        }
+                        sent.fetch_add(n as u64, Ordering::Relaxed);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => return End::Close,
+                }
+            }
+        }
+    }
+}
+
+/// A direction with toxics: each chunk goes through the chain and waits in the release queue.
+async fn toxic_pump(
     from: &mut OwnedReadHalf,
     to: &mut OwnedWriteHalf,
     stream: Stream,
@@ -358,7 +417,7 @@ async fn pump(
     };
     let mut chain = Chain::new(stream, ctx);
     chain.refresh();
-    let mut buf = vec![0u8; CHUNK];
+    let mut buf: Vec<u8> = Vec::new();
     let mut queue: VecDeque<(Instant, Bytes)> = VecDeque::new();
     let mut eof = false;
     let mut close_when_sent = false;
@@ -410,8 +469,14 @@ async fn pump(
                     sent.fetch_add(data.len() as u64, Ordering::Relaxed);
                 }
             }
-            read = from.read(&mut buf), if !eof && !close_when_sent => {
-                match read {
+            ready = from.readable(), if !eof && !close_when_sent => {
+                if ready.is_err() {
+                    return End::Close;
+                }
+                if buf.is_empty() {
+                    buf = vec![0u8; CHUNK];
+                }
+                match from.try_read(&mut buf) {
                     Ok(0) => eof = true,
                     Ok(n) => {
                         received.fetch_add(n as u64, Ordering::Relaxed);
@@ -422,11 +487,13 @@ async fn pump(
                             }
                             sent.fetch_add(n as u64, Ordering::Relaxed);
                         } else {
-                            let (pieces, close) = chain.process(Bytes::copy_from_slice(&buf[..n]), Instant::now());
+                            let (pieces, close) =
+                                chain.process(Bytes::copy_from_slice(&buf[..n]), Instant::now());
                             queue.extend(pieces);
                             close_when_sent |= close;
                         }
                     }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                     Err(_) => return End::Close,
                 }
             }

@@ -27,7 +27,8 @@ struct Proxy {
     enabled: bool,
     toxics: Vec<Toxic>,
     toxics_tx: watch::Sender<Arc<Vec<Toxic>>>,
-    running: Option<CancellationToken>,
+    /// The accept loop: cancelling it closes the listener and every open connection.
+    running: Option<(CancellationToken, tokio::task::JoinHandle<()>)>,
     metrics: Arc<ProxyMetrics>,
     connections: Arc<AtomicU64>,
 }
@@ -68,9 +69,12 @@ impl Proxy {
         self.toxics_tx.send_replace(Arc::new(self.toxics.clone()));
     }
 
-    fn stop(&mut self) {
-        if let Some(cancel) = self.running.take() {
+    /// Stops listening and drops every connection; returns once the listener is closed, so a
+    /// client connecting after the API call is refused.
+    async fn stop(&mut self) {
+        if let Some((cancel, accept_loop)) = self.running.take() {
             cancel.cancel();
+            let _ = accept_loop.await;
         }
     }
 }
@@ -227,7 +231,7 @@ impl Registry {
         proxy.bound = listener.local_addr().ok();
         proxy.enabled = true;
         let cancel = CancellationToken::new();
-        proxy.running = Some(cancel.clone());
+        let accept_cancel = cancel.clone();
         let ctx = (
             proxy.name.clone(),
             proxy.upstream.clone(),
@@ -236,7 +240,8 @@ impl Registry {
             proxy.connections.clone(),
             self.seed,
         );
-        tokio::spawn(accept_loop(listener, ctx, cancel));
+        let handle = tokio::spawn(accept_loop(listener, ctx, accept_cancel));
+        proxy.running = Some((cancel, handle));
         Ok(())
     }
 
@@ -273,7 +278,7 @@ impl Registry {
         let new_upstream = upstream.filter(|u| *u != proxy.upstream);
         let want_enabled = enabled.unwrap_or(proxy.enabled);
         if new_listen.is_some() || new_upstream.is_some() {
-            proxy.stop();
+            proxy.stop().await;
             if let Some(l) = new_listen {
                 proxy.listen_input = l;
                 proxy.bound = None;
@@ -288,7 +293,7 @@ impl Registry {
         } else if want_enabled && proxy.running.is_none() {
             self.start(proxy).await?;
         } else if !want_enabled {
-            proxy.stop();
+            proxy.stop().await;
             proxy.enabled = false;
         }
         Ok(proxy.to_json())
@@ -298,7 +303,7 @@ impl Registry {
     pub async fn delete(&self, name: &str) -> Result<(), ApiError> {
         let mut proxies = self.proxies.lock().await;
         let mut proxy = proxies.remove(name).ok_or_else(not_found)?;
-        proxy.stop();
+        proxy.stop().await;
         Ok(())
     }
 
@@ -331,7 +336,7 @@ impl Registry {
                     created.push(existing.to_json());
                     continue;
                 }
-                existing.stop();
+                existing.stop().await;
                 proxies.remove(&spec.name);
             }
             match self.start_new(spec).await {
@@ -456,7 +461,7 @@ impl Registry {
     pub async fn shutdown(&self) {
         let mut proxies = self.proxies.lock().await;
         for p in proxies.values_mut() {
-            p.stop();
+            p.stop().await;
         }
     }
 }
