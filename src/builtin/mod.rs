@@ -25,6 +25,8 @@ pub enum Func {
     ProcessStop,
     /// `process.resume`: SIGCONT target processes (an action, no lease).
     ProcessResume,
+    /// `process.restart`: stop target processes and start them again with a command.
+    ProcessRestart,
     /// `proxy.toxic`: add a toxic to a proxy; reverted by removing it.
     ProxyToxic,
     /// `proxy.down`: disable a proxy; reverted by enabling it.
@@ -152,6 +154,37 @@ const MEASURE_ARGS: &[ArgSpec] = &[
     },
 ];
 
+const RESTART_ARGS: &[ArgSpec] = &[
+    ArgSpec {
+        name: "target",
+        ty: ArgType::Target,
+        required: true,
+        default: None,
+        doc: "process selector: {pid}, {name} or {pattern}, optional ppid, user",
+    },
+    ArgSpec {
+        name: "command",
+        ty: ArgType::Str,
+        required: true,
+        default: None,
+        doc: "shell command that starts the process again (run detached)",
+    },
+    ArgSpec {
+        name: "signal",
+        ty: ArgType::Str,
+        required: false,
+        default: Some("SIGTERM"),
+        doc: "signal asking it to stop",
+    },
+    ArgSpec {
+        name: "timeout_s",
+        ty: ArgType::Number { min: -1.0 },
+        required: false,
+        default: Some("5"),
+        doc: "seconds to wait before SIGKILL",
+    },
+];
+
 const PROXY_ARGS: &[ArgSpec] = &[
     ArgSpec {
         name: "proxy",
@@ -241,13 +274,14 @@ const KILL_ARGS: &[ArgSpec] = &[
 
 impl Func {
     /// Every member, in catalogue order.
-    pub const ALL: [Func; 9] = [
+    pub const ALL: [Func; 10] = [
         Func::TcpConnect,
         Func::FileExists,
         Func::HttpMeasure,
         Func::ProcessKill,
         Func::ProcessStop,
         Func::ProcessResume,
+        Func::ProcessRestart,
         Func::ProxyToxic,
         Func::ProxyDown,
         Func::TrafficTcp,
@@ -262,6 +296,7 @@ impl Func {
             Func::ProcessKill => "process.kill",
             Func::ProcessStop => "process.stop",
             Func::ProcessResume => "process.resume",
+            Func::ProcessRestart => "process.restart",
             Func::ProxyToxic => "proxy.toxic",
             Func::ProxyDown => "proxy.down",
             Func::TrafficTcp => "traffic.tcp",
@@ -277,7 +312,7 @@ impl Func {
     pub fn takes_targets(self) -> bool {
         matches!(
             self,
-            Func::ProcessKill | Func::ProcessStop | Func::ProcessResume
+            Func::ProcessKill | Func::ProcessStop | Func::ProcessResume | Func::ProcessRestart
         )
     }
 
@@ -293,9 +328,11 @@ impl Func {
                 FuncKind::Probe
             }
             Func::ProcessResume => FuncKind::Action,
-            Func::ProcessKill | Func::ProcessStop | Func::ProxyToxic | Func::ProxyDown => {
-                FuncKind::Fault
-            }
+            Func::ProcessKill
+            | Func::ProcessStop
+            | Func::ProcessRestart
+            | Func::ProxyToxic
+            | Func::ProxyDown => FuncKind::Fault,
         }
     }
 
@@ -317,6 +354,9 @@ impl Func {
             }
             Func::ProcessStop => "freeze target processes with SIGSTOP; reverted with SIGCONT",
             Func::ProcessResume => "resume (SIGCONT) target processes",
+            Func::ProcessRestart => {
+                "stop target processes (signal, then SIGKILL after timeout_s) and run the restart command"
+            }
             Func::ProxyToxic => {
                 "add a toxic to a fault-proxy proxy; removed when reverted (and by its own ttl)"
             }
@@ -337,6 +377,7 @@ impl Func {
             Func::HttpMeasure => MEASURE_ARGS,
             Func::ProcessKill => KILL_ARGS,
             Func::ProcessStop | Func::ProcessResume => TARGET_ARGS,
+            Func::ProcessRestart => RESTART_ARGS,
             Func::ProxyToxic => TOXIC_ARGS,
             Func::ProxyDown | Func::TrafficTcp => PROXY_ARGS,
         }
@@ -408,6 +449,7 @@ impl Func {
             Func::ProcessKill
             | Func::ProcessStop
             | Func::ProcessResume
+            | Func::ProcessRestart
             | Func::ProxyToxic
             | Func::ProxyDown => Err(BuiltinError::Failed(format!(
                 "{} runs through the experiment engine's fault path",

@@ -16,6 +16,15 @@ pub enum ProcessFault {
     },
     /// SIGSTOP; undone with SIGCONT.
     Stop,
+    /// Stop the process (`signal`, then SIGKILL after `grace`) and start `command` in its place.
+    Restart {
+        /// Signal asking it to stop (SIGTERM by default).
+        signal: String,
+        /// How long to wait before SIGKILL.
+        grace: std::time::Duration,
+        /// Shell command that starts it again (run detached, in its own process group).
+        command: String,
+    },
 }
 
 /// Applying a process fault failed.
@@ -53,7 +62,7 @@ impl ProcessFault {
     /// The signal this fault sends.
     pub fn signal(&self) -> &str {
         match self {
-            ProcessFault::Kill { signal } => signal,
+            ProcessFault::Kill { signal } | ProcessFault::Restart { signal, .. } => signal,
             ProcessFault::Stop => "SIGSTOP",
         }
     }
@@ -66,7 +75,8 @@ impl ProcessFault {
         origin: &FaultOrigin,
     ) -> Result<Lease, FaultError> {
         let undo = match self {
-            ProcessFault::Kill { .. } => Undo::Irreversible,
+            // A restart is its own recovery: nothing is left to undo once it has run.
+            ProcessFault::Kill { .. } | ProcessFault::Restart { .. } => Undo::Irreversible,
             ProcessFault::Stop => Undo::Signal {
                 process: victim.identity,
                 signal: "SIGCONT".into(),
@@ -87,7 +97,13 @@ impl ProcessFault {
                 deadline: origin.deadline,
             })
             .await?;
-        match victim.identity.signal(self.signal()) {
+        let applied = match self {
+            ProcessFault::Restart { grace, command, .. } => {
+                restart(victim, self.signal(), *grace, command).await
+            }
+            _ => victim.identity.signal(self.signal()),
+        };
+        match applied {
             Ok(()) => {
                 ledger.mark_applied(&lease).await?;
                 Ok(lease)
@@ -104,4 +120,37 @@ impl ProcessFault {
             }
         }
     }
+}
+
+/// Stops `victim` (signal, then SIGKILL after `grace`) and starts `command` detached.
+async fn restart(
+    victim: &ProcessInfo,
+    signal: &str,
+    grace: std::time::Duration,
+    command: &str,
+) -> Result<(), SignalError> {
+    victim.identity.signal(signal)?;
+    let deadline = tokio::time::Instant::now() + grace;
+    while victim.identity.is_alive() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    if victim.identity.is_alive() {
+        match victim.identity.signal("SIGKILL") {
+            Ok(()) | Err(SignalError::Gone(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c").arg(command);
+    // Its own process group, no terminal I/O: it must outlive this run.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(|_| ())
+        .map_err(|e| SignalError::Os {
+            pid: victim.identity.pid,
+            message: format!("restart command failed to start: {e}"),
+        })
 }

@@ -100,6 +100,7 @@ on_both_backends!(
     halt_reverts_everything_and_refuses_new_faults_until_resume,
     two_handles_share_one_store,
     the_guard_reverts_an_orphaned_fault_and_exits_when_idle,
+    a_failing_undo_stays_active_and_the_guard_retries_it,
 );
 
 fn sleeper() -> (Child, ProcessIdentity) {
@@ -322,4 +323,84 @@ fn only_one_guard_holds_a_state_directory() {
     assert!(!guard::is_running(&dir));
     assert_eq!(guard::guard_pid(&dir), None);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A tiny HTTP server answering every request with the current status (500 until told otherwise).
+fn flaky_api() -> (String, std::sync::Arc<std::sync::atomic::AtomicU16>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let status = std::sync::Arc::new(std::sync::atomic::AtomicU16::new(500));
+    let s = status.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(200) {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let code = s.load(std::sync::atomic::Ordering::Relaxed);
+            let _ = stream.write_all(
+                format!("HTTP/1.1 {code} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            );
+        }
+    });
+    (url, status)
+}
+
+async fn a_failing_undo_stays_active_and_the_guard_retries_it(f: Fixture) {
+    let (api, status) = flaky_api();
+    let lease = f
+        .ledger
+        .record(&NewLease {
+            run_id: "run-1".into(),
+            activity: "lag".into(),
+            func: "proxy.toxic".into(),
+            target: serde_json::json!({"proxy": "web"}),
+            undo: Undo::RemoveToxic {
+                api,
+                proxy: "web".into(),
+                toxic: "t1".into(),
+            },
+            deadline: Timestamp::now() - SignedDuration::from_secs(1),
+        })
+        .await
+        .unwrap();
+    f.ledger.mark_applied(&lease).await.unwrap();
+    let outcome = f.ledger.revert(&lease).await.unwrap();
+    assert!(
+        matches!(outcome, RevertOutcome::Failed(ref e) if e.contains("500")),
+        "{outcome:?}"
+    );
+    let listed = f.ledger.list(5).await.unwrap();
+    assert_eq!(listed[0].state, LeaseState::RevertFailed);
+    assert!(
+        listed[0].error.as_deref().unwrap_or("").contains("500"),
+        "visible in the ledger"
+    );
+    assert!(listed[0].state.is_active(), "kept for another attempt");
+
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let guard = {
+        let ledger = f.ledger.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(
+            async move { guard::watch(&ledger, Duration::from_millis(50), 3, &cancel).await },
+        )
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        f.ledger.list(5).await.unwrap()[0].attempts >= 3,
+        "the guard keeps retrying"
+    );
+    status.store(204, std::sync::atomic::Ordering::Relaxed);
+    let report = tokio::time::timeout(Duration::from_secs(5), guard)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(report.failed >= 2 && report.reverted == 1, "{report:?}");
+    assert_eq!(
+        f.ledger.list(5).await.unwrap()[0].state,
+        LeaseState::Reverted
+    );
 }

@@ -480,3 +480,39 @@ fn an_unreachable_postgres_store_fails_fast_with_a_clear_error() {
         "the password is not printed: {err}"
     );
 }
+
+#[test]
+fn restart_stops_the_victim_and_runs_the_restart_command() {
+    let dir = TempDir::new("fault-restart");
+    let mut victim = Victim::start();
+    let marker = dir.path().join("restarted");
+    let file = write(
+        dir.path(),
+        "e.json",
+        &format!(
+            r#"{{"title": "t", "description": "d",
+                "method": [{{"type": "action", "name": "restart", "provider": {{"type": "builtin", "func": "process.restart",
+                  "arguments": {{"target": {{"pattern": "{}"}}, "command": "echo up > {}", "timeout_s": 2}}}}}}]}}"#,
+            victim.marker,
+            marker.display()
+        ),
+    );
+    let mut run = spawn_run(dir.path(), &file);
+    assert_eq!(run.wait().unwrap().code(), Some(0));
+    let status = victim.child.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(15),
+        "stopped with SIGTERM"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !marker.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap(),
+        "up\n",
+        "the restart command ran"
+    );
+    assert_eq!(ledger_json(dir.path())[0]["state"], "irreversible");
+}

@@ -118,6 +118,24 @@ pub async fn run(
                 .unwrap_or("SIGKILL")
                 .to_string(),
         },
+        Func::ProcessRestart => ProcessFault::Restart {
+            signal: args
+                .get("signal")
+                .and_then(Value::as_str)
+                .unwrap_or("SIGTERM")
+                .to_string(),
+            grace: std::time::Duration::from_secs_f64(
+                args.get("timeout_s")
+                    .and_then(Value::as_f64)
+                    .unwrap_or(5.0)
+                    .max(0.0),
+            ),
+            command: args
+                .get("command")
+                .and_then(Value::as_str)
+                .ok_or("arguments.command is required")?
+                .to_string(),
+        },
         _ => ProcessFault::Stop,
     };
     crate::target::process::parse_signal(fault.signal()).map_err(|e| e.to_string())?;
