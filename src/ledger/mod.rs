@@ -279,7 +279,21 @@ impl Ledger {
 
     /// Clears the halt switch.
     pub async fn resume(&self) -> Result<(), LedgerError> {
-        self.set_halt(false, None).await
+        // Only a real halt is resumed, so the halt epoch changes only when a halt happened.
+        sqlx::query("UPDATE halt SET halted = 0, changed_at = $1 WHERE id = 1 AND halted = 1")
+            .bind(fixed_time(&Timestamp::now()))
+            .execute(self.store.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// When the halt switch last changed (empty if never): a run that sees it change knows a
+    /// halt happened, even one that was resumed before the run looked.
+    pub async fn halt_epoch(&self) -> Result<String, LedgerError> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT changed_at FROM halt WHERE id = 1")
+            .fetch_optional(self.store.pool())
+            .await?;
+        Ok(row.map(|(c,)| c).unwrap_or_default())
     }
 
     async fn set_halt(&self, halted: bool, reason: Option<&str>) -> Result<(), LedgerError> {

@@ -36,6 +36,8 @@ pub struct StateConfig {
 #[derive(Debug, Default)]
 pub struct FaultBook {
     ledger: OnceCell<Ledger>,
+    /// The halt epoch when the ledger was opened (see `Ledger::halt_epoch`).
+    halt_epoch: Mutex<Option<String>>,
     active: Mutex<Vec<Lease>>,
     timers: tokio::sync::Mutex<JoinSet<()>>,
 }
@@ -55,6 +57,8 @@ impl FaultBook {
                     .revert_leftovers()
                     .await
                     .map_err(|e| format!("revert leftover faults: {e}"))?;
+                let epoch = ledger.halt_epoch().await.map_err(|e| e.to_string())?;
+                *self.halt_epoch.lock().unwrap_or_else(|e| e.into_inner()) = Some(epoch);
                 Ok::<Ledger, String>(ledger)
             })
             .await
@@ -320,14 +324,22 @@ pub async fn revert_all(ctx: &RunContext) -> bool {
         let mut active = ctx.faults.active.lock().unwrap_or_else(|e| e.into_inner());
         std::mem::take(&mut *active)
     };
+    // The ledger knows which of them a timer, the guard or a halt already reverted.
+    let still_active: Option<std::collections::HashSet<String>> = match leases.first() {
+        Some(first) => ledger.of_run(&first.run_id).await.ok().map(|all| {
+            all.into_iter()
+                .filter(|l| l.state.is_active())
+                .map(|l| l.id)
+                .collect()
+        }),
+        None => return true,
+    };
     let mut ok = true;
     for lease in leases.iter().rev() {
-        // The ledger knows whether a timer already reverted it: revert only what is still active.
-        let still_active = match ledger.of_run(&lease.run_id).await {
-            Ok(all) => all.iter().any(|l| l.id == lease.id && l.state.is_active()),
-            Err(_) => true,
-        };
-        if !still_active {
+        if still_active
+            .as_ref()
+            .is_some_and(|ids| !ids.contains(&lease.id))
+        {
             continue;
         }
         let outcome = ledger.revert(lease).await;
@@ -391,7 +403,7 @@ pub async fn watch_halt(
 ) {
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(std::time::Duration::from_millis(250)) => {}
+            _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {}
             _ = stop.cancelled() => return,
         }
         let Some(ledger) = ctx.faults.ledger.get() else {
@@ -399,6 +411,19 @@ pub async fn watch_halt(
         };
         if let Ok(Some(h)) = ledger.halt_state().await {
             interrupt_for_halt(&ctx, &h.reason);
+            return;
+        }
+        // A halt that was already resumed still reverted our faults: stop all the same.
+        let seen = ctx
+            .faults
+            .halt_epoch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let (Ok(now), Some(seen)) = (ledger.halt_epoch().await, seen)
+            && now != seen
+        {
+            interrupt_for_halt(&ctx, "halted and resumed while this run was active");
             return;
         }
     }
