@@ -155,13 +155,7 @@ const MEASURE_ARGS: &[ArgSpec] = &[
 ];
 
 const RESTART_ARGS: &[ArgSpec] = &[
-    ArgSpec {
-        name: "target",
-        ty: ArgType::Target,
-        required: true,
-        default: None,
-        doc: "process selector: {pid}, {name} or {pattern}, optional ppid, user",
-    },
+    TARGET_ARG,
     ArgSpec {
         name: "command",
         ty: ArgType::Str,
@@ -185,31 +179,26 @@ const RESTART_ARGS: &[ArgSpec] = &[
     },
 ];
 
-const PROXY_ARGS: &[ArgSpec] = &[
-    ArgSpec {
-        name: "proxy",
-        ty: ArgType::Str,
-        required: true,
-        default: None,
-        doc: "proxy name on the fault proxy",
-    },
-    ArgSpec {
-        name: "api",
-        ty: ArgType::Str,
-        required: false,
-        default: Some("http://127.0.0.1:8474"),
-        doc: "the fault proxy's API (monkeywrench proxy serve, or Toxiproxy)",
-    },
-];
+const PROXY_ARG: ArgSpec = ArgSpec {
+    name: "proxy",
+    ty: ArgType::Str,
+    required: true,
+    default: None,
+    doc: "proxy name on the fault proxy",
+};
+
+const API_ARG: ArgSpec = ArgSpec {
+    name: "api",
+    ty: ArgType::Str,
+    required: false,
+    default: Some("http://127.0.0.1:8474"),
+    doc: "the fault proxy's API (monkeywrench proxy serve, or Toxiproxy)",
+};
+
+const PROXY_ARGS: &[ArgSpec] = &[PROXY_ARG, API_ARG];
 
 const TOXIC_ARGS: &[ArgSpec] = &[
-    ArgSpec {
-        name: "proxy",
-        ty: ArgType::Str,
-        required: true,
-        default: None,
-        doc: "proxy name on the fault proxy",
-    },
+    PROXY_ARG,
     ArgSpec {
         name: "type",
         ty: ArgType::Str,
@@ -238,31 +227,21 @@ const TOXIC_ARGS: &[ArgSpec] = &[
         default: None,
         doc: "the toxic's integer attributes, e.g. {latency: 100, jitter: 10}",
     },
-    ArgSpec {
-        name: "api",
-        ty: ArgType::Str,
-        required: false,
-        default: Some("http://127.0.0.1:8474"),
-        doc: "the fault proxy's API",
-    },
+    API_ARG,
 ];
 
-const TARGET_ARGS: &[ArgSpec] = &[ArgSpec {
+const TARGET_ARG: ArgSpec = ArgSpec {
     name: "target",
     ty: ArgType::Target,
     required: true,
     default: None,
     doc: "process selector: {pid}, {name} or {pattern} (regex on the command line), optional ppid, user",
-}];
+};
+
+const TARGET_ARGS: &[ArgSpec] = &[TARGET_ARG];
 
 const KILL_ARGS: &[ArgSpec] = &[
-    ArgSpec {
-        name: "target",
-        ty: ArgType::Target,
-        required: true,
-        default: None,
-        doc: "process selector: {pid}, {name} or {pattern} (regex on the command line), optional ppid, user",
-    },
+    TARGET_ARG,
     ArgSpec {
         name: "signal",
         ty: ArgType::Str,

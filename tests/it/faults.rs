@@ -76,7 +76,8 @@ fn stop_experiment(marker: &str, duration: Option<f64>, method_sleep: f64) -> St
     )
 }
 
-fn spawn_run(dir: &std::path::Path, file: &str) -> Child {
+/// Starts `monkeywrench run` on `file` with the state directory under `dir`.
+pub fn spawn_run(dir: &std::path::Path, file: &str) -> Child {
     Command::new(binary())
         .args([
             "run",
@@ -108,7 +109,8 @@ fn ledger_json(dir: &std::path::Path) -> Vec<Value> {
     serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
 }
 
-fn stop_guard(dir: &std::path::Path) {
+/// Stops the guard a run started (a process our test started, by its recorded pid).
+pub fn stop_guard(dir: &std::path::Path) {
     // The guard was started by our run (a process this test started): stop it by its recorded pid.
     if let Ok(pid) = std::fs::read_to_string(dir.join("state/guard.pid"))
         && let Ok(pid) = pid.trim().parse::<i32>()

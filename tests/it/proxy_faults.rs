@@ -6,36 +6,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 
+use crate::faults::{spawn_run, stop_guard};
 use crate::harness::{TempDir, binary, write};
 use crate::proxy::{Server, echo_upstream, round_trip};
-
-fn spawn_run(dir: &std::path::Path, file: &str) -> std::process::Child {
-    std::process::Command::new(binary())
-        .args([
-            "run",
-            "--journal-path",
-            &dir.join("journal.json").to_string_lossy(),
-            file,
-        ])
-        .env("MONKEYWRENCH_STATE_DIR", dir.join("state"))
-        .current_dir(dir)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
-fn stop_guard(dir: &std::path::Path) {
-    if let Ok(pid) = std::fs::read_to_string(dir.join("state/guard.pid"))
-        && let Ok(pid) = pid.trim().parse::<i32>()
-    {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-    }
-}
 
 async fn toxics(s: &Server, proxy: &str) -> Vec<Value> {
     s.json("GET", &format!("/proxies/{proxy}/toxics"), None)

@@ -177,6 +177,21 @@ impl RunContext {
         self.method_cancel.cancel();
     }
 
+    /// Records `interruption` (only the first one counts) and stops the method for `reason`;
+    /// returns whether this was the first interruption (the caller then reports it).
+    pub fn interrupt(&self, interruption: &Interruption, reason: CancelReason) -> bool {
+        let first = self.facts(|f| {
+            if f.interruption.is_none() {
+                f.interruption = Some(interruption.clone());
+                true
+            } else {
+                false
+            }
+        });
+        self.cancel_method(reason);
+        first
+    }
+
     /// Why the method was cancelled, if it was.
     pub fn cancel_reason(&self) -> Option<CancelReason> {
         *self.cancel_reason.lock().unwrap_or_else(|e| e.into_inner())

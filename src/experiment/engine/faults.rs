@@ -382,18 +382,12 @@ pub fn interrupt_for_halt(ctx: &RunContext, reason: &str) {
         name: "halt".into(),
         reason: format!("monkeywrench is halted: {reason}"),
     };
-    let first = ctx.facts(|f| {
-        if f.interruption.is_none() {
-            f.interruption = Some(interruption.clone());
-            true
-        } else {
-            false
-        }
-    });
-    if first {
+    if ctx.interrupt(
+        &interruption,
+        crate::experiment::event::CancelReason::Signal,
+    ) {
         ctx.events.emit(RunEvent::Interrupted { interruption });
     }
-    ctx.cancel_method(crate::experiment::event::CancelReason::Signal);
 }
 
 /// Polls the halt switch while faults are active; a halt interrupts the run.

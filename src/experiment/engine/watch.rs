@@ -93,15 +93,7 @@ pub fn trip(ctx: &RunContext, name: &str, breaches: u32) {
         name: name.to_string(),
         reason: format!("safeguard \"{name}\" broke ({breaches} consecutive breach(es))"),
     };
-    let first = ctx.facts(|f| {
-        if f.interruption.is_none() {
-            f.interruption = Some(interruption.clone());
-            true
-        } else {
-            false
-        }
-    });
-    if first {
+    if ctx.interrupt(&interruption, CancelReason::Safeguard) {
         ctx.events.emit(RunEvent::SafeguardChecked {
             name: name.to_string(),
             breached: true,
@@ -110,5 +102,4 @@ pub fn trip(ctx: &RunContext, name: &str, breaches: u32) {
         });
         ctx.events.emit(RunEvent::Interrupted { interruption });
     }
-    ctx.cancel_method(CancelReason::Safeguard);
 }
