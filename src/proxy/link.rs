@@ -368,37 +368,34 @@ async fn pump(
         {
             return Box::pin(toxic_pump(from, to, stream, ctx)).await;
         }
-        tokio::select! {
-            biased;
-            changed = ctx.toxics.changed() => {
-                if changed.is_err() {
+        // Only readiness is awaited here: a toxic added meanwhile is seen before the next chunk is
+        // forwarded (has_changed is one atomic load; awaiting changed() takes a lock per chunk).
+        if from.readable().await.is_err() {
+            return End::Close;
+        }
+        match ctx.toxics.has_changed() {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(_) => return End::Close,
+        }
+        if buf.is_empty() {
+            // Allocated on first data: idle connections hold no 32 KiB buffers.
+            buf = vec![0u8; CHUNK];
+        }
+        match from.try_read(&mut buf) {
+            Ok(0) => {
+                let _ = to.shutdown().await;
+                return End::Eof;
+            }
+            Ok(n) => {
+                received.fetch_add(n as u64, Ordering::Relaxed);
+                if to.write_all(&buf[..n]).await.is_err() {
                     return End::Close;
                 }
+                sent.fetch_add(n as u64, Ordering::Relaxed);
             }
-            ready = from.readable() => {
-                if ready.is_err() {
-                    return End::Close;
-                }
-                if buf.is_empty() {
-                    // Allocated on first data: idle connections hold no 32 KiB buffers.
-                    buf = vec![0u8; CHUNK];
-                }
-                match from.try_read(&mut buf) {
-                    Ok(0) => {
-                        let _ = to.shutdown().await;
-                        return End::Eof;
-                    }
-                    Ok(n) => {
-                        received.fetch_add(n as u64, Ordering::Relaxed);
-                        if to.write_all(&buf[..n]).await.is_err() {
-                            return End::Close;
-                        }
-                        sent.fetch_add(n as u64, Ordering::Relaxed);
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                    Err(_) => return End::Close,
-                }
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => return End::Close,
         }
     }
 }
