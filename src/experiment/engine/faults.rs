@@ -143,21 +143,8 @@ pub async fn run(
         _ => ProcessFault::Stop,
     };
     crate::target::process::parse_signal(fault.signal()).map_err(|e| e.to_string())?;
-    let ledger = ctx
-        .faults
-        .ledger(ctx.settings.state.as_ref())
-        .await?
-        .clone();
-    let (deadline, timed) = fault_deadline(ctx, activity);
-    if func.is_reversible() {
-        ensure_guard(ctx);
-    }
-    let origin = FaultOrigin {
-        run_id: ctx.run_id.clone(),
-        activity: activity.name.clone(),
-        func: func.name().to_string(),
-        deadline,
-    };
+    let (ledger, origin, timed) = prepare(ctx, activity, func).await?;
+    let deadline = origin.deadline;
     let mut records = Vec::new();
     for victim in &victims {
         let lease = match fault.apply(&ledger, victim, &origin).await {
@@ -207,19 +194,8 @@ async fn run_proxy_fault(
         }
         _ => ProxyFault::Down,
     };
-    let ledger = ctx
-        .faults
-        .ledger(ctx.settings.state.as_ref())
-        .await?
-        .clone();
-    let (deadline, timed) = fault_deadline(ctx, activity);
-    ensure_guard(ctx);
-    let origin = FaultOrigin {
-        run_id: ctx.run_id.clone(),
-        activity: activity.name.clone(),
-        func: func.name().to_string(),
-        deadline,
-    };
+    let (ledger, origin, timed) = prepare(ctx, activity, func).await?;
+    let deadline = origin.deadline;
     let lease = match crate::fault::proxy::apply(&fault, &ledger, api, proxy, &origin).await {
         Ok(lease) => lease,
         Err(ProxyFaultError::Ledger(LedgerError::Halted { reason })) => {
@@ -230,6 +206,30 @@ async fn run_proxy_fault(
     };
     let record = track(ctx, activity, func, &lease, deadline, &ledger, timed).await;
     Ok(json!({"faults": [record]}))
+}
+
+/// Opens the ledger, works out the deadline, starts the guard for a reversible fault.
+async fn prepare(
+    ctx: &RunContext,
+    activity: &Activity,
+    func: Func,
+) -> Result<(Ledger, FaultOrigin, Option<std::time::Duration>), String> {
+    let ledger = ctx
+        .faults
+        .ledger(ctx.settings.state.as_ref())
+        .await?
+        .clone();
+    let (deadline, timed) = fault_deadline(ctx, activity);
+    if func.is_reversible() {
+        ensure_guard(ctx);
+    }
+    let origin = FaultOrigin {
+        run_id: ctx.run_id.clone(),
+        activity: activity.name.clone(),
+        func: func.name().to_string(),
+        deadline,
+    };
+    Ok((ledger, origin, timed))
 }
 
 /// The deadline of a fault: its `duration`, else the run's deadline.
