@@ -965,3 +965,80 @@ async fn thousands_of_connections_opened_and_dropped_leave_no_fds_behind() {
     );
     assert_eq!(traffic["churn"]["connections"]["active"], 0);
 }
+
+/// An upstream that hashes what it receives (until the client half-closes) and answers with its
+/// own payload, so each direction is checked on its own.
+async fn hashing_upstream() -> String {
+    use sha2::{Digest, Sha256};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut received = Vec::new();
+                if s.read_to_end(&mut received).await.is_err() {
+                    return;
+                }
+                let digest = Sha256::digest(&received);
+                // Reply: 32-byte digest of what arrived, then a payload derived from it.
+                let reply: Vec<u8> = digest
+                    .iter()
+                    .cycle()
+                    .take(32 + received.len() / 2)
+                    .copied()
+                    .collect();
+                let _ = s.write_all(&reply).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_thousand_concurrent_random_payloads_arrive_intact_both_ways() {
+    use sha2::{Digest, Sha256};
+    let s = Server::start(&[]).await;
+    let listen = s.proxy("exact", &hashing_upstream().await).await;
+    let mut tasks = Vec::new();
+    for i in 0..1000u64 {
+        let listen = listen.clone();
+        tasks.push(tokio::spawn(async move {
+            // Pseudo-random sizes and bytes (xorshift), up to 64 KiB.
+            let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ (i + 1);
+            let mut next = || {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x
+            };
+            let len = (next() % 65_536) as usize + 1;
+            let payload: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            let mut c = TcpStream::connect(&listen).await.unwrap();
+            c.write_all(&payload).await.unwrap();
+            c.shutdown().await.unwrap();
+            let mut reply = Vec::new();
+            c.read_to_end(&mut reply).await.unwrap();
+            let sent_digest = Sha256::digest(&payload);
+            assert_eq!(
+                &reply[..32],
+                sent_digest.as_slice(),
+                "client → upstream intact"
+            );
+            let expected: Vec<u8> = sent_digest
+                .iter()
+                .cycle()
+                .take(32 + len / 2)
+                .copied()
+                .collect();
+            assert_eq!(
+                Sha256::digest(&reply),
+                Sha256::digest(&expected),
+                "upstream → client intact"
+            );
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
