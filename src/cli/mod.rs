@@ -79,10 +79,16 @@ pub fn main() -> i32 {
             };
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    // MONKEYWRENCH_WORKER_THREADS tunes the runtime (e.g. 1 for a proxy sharing a small machine).
+    if let Some(n) = std::env::var("MONKEYWRENCH_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
     {
+        builder.worker_threads(n);
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("monkeywrench: failed to start the async runtime: {err}");
