@@ -165,7 +165,7 @@ async fn run_provider(ctx: &RunContext, activity: &Activity, cancel: &Cancellati
             Err(None) => Ended::TimedOut(format!(
                 "activity \"{}\": timed out after {} s",
                 activity.name,
-                format_seconds(timeout.unwrap_or_default())
+                crate::probe::process::format_seconds(timeout.unwrap_or_default())
             )),
         },
         _ = cancel.cancelled() => Ended::Cancelled(ctx.cancel_reason().unwrap_or(CancelReason::Signal)),
@@ -198,14 +198,5 @@ fn warn_about_unjudged_failure(ctx: &RunContext, activity: &Activity, output: &V
             activity.name
         )),
         _ => {}
-    }
-}
-
-/// `1`, `1.5`: seconds as a user wrote them.
-pub fn format_seconds(s: f64) -> String {
-    if s.fract() == 0.0 {
-        format!("{}", s as i64)
-    } else {
-        format!("{s}")
     }
 }

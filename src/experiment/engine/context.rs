@@ -222,7 +222,10 @@ impl RunContext {
     pub fn seconds(&self, activity: &Activity, what: &str, value: &Seconds) -> Option<Duration> {
         let secs = match value {
             Seconds::Literal(s) => Some(*s),
-            Seconds::Var(name) => self.substitutions.lookup(name).and_then(number_of),
+            Seconds::Var(name) => self
+                .substitutions
+                .lookup(name)
+                .and_then(crate::builtin::schema::number_of),
         };
         match secs {
             Some(s) if s.is_finite() && s >= 0.0 => Some(Duration::from_secs_f64(s)),
@@ -234,14 +237,5 @@ impl RunContext {
                 None
             }
         }
-    }
-}
-
-/// A JSON number, or a string holding one, as f64.
-pub fn number_of(v: &serde_json::Value) -> Option<f64> {
-    match v {
-        serde_json::Value::Number(n) => n.as_f64(),
-        serde_json::Value::String(s) => s.trim().parse().ok(),
-        _ => None,
     }
 }
