@@ -49,6 +49,9 @@ pub struct ServeArgs {
     /// Serve process metrics at GET /metrics.
     #[arg(long)]
     pub runtime_metrics: bool,
+    /// Print `toxiproxy-server version …` and exit.
+    #[arg(long)]
+    pub version: bool,
     /// Require `Authorization: Bearer <token>` on every API call (env MONKEYWRENCH_PROXY_TOKEN).
     #[arg(long, env = "MONKEYWRENCH_PROXY_TOKEN")]
     pub auth_token: Option<String>,
@@ -92,6 +95,14 @@ pub async fn execute(args: ProxyArgs) -> anyhow::Result<i32> {
 }
 
 async fn serve_command(args: ServeArgs) -> anyhow::Result<i32> {
+    if args.version {
+        println!(
+            "toxiproxy-server version {} (monkeywrench {})",
+            crate::proxy::api::TOXIPROXY_VERSION,
+            env!("CARGO_PKG_VERSION")
+        );
+        return Ok(exit_code::OK);
+    }
     let loopback = matches!(
         args.host.as_str(),
         "localhost" | "127.0.0.1" | "::1" | "[::1]"
@@ -105,7 +116,13 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<i32> {
     }
     let seed = args.seed.map(|s| s as u64).unwrap_or_else(rand::random);
     eprintln!("monkeywrench proxy: seed {seed}");
-    let registry = Registry::new(seed);
+    // LOG_LEVEL as Toxiproxy reads it: info (the default) and below log each accepted client.
+    let level = std::env::var("LOG_LEVEL").unwrap_or_else(|_| "info".into());
+    let log_clients = matches!(
+        level.to_ascii_lowercase().as_str(),
+        "trace" | "debug" | "info"
+    );
+    let registry = Registry::new(seed).with_client_log(log_clients);
     if let Some(path) = &args.config {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("read the config {}", path.display()))?;

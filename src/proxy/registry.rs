@@ -84,6 +84,7 @@ impl Proxy {
 pub struct Registry {
     proxies: Arc<Mutex<BTreeMap<String, Proxy>>>,
     seed: u64,
+    log_clients: bool,
 }
 
 /// What a create/populate entry says.
@@ -101,7 +102,14 @@ impl Registry {
         Registry {
             proxies: Arc::new(Mutex::new(BTreeMap::new())),
             seed,
+            log_clients: false,
         }
+    }
+
+    /// Logs one info line per accepted client on stderr (Toxiproxy does; `LOG_LEVEL` info or lower).
+    pub fn with_client_log(mut self, on: bool) -> Self {
+        self.log_clients = on;
+        self
     }
 
     /// `GET /proxies`.
@@ -239,6 +247,7 @@ impl Registry {
             proxy.metrics.clone(),
             proxy.connections.clone(),
             self.seed,
+            self.log_clients,
         );
         let handle = tokio::spawn(accept_loop(listener, ctx, accept_cancel));
         proxy.running = Some((cancel, handle));
@@ -473,21 +482,25 @@ type AcceptContext = (
     Arc<ProxyMetrics>,
     Arc<AtomicU64>,
     u64,
+    bool,
 );
 
 async fn accept_loop(listener: TcpListener, ctx: AcceptContext, cancel: CancellationToken) {
-    let (name, upstream, toxics, metrics, connections, seed) = ctx;
+    let (name, upstream, toxics, metrics, connections, seed, log_clients) = ctx;
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
             _ = cancel.cancelled() => return,
         };
-        let Ok((client, _)) = accepted else {
+        let Ok((client, peer)) = accepted else {
             // EMFILE and friends: back off instead of spinning.
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             continue;
         };
         metrics.accepted.fetch_add(1, Ordering::Relaxed);
+        if log_clients {
+            eprintln!("INFO accepted client name={name} client={peer} upstream={upstream}");
+        }
         let link_ctx = LinkContext {
             proxy: name.clone(),
             ordinal: connections.fetch_add(1, Ordering::Relaxed),

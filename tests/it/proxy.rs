@@ -1042,3 +1042,59 @@ async fn a_thousand_concurrent_random_payloads_arrive_intact_both_ways() {
         t.await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn version_flag_and_client_log_lines_follow_log_level() {
+    let out = std::process::Command::new(binary())
+        .args(["proxy", "serve", "-version"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("toxiproxy-server version 2.12.0"));
+    let up = echo_upstream().await;
+    for (level, expect_line) in [("info", true), ("warn", false)] {
+        let dir = crate::harness::TempDir::new("proxy-log");
+        let log = dir.path().join("stderr.log");
+        let port = closed_port();
+        let mut child = Command::new(binary())
+            .args([
+                "proxy",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+            ])
+            .env("LOG_LEVEL", level)
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let http = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while http.get(format!("{base}/version")).send().await.is_err() {
+            assert!(Instant::now() < deadline);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let p: Value = http
+            .post(format!("{base}/proxies"))
+            .body(json!({"name": "logged", "listen": "127.0.0.1:0", "upstream": up}).to_string())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut c = TcpStream::connect(p["listen"].as_str().unwrap())
+            .await
+            .unwrap();
+        round_trip(&mut c, b"hi").await;
+        let _ = child.kill();
+        let _ = child.wait();
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(
+            text.contains("INFO accepted client name=logged"),
+            expect_line,
+            "LOG_LEVEL={level}: {text}"
+        );
+    }
+}
