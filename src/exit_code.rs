@@ -16,6 +16,8 @@ pub const INTERRUPTED: i32 = 4;
 pub const SAFEGUARD: i32 = 5;
 /// Invalid experiment or option, unsupported provider, unreadable source; nothing ran.
 pub const USAGE: i32 = 64;
+/// A service monkeywrench needs (the Docker engine, the store) cannot be reached; nothing was done.
+pub const UNAVAILABLE: i32 = 69;
 /// A monkeywrench bug; the journal was written if possible.
 pub const INTERNAL: i32 = 70;
 
@@ -37,6 +39,9 @@ pub fn most_severe(codes: impl IntoIterator<Item = i32>) -> i32 {
     }
     if codes.contains(&USAGE) {
         return USAGE;
+    }
+    if codes.contains(&UNAVAILABLE) {
+        return UNAVAILABLE;
     }
     PRECEDENCE
         .iter()

@@ -11,14 +11,14 @@
 //! | [`builtin`] | the `builtin` provider registry: closed set of native probes/actions with argument schemas |
 //! | [`loadgen`] | HTTP load with HdrHistogram latencies (used by `http.measure`) |
 //! | [`proxy`] | the Toxiproxy-compatible fault proxy and its HTTP API |
-//! | [`fault`] | faults that go through the ledger: process kill/stop |
+//! | [`fault`] | faults that go through the ledger: process signals, containers, Swarm tasks and scale, proxy toxics |
 //! | [`store`] | the durable store: SQLite by default, PostgreSQL by URL; migrations |
 //! | [`ledger`] | leases written before a fault is applied; revert, leftovers, halt |
-//! | [`target`] | things faults act on: processes (identity, listing, pidfd signals) |
+//! | [`target`] | things faults act on and their selectors: processes (pidfd signals), Docker containers and Swarm services (bollard) |
 //! | [`demo`] | the small HTTP service and bundled experiments behind `monkeywrench demo` |
 //!
 //! Direction of dependencies: `cli -> everything`; `experiment -> probe, builtin, fault, ledger,
-//! target`; `fault -> ledger, target`; `ledger -> store, target`; `builtin -> loadgen`; nothing
+//! target`; `fault -> ledger, target`; `ledger -> store, target`; `builtin -> loadgen, target`; nothing
 //! depends on `cli`. `source`, `validate` and `model` do no I/O beyond resolving executables.
 
 pub mod builtin;

@@ -33,6 +33,35 @@ pub enum Func {
     ProxyDown,
     /// `traffic.tcp`: a proxy's live connection and byte figures.
     TrafficTcp,
+    /// `container.kill`: send a signal to target containers; irreversible.
+    ContainerKill,
+    /// `container.stop`: stop target containers; reverted by starting them.
+    ContainerStop,
+    /// `container.pause`: freeze target containers; reverted by unpausing.
+    ContainerPause,
+    /// `container.restart`: restart target containers.
+    ContainerRestart,
+    /// `container.disconnect`: cut target containers off a network; reverted by reconnecting.
+    ContainerDisconnect,
+    /// `swarm.kill_task`: kill running tasks of a Swarm service; the orchestrator reschedules.
+    SwarmKillTask,
+    /// `swarm.scale`: set a Swarm service's replicas; reverted to the former count.
+    SwarmScale,
+    /// `container.running`: how many running containers match a selector.
+    ContainerRunning,
+    /// `swarm.replicas`: a Swarm service's running and desired replicas.
+    SwarmReplicas,
+}
+
+/// What kind of selector a function's `target` argument is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    /// Processes: `{pid}`, `{name}`, `{pattern}`, …
+    Process,
+    /// Containers: `{name}`, `{labels}`, `{service}`, …
+    Container,
+    /// The running tasks of the Swarm service named by `service`.
+    SwarmTask,
 }
 
 /// What a builtin does to the world.
@@ -251,9 +280,87 @@ const KILL_ARGS: &[ArgSpec] = &[
     },
 ];
 
+const CONTAINER_TARGET_ARG: ArgSpec = ArgSpec {
+    name: "target",
+    ty: ArgType::Target,
+    required: true,
+    default: None,
+    doc: "container selector: {name}, {pattern} (regex on the name), {labels}, {id}, {image}, {compose_project}, {compose_service} or {service} (Swarm)",
+};
+
+const CONTAINER_TARGET_ARGS: &[ArgSpec] = &[CONTAINER_TARGET_ARG];
+
+const CONTAINER_KILL_ARGS: &[ArgSpec] = &[
+    CONTAINER_TARGET_ARG,
+    ArgSpec {
+        name: "signal",
+        ty: ArgType::Str,
+        required: false,
+        default: Some("SIGKILL"),
+        doc: "signal sent to the container's main process",
+    },
+];
+
+const CONTAINER_GRACE_ARGS: &[ArgSpec] = &[
+    CONTAINER_TARGET_ARG,
+    ArgSpec {
+        name: "timeout_s",
+        ty: ArgType::Int { min: 0, max: 3600 },
+        required: false,
+        default: Some("10"),
+        doc: "seconds between SIGTERM and SIGKILL",
+    },
+];
+
+const DISCONNECT_ARGS: &[ArgSpec] = &[
+    CONTAINER_TARGET_ARG,
+    ArgSpec {
+        name: "network",
+        ty: ArgType::Str,
+        required: true,
+        default: None,
+        doc: "network to cut the containers off (name or id)",
+    },
+];
+
+const SERVICE_ARG: ArgSpec = ArgSpec {
+    name: "service",
+    ty: ArgType::Str,
+    required: true,
+    default: None,
+    doc: "Swarm service name or id",
+};
+
+const SERVICE_ARGS: &[ArgSpec] = &[SERVICE_ARG];
+
+const KILL_TASK_ARGS: &[ArgSpec] = &[
+    SERVICE_ARG,
+    ArgSpec {
+        name: "signal",
+        ty: ArgType::Str,
+        required: false,
+        default: Some("SIGKILL"),
+        doc: "signal sent to the task's container",
+    },
+];
+
+const SCALE_ARGS: &[ArgSpec] = &[
+    SERVICE_ARG,
+    ArgSpec {
+        name: "replicas",
+        ty: ArgType::Int {
+            min: 0,
+            max: 100_000,
+        },
+        required: true,
+        default: None,
+        doc: "replica count while the fault lasts",
+    },
+];
+
 impl Func {
     /// Every member, in catalogue order.
-    pub const ALL: [Func; 10] = [
+    pub const ALL: [Func; 19] = [
         Func::TcpConnect,
         Func::FileExists,
         Func::HttpMeasure,
@@ -264,6 +371,15 @@ impl Func {
         Func::ProxyToxic,
         Func::ProxyDown,
         Func::TrafficTcp,
+        Func::ContainerKill,
+        Func::ContainerStop,
+        Func::ContainerPause,
+        Func::ContainerRestart,
+        Func::ContainerDisconnect,
+        Func::SwarmKillTask,
+        Func::SwarmScale,
+        Func::ContainerRunning,
+        Func::SwarmReplicas,
     ];
 
     /// The `family.verb` name used in experiment files.
@@ -279,6 +395,15 @@ impl Func {
             Func::ProxyToxic => "proxy.toxic",
             Func::ProxyDown => "proxy.down",
             Func::TrafficTcp => "traffic.tcp",
+            Func::ContainerKill => "container.kill",
+            Func::ContainerStop => "container.stop",
+            Func::ContainerPause => "container.pause",
+            Func::ContainerRestart => "container.restart",
+            Func::ContainerDisconnect => "container.disconnect",
+            Func::SwarmKillTask => "swarm.kill_task",
+            Func::SwarmScale => "swarm.scale",
+            Func::ContainerRunning => "container.running",
+            Func::SwarmReplicas => "swarm.replicas",
         }
     }
 
@@ -287,12 +412,30 @@ impl Func {
         self.kind() == FuncKind::Fault
     }
 
-    /// Whether it acts on targets chosen by a selector.
+    /// Whether it acts on targets chosen by a selector (and a blast radius).
     pub fn takes_targets(self) -> bool {
-        matches!(
-            self,
-            Func::ProcessKill | Func::ProcessStop | Func::ProcessResume | Func::ProcessRestart
-        )
+        self.is_fault_or_action() && self.target_kind().is_some()
+    }
+
+    fn is_fault_or_action(self) -> bool {
+        self.kind() != FuncKind::Probe
+    }
+
+    /// The kind of selector its `target` (or `service`) argument is.
+    pub fn target_kind(self) -> Option<TargetKind> {
+        match self {
+            Func::ProcessKill | Func::ProcessStop | Func::ProcessResume | Func::ProcessRestart => {
+                Some(TargetKind::Process)
+            }
+            Func::ContainerKill
+            | Func::ContainerStop
+            | Func::ContainerPause
+            | Func::ContainerRestart
+            | Func::ContainerDisconnect
+            | Func::ContainerRunning => Some(TargetKind::Container),
+            Func::SwarmKillTask => Some(TargetKind::SwarmTask),
+            _ => None,
+        }
     }
 
     /// Looks a function up by its `family.verb` name.
@@ -303,21 +446,40 @@ impl Func {
     /// Probe, action or fault.
     pub fn kind(self) -> FuncKind {
         match self {
-            Func::TcpConnect | Func::FileExists | Func::HttpMeasure | Func::TrafficTcp => {
-                FuncKind::Probe
-            }
+            Func::TcpConnect
+            | Func::FileExists
+            | Func::HttpMeasure
+            | Func::TrafficTcp
+            | Func::ContainerRunning
+            | Func::SwarmReplicas => FuncKind::Probe,
             Func::ProcessResume => FuncKind::Action,
             Func::ProcessKill
             | Func::ProcessStop
             | Func::ProcessRestart
             | Func::ProxyToxic
-            | Func::ProxyDown => FuncKind::Fault,
+            | Func::ProxyDown
+            | Func::ContainerKill
+            | Func::ContainerStop
+            | Func::ContainerPause
+            | Func::ContainerRestart
+            | Func::ContainerDisconnect
+            | Func::SwarmKillTask
+            | Func::SwarmScale => FuncKind::Fault,
         }
     }
 
     /// Whether it is a fault whose effect can be undone (so `duration` applies).
     pub fn is_reversible(self) -> bool {
-        matches!(self, Func::ProcessStop | Func::ProxyToxic | Func::ProxyDown)
+        matches!(
+            self,
+            Func::ProcessStop
+                | Func::ProxyToxic
+                | Func::ProxyDown
+                | Func::ContainerStop
+                | Func::ContainerPause
+                | Func::ContainerDisconnect
+                | Func::SwarmScale
+        )
     }
 
     /// One line describing it.
@@ -345,6 +507,23 @@ impl Func {
             Func::TrafficTcp => {
                 "a fault-proxy proxy's live figures: connections and bytes each way"
             }
+            Func::ContainerKill => {
+                "send a signal (SIGKILL by default) to target containers; irreversible (the restart policy applies)"
+            }
+            Func::ContainerStop => "stop target containers; started again when reverted",
+            Func::ContainerPause => "freeze target containers; unpaused when reverted",
+            Func::ContainerRestart => "restart target containers",
+            Func::ContainerDisconnect => {
+                "cut target containers off a network (a partition); reconnected with the same aliases when reverted"
+            }
+            Func::SwarmKillTask => {
+                "kill running tasks of a Swarm service (their containers); the orchestrator replaces them"
+            }
+            Func::SwarmScale => {
+                "scale a Swarm service to a replica count; the former count is restored when reverted"
+            }
+            Func::ContainerRunning => "how many running containers match a selector",
+            Func::SwarmReplicas => "a Swarm service's {running, desired} replicas",
         }
     }
 
@@ -359,6 +538,13 @@ impl Func {
             Func::ProcessRestart => RESTART_ARGS,
             Func::ProxyToxic => TOXIC_ARGS,
             Func::ProxyDown | Func::TrafficTcp => PROXY_ARGS,
+            Func::ContainerKill => CONTAINER_KILL_ARGS,
+            Func::ContainerStop | Func::ContainerRestart => CONTAINER_GRACE_ARGS,
+            Func::ContainerPause | Func::ContainerRunning => CONTAINER_TARGET_ARGS,
+            Func::ContainerDisconnect => DISCONNECT_ARGS,
+            Func::SwarmKillTask => KILL_TASK_ARGS,
+            Func::SwarmScale => SCALE_ARGS,
+            Func::SwarmReplicas => SERVICE_ARGS,
         }
     }
 
@@ -366,12 +552,19 @@ impl Func {
     pub fn check_arguments(self, arguments: &Value) -> Vec<ArgumentProblem> {
         let mut problems = schema::check(self.arguments(), arguments, true);
         let literal = |v: &Value| !v.to_string().contains("${");
-        if self.takes_targets()
-            && let Some(target) = arguments
-                .get("target")
-                .filter(|t| t.is_object() && literal(t))
-            && let Err(e) = crate::target::selector::ProcessSelector::parse(target)
-        {
+        let target = arguments
+            .get("target")
+            .filter(|t| t.is_object() && literal(t));
+        let parsed = match (self.target_kind(), target) {
+            (Some(TargetKind::Process), Some(t)) => {
+                crate::target::selector::ProcessSelector::parse(t).map(|_| ())
+            }
+            (Some(TargetKind::Container), Some(t)) => {
+                crate::target::container_selector::ContainerSelector::parse(t).map(|_| ())
+            }
+            _ => Ok(()),
+        };
+        if let Err(e) = parsed {
             problems.push(ArgumentProblem {
                 path: "target".into(),
                 message: e.to_string(),
@@ -424,13 +617,22 @@ impl Func {
             Func::FileExists => Ok(probes::file_exists(arguments)),
             Func::HttpMeasure => probes::http_measure(arguments).await,
             Func::TrafficTcp => probes::traffic_tcp(arguments).await,
+            Func::ContainerRunning => probes::container_running(arguments).await,
+            Func::SwarmReplicas => probes::swarm_replicas(arguments).await,
             // Targets, blast radius and leases need the run's ledger: the engine's fault path runs these.
             Func::ProcessKill
             | Func::ProcessStop
             | Func::ProcessResume
             | Func::ProcessRestart
             | Func::ProxyToxic
-            | Func::ProxyDown => Err(BuiltinError::Failed(format!(
+            | Func::ProxyDown
+            | Func::ContainerKill
+            | Func::ContainerStop
+            | Func::ContainerPause
+            | Func::ContainerRestart
+            | Func::ContainerDisconnect
+            | Func::SwarmKillTask
+            | Func::SwarmScale => Err(BuiltinError::Failed(format!(
                 "{} runs through the experiment engine's fault path",
                 self.name()
             ))),
@@ -464,7 +666,7 @@ pub fn python_suggestion(module: &str, func: &str) -> Option<&'static str> {
     let table: [(&[&str], &str); 4] = [
         (
             &["kill", "terminate", "stop", "delete_pod"],
-            "process.kill (processes) or container.kill (later)",
+            "process.kill (processes) or container.kill (containers)",
         ),
         (&["port", "connect", "socket", "tcp"], "tcp.connect"),
         (

@@ -112,3 +112,29 @@ pub async fn traffic_tcp(args: &Value) -> Result<Value, BuiltinError> {
         .cloned()
         .ok_or_else(|| BuiltinError::Failed(format!("proxy {proxy:?} not found at {api}")))
 }
+
+/// How many running containers match `target` (opted-out ones are not counted).
+pub async fn container_running(args: &Value) -> Result<Value, BuiltinError> {
+    let selector = crate::target::container_selector::ContainerSelector::parse(&args["target"])
+        .map_err(|e| BuiltinError::Arguments(e.to_string()))?;
+    let engine = crate::target::docker::Engine::connect()
+        .await
+        .map_err(|e| BuiltinError::Failed(e.to_string()))?;
+    let found = selector
+        .find(&engine)
+        .await
+        .map_err(|e| BuiltinError::Failed(e.to_string()))?;
+    Ok(Value::from(found.len()))
+}
+
+/// `{running, desired}` replicas of a Swarm service (`desired` is null for a global service).
+pub async fn swarm_replicas(args: &Value) -> Result<Value, BuiltinError> {
+    let name = args["service"].as_str().unwrap_or_default();
+    let engine = crate::target::docker::Engine::connect()
+        .await
+        .map_err(|e| BuiltinError::Failed(e.to_string()))?;
+    let (running, desired) = crate::target::swarm::replicas(&engine, name)
+        .await
+        .map_err(|e| BuiltinError::Failed(e.to_string()))?;
+    Ok(serde_json::json!({"running": running, "desired": desired}))
+}

@@ -4,15 +4,16 @@ use serde_json::Value;
 
 use super::prepare::Prepared;
 use crate::experiment::configure;
-use crate::experiment::engine::{StateConfig, select_targets};
+use crate::experiment::engine::{StateConfig, preview};
 use crate::experiment::model::{
     Activity, ActivityKind, ConfigValue, Experiment, Provider, Seconds,
 };
 use crate::experiment::redact::Redactor;
 use crate::experiment::substitute::Substitutions;
+use crate::target::label::label;
 
 /// Prints the plan to stdout; faults show the targets matched now and the victims the seed picks.
-pub fn print_plan(
+pub async fn print_plan(
     experiment: &Experiment,
     prepared: &Prepared,
     state: Option<&StateConfig>,
@@ -42,7 +43,38 @@ pub fn print_plan(
             dynamic.join(", ")
         );
     }
-    let show = |section: &str, activities: &[Activity]| {
+    let view = PlanView {
+        experiment,
+        state,
+        seed,
+        subs: &subs,
+        redactor: &redactor,
+    };
+    if let Some(h) = &experiment.hypothesis {
+        view.show("steady-state hypothesis", &h.probes).await;
+    }
+    view.show("method", &experiment.method).await;
+    view.show("rollbacks", &experiment.rollbacks).await;
+    let safeguards: Vec<Activity> = experiment
+        .safeguards
+        .iter()
+        .map(|s| s.probe.clone())
+        .collect();
+    view.show("safeguards", &safeguards).await;
+    Ok(())
+}
+
+/// What one section of the plan needs to print its activities.
+struct PlanView<'a> {
+    experiment: &'a Experiment,
+    state: Option<&'a StateConfig>,
+    seed: Option<u64>,
+    subs: &'a Substitutions,
+    redactor: &'a Redactor,
+}
+
+impl PlanView<'_> {
+    async fn show(&self, section: &str, activities: &[Activity]) {
         if activities.is_empty() {
             return;
         }
@@ -53,20 +85,17 @@ pub fn print_plan(
                 ActivityKind::Action => "action",
             };
             let provider = a.document.get("provider").cloned().unwrap_or(Value::Null);
-            let shown = redactor.redact_value(&subs.value(&provider));
+            let shown = self.redactor.redact_value(&self.subs.value(&provider));
             let bg = if a.background { " (background)" } else { "" };
             println!("  - {kind} \"{}\"{bg}: {shown}", a.name);
-            if let Provider::Builtin(b) = &a.provider
-                && b.func.takes_targets()
-            {
-                let args = subs.value(&b.arguments);
-                match select_targets(experiment, state, seed, &args) {
+            let Provider::Builtin(b) = &a.provider else {
+                continue;
+            };
+            if b.func.takes_targets() {
+                let args = self.subs.value(&b.arguments);
+                match preview(self.experiment, self.state, self.seed, b.func, &args).await {
                     Ok(sel) => {
-                        let victims: Vec<String> = sel
-                            .victims
-                            .iter()
-                            .map(|v| format!("{} ({})", v.identity.pid, v.name))
-                            .collect();
+                        let victims: Vec<String> = sel.victims.iter().map(label).collect();
                         println!(
                             "      targets: {} matched; {} picks {} with seed {}: {}",
                             sel.matched,
@@ -81,6 +110,8 @@ pub fn print_plan(
                     }
                     Err(e) => println!("      targets: {e}"),
                 }
+            }
+            if b.func.is_fault() {
                 let revert = if b.func.is_reversible() {
                     match &a.duration {
                         Some(Seconds::Literal(s)) => format!("reverted after {s} s"),
@@ -93,17 +124,5 @@ pub fn print_plan(
                 println!("      revert: {revert}");
             }
         }
-    };
-    if let Some(h) = &experiment.hypothesis {
-        show("steady-state hypothesis", &h.probes);
     }
-    show("method", &experiment.method);
-    show("rollbacks", &experiment.rollbacks);
-    let safeguards: Vec<Activity> = experiment
-        .safeguards
-        .iter()
-        .map(|s| s.probe.clone())
-        .collect();
-    show("safeguards", &safeguards);
-    Ok(())
 }

@@ -169,7 +169,7 @@ pub async fn execute(args: RunArgs) -> anyhow::Result<i32> {
         exe: std::env::current_exe().ok(),
     };
     if args.dry_run {
-        super::plan::print_plan(&prepared.experiment, &prepared, Some(&state), args.seed)?;
+        super::plan::print_plan(&prepared.experiment, &prepared, Some(&state), args.seed).await?;
         return Ok(exit_code::OK);
     }
     let settings = RunSettings {

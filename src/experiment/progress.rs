@@ -107,7 +107,7 @@ impl EventSink for ProgressView {
                 self.line(format!(
                     "  ⚡ {} on {} (lease {}, revert by {})",
                     fault.func,
-                    fault.target,
+                    crate::target::label::label(&fault.target),
                     fault.id.get(..8).unwrap_or(&fault.id),
                     super::event::format_timestamp(&fault.deadline)
                 ));

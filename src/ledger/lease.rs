@@ -4,6 +4,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::target::docker::Attachment;
 use crate::target::process::ProcessIdentity;
 
 /// How to undo a fault; stored as JSON in the ledger before the fault is applied.
@@ -34,6 +35,40 @@ pub enum Undo {
         api: String,
         /// Proxy name.
         proxy: String,
+    },
+    /// Start a container that was stopped.
+    StartContainer {
+        /// Container id.
+        id: String,
+        /// Its name (for messages).
+        name: String,
+    },
+    /// Unpause a paused container.
+    UnpauseContainer {
+        /// Container id.
+        id: String,
+        /// Its name.
+        name: String,
+    },
+    /// Reconnect a container to the network it was cut off, with its former aliases and address.
+    ReconnectContainer {
+        /// Container id.
+        id: String,
+        /// Its name.
+        name: String,
+        /// Network name.
+        network: String,
+        /// Aliases and address it had.
+        attachment: Attachment,
+    },
+    /// Scale a Swarm service back to the replica count it had.
+    ScaleService {
+        /// Service id.
+        id: String,
+        /// Service name.
+        name: String,
+        /// Replicas before the fault.
+        replicas: u64,
     },
 }
 

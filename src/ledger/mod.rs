@@ -153,8 +153,12 @@ impl Ledger {
         self.set_state(&lease.id, state, "applied_at", None).await
     }
 
-    /// Marks a lease whose apply failed (nothing changed).
+    /// Marks a lease whose apply failed. A reversible fault is undone first (best effort, and
+    /// idempotent): an error or a timeout may hide a change that did take effect.
     pub async fn mark_apply_failed(&self, lease: &Lease, error: &str) -> Result<(), LedgerError> {
+        if lease.undo.is_reversible() {
+            revert::undo(&lease.undo).await;
+        }
         self.set_state(
             &lease.id,
             LeaseState::ApplyFailed,

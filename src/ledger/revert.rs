@@ -1,6 +1,7 @@
 //! Executing an undo recipe. Every recipe is idempotent: undoing twice is harmless.
 
 use super::lease::Undo;
+use crate::target::docker::{Engine, EngineError};
 use crate::target::process::SignalError;
 
 /// What a revert attempt achieved.
@@ -41,6 +42,40 @@ pub async fn undo(undo: &Undo) -> RevertOutcome {
             )
             .await
         }
+        Undo::StartContainer { .. }
+        | Undo::UnpauseContainer { .. }
+        | Undo::ReconnectContainer { .. }
+        | Undo::ScaleService { .. } => docker_undo(undo).await,
+    }
+}
+
+/// Undoes a container or Swarm fault through the engine. An engine that cannot be reached is a
+/// failure (kept active and retried), a container or service that is gone is `TargetGone`.
+async fn docker_undo(undo: &Undo) -> RevertOutcome {
+    let engine = match Engine::connect().await {
+        Ok(e) => e,
+        Err(e) => return RevertOutcome::Failed(e.to_string()),
+    };
+    let result = match undo {
+        Undo::StartContainer { id, .. } => engine.start(id).await,
+        Undo::UnpauseContainer { id, .. } => engine.unpause(id).await,
+        Undo::ReconnectContainer {
+            id,
+            network,
+            attachment,
+            ..
+        } => engine.reconnect(id, network, attachment).await,
+        Undo::ScaleService { id, replicas, .. } => {
+            crate::target::swarm::scale(&engine, id, *replicas)
+                .await
+                .map(|_| ())
+        }
+        _ => return RevertOutcome::Failed("not a Docker undo".into()),
+    };
+    match result {
+        Ok(()) => RevertOutcome::Reverted,
+        Err(EngineError::NotFound(_)) => RevertOutcome::TargetGone,
+        Err(e) => RevertOutcome::Failed(e.to_string()),
     }
 }
 

@@ -233,7 +233,7 @@ impl Registry {
             Some(a) => a.to_string(),
             None => normalise_listen(&proxy.listen_input),
         };
-        let listener = TcpListener::bind(&addr)
+        let listener = bind_listener(&addr)
             .await
             .map_err(|e| ApiError::new(500, go_listen_error(&addr, &e)))?;
         proxy.bound = listener.local_addr().ok();
@@ -523,6 +523,35 @@ fn not_found() -> ApiError {
 }
 
 /// `""` → all interfaces, ephemeral port; `localhost:0` stays resolvable by bind.
+/// How many connections may wait for `accept`: a burst of clients must queue, not overflow into
+/// SYN cookies and resets (the platform default of 128 is far too small for a proxy; the kernel
+/// caps this at `net.core.somaxconn`).
+const ACCEPT_BACKLOG: u32 = 4096;
+
+/// Binds `addr` (host:port, names resolved) with a large accept backlog and SO_REUSEADDR (as Go's
+/// listener, which Toxiproxy uses, does).
+async fn bind_listener(addr: &str) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for candidate in tokio::net::lookup_host(addr).await? {
+        let socket = if candidate.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        match socket
+            .bind(candidate)
+            .and_then(|()| socket.listen(ACCEPT_BACKLOG))
+        {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "no address to bind")
+    }))
+}
+
 fn normalise_listen(listen: &str) -> String {
     if listen.is_empty() {
         "0.0.0.0:0".into()

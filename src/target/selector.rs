@@ -31,6 +31,22 @@ pub enum SelectorError {
     /// An unknown key.
     #[error("target: unknown key {0:?}; expected pid, name, pattern, ppid or user")]
     UnknownKey(String),
+    /// A container selector with no criterion.
+    #[error("a container target needs one of {keys} (got {got})")]
+    MissingContainer {
+        /// What was given.
+        got: String,
+        /// The accepted keys.
+        keys: &'static str,
+    },
+    /// An unknown key in a container selector.
+    #[error("target: unknown key {key:?}; expected {keys}")]
+    UnknownContainerKey {
+        /// The key.
+        key: String,
+        /// The accepted keys.
+        keys: &'static str,
+    },
 }
 
 /// A process selector.

@@ -163,3 +163,42 @@ fn config_and_secrets_resolve_and_redact() {
         "{text}"
     );
 }
+
+#[test]
+fn containers_example_freezes_and_partitions_real_containers_and_restores_them() {
+    let fx = crate::docker_fixture::DockerFixture::new();
+    let dir = TempDir::new("ex-containers");
+    let net = fx.network("shop");
+    let app = format!("app={}", fx.run);
+    let names: Vec<String> = (1..=3)
+        .map(|i| {
+            fx.container(
+                &format!("web-{i}"),
+                &["--network", &net, "--label", &app],
+                &["httpd", "-f", "-p", "8080"],
+            )
+        })
+        .collect();
+    let state = dir.path().join("state");
+    let (code, j, err) = run(
+        dir.path(),
+        &example("containers.yaml"),
+        &[
+            "--var",
+            &format!("app={}", fx.run),
+            "--var",
+            &format!("network={net}"),
+        ],
+        &[("MONKEYWRENCH_STATE_DIR", &state.to_string_lossy())],
+    );
+    assert_eq!(code, 0, "{err}");
+    let faults = j["monkeywrench"]["faults"].as_array().unwrap();
+    assert_eq!(faults.len(), 2, "{j}");
+    assert!(faults.iter().all(|f| f["revert"] == "reverted"), "{j}");
+    assert_eq!(j["steady_states"]["after"]["probes"][0]["output"], 3);
+    for n in &names {
+        assert_eq!(fx.state(n), "running");
+        assert!(!fx.ip(n, &net).is_empty(), "{n} is on {net} again");
+    }
+    crate::faults::stop_guard(dir.path());
+}

@@ -94,7 +94,7 @@ pub fn spawn_run(dir: &std::path::Path, file: &str) -> Child {
         .unwrap()
 }
 
-fn mw(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+pub fn mw(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new(binary())
         .args(args)
         .env("MONKEYWRENCH_STATE_DIR", dir.join("state"))
@@ -104,7 +104,7 @@ fn mw(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn ledger_json(dir: &std::path::Path) -> Vec<Value> {
+pub fn ledger_json(dir: &std::path::Path) -> Vec<Value> {
     let out = mw(dir, &["ledger", "--output", "json"]);
     serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
 }
@@ -122,7 +122,7 @@ pub fn stop_guard(dir: &std::path::Path) {
     }
 }
 
-fn sigkill(child: &mut Child) {
+pub fn sigkill(child: &mut Child) {
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGKILL,

@@ -2,8 +2,10 @@
 //! library against real processes, sockets and files.
 
 mod cli_basics;
+mod containers;
 mod ctk_compat;
 mod demo;
+mod docker_fixture;
 mod examples;
 mod faults;
 mod harness;
@@ -11,3 +13,4 @@ mod proxy;
 mod proxy_faults;
 mod run_experiments;
 mod source;
+mod swarm;

@@ -970,10 +970,23 @@ async fn thousands_of_connections_opened_and_dropped_leave_no_fds_behind() {
 /// own payload, so each direction is checked on its own.
 async fn hashing_upstream() -> String {
     use sha2::{Digest, Sha256};
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    // 1 000 clients arrive at once: a backlog of 4096 (as real servers set) keeps the kernel from
+    // answering the overflow with SYN cookies and resets.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(4096).unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
+        loop {
+            // A failed accept (e.g. a connection aborted in the queue) must not end the listener:
+            // dropping it would reset every connection still waiting in the backlog.
+            let mut s = match listener.accept().await {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    eprintln!("hashing upstream: accept failed: {e}");
+                    continue;
+                }
+            };
             tokio::spawn(async move {
                 let mut received = Vec::new();
                 if s.read_to_end(&mut received).await.is_err() {
@@ -1020,6 +1033,9 @@ async fn a_thousand_concurrent_random_payloads_arrive_intact_both_ways() {
             let mut reply = Vec::new();
             c.read_to_end(&mut reply).await.unwrap();
             let sent_digest = Sha256::digest(&payload);
+            if reply.len() < 32 {
+                return Err(format!("connection {i}: {} byte(s) back", reply.len()));
+            }
             assert_eq!(
                 &reply[..32],
                 sent_digest.as_slice(),
@@ -1036,11 +1052,17 @@ async fn a_thousand_concurrent_random_payloads_arrive_intact_both_ways() {
                 Sha256::digest(&expected),
                 "upstream → client intact"
             );
+            Ok(())
         }));
     }
+    let mut failed = Vec::new();
     for t in tasks {
-        t.await.unwrap();
+        if let Err(e) = t.await.unwrap() {
+            failed.push(e);
+        }
     }
+    let traffic = s.json("GET", "/traffic", None).await.1;
+    assert!(failed.is_empty(), "{failed:?}; proxy figures: {traffic}");
 }
 
 #[tokio::test]

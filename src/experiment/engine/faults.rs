@@ -11,15 +11,15 @@ use tokio::sync::OnceCell;
 use tokio::task::JoinSet;
 
 use super::context::RunContext;
-use crate::builtin::Func;
+use super::selection::{Selection, describe_process, select_processes};
+use crate::builtin::{Func, TargetKind};
 use crate::experiment::event::{FaultRecord, Interruption, RunEvent};
-use crate::experiment::model::{Activity, BlastMode, BlastRadius};
+use crate::experiment::model::Activity;
 use crate::fault::process::{FaultError, FaultOrigin, ProcessFault};
 use crate::fault::proxy::{ProxyFault, ProxyFaultError};
 use crate::ledger::guard;
 use crate::ledger::{Lease, Ledger, LedgerError, RevertOutcome};
 use crate::store::{Store, StoreLocation};
-use crate::target::selector::{Pick, ProcessSelector, pick};
 
 /// Where the ledger lives for this run.
 #[derive(Debug, Clone)]
@@ -75,33 +75,17 @@ pub async fn run(
     if matches!(func, Func::ProxyToxic | Func::ProxyDown) {
         return run_proxy_fault(ctx, activity, func, args).await;
     }
-    let selection = select_targets(
+    if !matches!(func.target_kind(), Some(TargetKind::Process)) {
+        return super::docker_faults::run(ctx, activity, func, args).await;
+    }
+    let selection = select_processes(
         &ctx.experiment,
         ctx.settings.state.as_ref(),
         ctx.settings.seed,
         args,
     )?;
-    if let Some(w) = &selection.warning {
-        ctx.events
-            .warn(format!("activity \"{}\": {w}", activity.name));
-    }
-    let Selection {
-        matched,
-        victims,
-        mode,
-        seed,
-        ..
-    } = selection;
-    ctx.events.emit(RunEvent::TargetsSelected {
-        activity: activity.name.clone(),
-        matched,
-        selected: victims
-            .iter()
-            .map(|v| json!({"pid": v.identity.pid, "name": v.name}))
-            .collect(),
-        mode: mode.into(),
-        seed,
-    });
+    announce(ctx, activity, &selection, describe_process);
+    let victims = selection.victims;
 
     if func == Func::ProcessResume {
         let mut resumed = Vec::new();
@@ -150,8 +134,7 @@ pub async fn run(
         let lease = match fault.apply(&ledger, victim, &origin).await {
             Ok(lease) => lease,
             Err(FaultError::Ledger(LedgerError::Halted { reason })) => {
-                interrupt_for_halt(ctx, &reason);
-                return Err(format!("refused: monkeywrench is halted ({reason})"));
+                return Err(halted(ctx, &reason));
             }
             Err(e) => return Err(e.to_string()),
         };
@@ -199,8 +182,7 @@ async fn run_proxy_fault(
     let lease = match crate::fault::proxy::apply(&fault, &ledger, api, proxy, &origin).await {
         Ok(lease) => lease,
         Err(ProxyFaultError::Ledger(LedgerError::Halted { reason })) => {
-            interrupt_for_halt(ctx, &reason);
-            return Err(format!("refused: monkeywrench is halted ({reason})"));
+            return Err(halted(ctx, &reason));
         }
         Err(e) => return Err(e.to_string()),
     };
@@ -209,7 +191,7 @@ async fn run_proxy_fault(
 }
 
 /// Opens the ledger, works out the deadline, starts the guard for a reversible fault.
-async fn prepare(
+pub(super) async fn prepare(
     ctx: &RunContext,
     activity: &Activity,
     func: Func,
@@ -263,7 +245,7 @@ fn ensure_guard(ctx: &RunContext) {
 }
 
 /// Reports an applied lease, remembers it for the end-of-run revert, arms its timer.
-async fn track(
+pub(super) async fn track(
     ctx: &RunContext,
     activity: &Activity,
     func: Func,
@@ -423,86 +405,27 @@ pub async fn watch_halt(
     }
 }
 
-/// The targets an activity would hit now: how many matched, which victims the seed picks.
-#[derive(Debug, Clone)]
-pub struct Selection {
-    /// How many processes matched.
-    pub matched: usize,
-    /// The picked victims.
-    pub victims: Vec<crate::target::process::ProcessInfo>,
-    /// Blast-radius mode name.
-    pub mode: &'static str,
-    /// The seed used (always reported so a run can be reproduced).
-    pub seed: u64,
-    /// A warning (a percentage that rounds to zero, …).
-    pub warning: Option<String>,
-}
-
-/// Resolves `arguments.target` and picks victims by the blast radius (activity override, else
-/// the experiment's) with the seed (`blast-radius.seed`, else `--seed`, else random).
-pub fn select_targets(
-    experiment: &crate::experiment::model::Experiment,
-    state: Option<&StateConfig>,
-    seed: Option<u64>,
-    args: &Value,
-) -> Result<Selection, String> {
-    let target = args.get("target").ok_or("arguments.target is required")?;
-    let selector = ProcessSelector::parse(target).map_err(|e| e.to_string())?;
-    let protected: Vec<i32> = state
-        .and_then(|s| guard::guard_pid(&s.dir))
-        .into_iter()
-        .collect();
-    let matched = selector.find(&protected);
-    if matched.is_empty() {
-        return Err(format!("no process matches the target {target}"));
+/// Reports the selection (matched, victims, mode, seed) as a run event.
+pub(super) fn announce<T>(
+    ctx: &RunContext,
+    activity: &Activity,
+    selection: &Selection<T>,
+    describe: impl Fn(&T) -> Value,
+) {
+    if let Some(w) = &selection.warning {
+        ctx.events
+            .warn(format!("activity \"{}\": {w}", activity.name));
     }
-    let radius = match args.get("blast-radius") {
-        Some(v) => parse_blast_radius(v)?,
-        None => experiment.blast_radius.clone().unwrap_or(BlastRadius {
-            mode: BlastMode::One,
-            seed: None,
-        }),
-    };
-    let seed = radius.seed.or(seed).unwrap_or_else(rand::random);
-    let picked = pick(matched.len(), &to_pick(&radius.mode), seed);
-    Ok(Selection {
-        matched: matched.len(),
-        victims: picked.indices.iter().map(|i| matched[*i].clone()).collect(),
-        mode: mode_name(&radius.mode),
-        seed,
-        warning: picked.warning,
-    })
+    ctx.events.emit(RunEvent::TargetsSelected {
+        activity: activity.name.clone(),
+        matched: selection.matched,
+        selected: selection.victims.iter().map(describe).collect(),
+        mode: selection.mode.into(),
+        seed: selection.seed,
+    });
 }
 
-/// Parses an activity-level `arguments.blast-radius` override.
-pub fn parse_blast_radius(v: &Value) -> Result<BlastRadius, String> {
-    let (pick, seed) = crate::target::selector::parse_pick(v)?;
-    let mode = match pick {
-        Pick::One => BlastMode::One,
-        Pick::All => BlastMode::All,
-        Pick::Fixed(n) => BlastMode::Fixed(n),
-        Pick::FixedPercent(p) => BlastMode::FixedPercent(p),
-        Pick::RandomMaxPercent(p) => BlastMode::RandomMaxPercent(p),
-    };
-    Ok(BlastRadius { mode, seed })
-}
-
-fn to_pick(mode: &BlastMode) -> Pick {
-    match mode {
-        BlastMode::One => Pick::One,
-        BlastMode::All => Pick::All,
-        BlastMode::Fixed(n) => Pick::Fixed(*n),
-        BlastMode::FixedPercent(p) => Pick::FixedPercent(*p),
-        BlastMode::RandomMaxPercent(p) => Pick::RandomMaxPercent(*p),
-    }
-}
-
-fn mode_name(mode: &BlastMode) -> &'static str {
-    match mode {
-        BlastMode::One => "one",
-        BlastMode::All => "all",
-        BlastMode::Fixed(_) => "fixed",
-        BlastMode::FixedPercent(_) => "fixed-percent",
-        BlastMode::RandomMaxPercent(_) => "random-max-percent",
-    }
+pub(super) fn halted(ctx: &RunContext, reason: &str) -> String {
+    interrupt_for_halt(ctx, reason);
+    format!("refused: monkeywrench is halted ({reason})")
 }

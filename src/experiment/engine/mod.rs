@@ -3,9 +3,11 @@
 
 mod activity;
 mod context;
+mod docker_faults;
 mod faults;
 mod hypothesis;
 mod provider;
+mod selection;
 mod tolerance;
 mod verdict;
 mod watch;
@@ -19,7 +21,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 pub use context::{Interrupt, RunSettings};
-pub use faults::{Selection, StateConfig, parse_blast_radius, select_targets};
+pub use faults::StateConfig;
+pub use selection::{Selection, parse_blast_radius, preview, select_processes};
 
 use self::activity::{execute, report};
 use self::context::RunContext;

@@ -1,0 +1,114 @@
+//! Swarm faults: kill a service task's container (the orchestrator reschedules it; irreversible)
+//! and scale a service (undone by restoring the replica count recorded before the change).
+
+use serde_json::json;
+
+use super::process::FaultOrigin;
+use crate::ledger::{Lease, Ledger, LedgerError, NewLease, Undo};
+use crate::target::docker::{Engine, EngineError};
+use crate::target::swarm::{ServiceInfo, TaskInfo, scale};
+
+/// Applying a Swarm fault failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SwarmFaultError {
+    /// The ledger refused (halted) or failed; nothing was applied.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// The engine refused or failed; the lease is closed as apply-failed.
+    #[error("{what}: {source}")]
+    Engine {
+        /// The task or service.
+        what: String,
+        /// Why.
+        source: EngineError,
+    },
+}
+
+/// Kills the container of a running task (it must run on this engine's node).
+pub async fn kill_task(
+    ledger: &Ledger,
+    engine: &Engine,
+    task: &TaskInfo,
+    signal: &str,
+    origin: &FaultOrigin,
+) -> Result<Lease, SwarmFaultError> {
+    let what = format!("task {} of service {}", task.id, task.service);
+    let lease = ledger
+        .record(&NewLease {
+            run_id: origin.run_id.clone(),
+            activity: origin.activity.clone(),
+            func: origin.func.clone(),
+            target: task.describe(),
+            undo: Undo::Irreversible,
+            deadline: origin.deadline,
+        })
+        .await?;
+    let applied = if task.container_id.is_empty() {
+        Err(EngineError::NotFound(format!(
+            "the container of {what} (it runs on node {}, not on this engine)",
+            task.node_id
+        )))
+    } else {
+        engine.kill(&task.container_id, signal).await
+    };
+    finish(ledger, lease, applied, what).await
+}
+
+/// Sets a service's replica count; the lease restores the count it had.
+pub async fn scale_service(
+    ledger: &Ledger,
+    engine: &Engine,
+    service: &ServiceInfo,
+    replicas: u64,
+    origin: &FaultOrigin,
+) -> Result<Lease, SwarmFaultError> {
+    let what = format!("service {}", service.name);
+    let Some(before) = service.replicas else {
+        return Err(SwarmFaultError::Engine {
+            what,
+            source: EngineError::Api {
+                action: "scale".into(),
+                message: "only replicated services can be scaled (this one is global)".into(),
+                status: None,
+            },
+        });
+    };
+    let mut target = service.describe();
+    target["scaled_to"] = json!(replicas);
+    let lease = ledger
+        .record(&NewLease {
+            run_id: origin.run_id.clone(),
+            activity: origin.activity.clone(),
+            func: origin.func.clone(),
+            target,
+            undo: Undo::ScaleService {
+                id: service.id.clone(),
+                name: service.name.clone(),
+                replicas: before,
+            },
+            deadline: origin.deadline,
+        })
+        .await?;
+    let applied = scale(engine, &service.id, replicas).await.map(|_| ());
+    finish(ledger, lease, applied, what).await
+}
+
+async fn finish(
+    ledger: &Ledger,
+    lease: Lease,
+    applied: Result<(), EngineError>,
+    what: String,
+) -> Result<Lease, SwarmFaultError> {
+    match applied {
+        Ok(()) => {
+            ledger.mark_applied(&lease).await?;
+            Ok(lease)
+        }
+        Err(source) => {
+            ledger
+                .mark_apply_failed(&lease, &source.to_string())
+                .await?;
+            Err(SwarmFaultError::Engine { what, source })
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Swarm faults on a real single-node swarm: the clear error before `swarm init`, then a
+//! service whose killed task the orchestrator replaces, and a scale-down reverted to the recorded
+//! replica count. The test initialises the swarm itself and leaves it afterwards (only if it was
+//! not active before); nextest runs it alone (test group `docker-swarm`).
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::docker_fixture::{DockerFixture, IMAGE, docker, docker_ok};
+use crate::faults::{ledger_json, mw, stop_guard};
+use crate::harness::{TempDir, stderr, write};
+
+/// Leaves the swarm on drop when this test created it, and removes the `docker_gwbridge` network
+/// that `swarm init` made (when it did not exist before).
+struct SwarmMembership {
+    created: bool,
+    had_gwbridge: bool,
+}
+
+impl Drop for SwarmMembership {
+    fn drop(&mut self) {
+        if self.created {
+            docker(&["swarm", "leave", "--force"]);
+            if !self.had_gwbridge {
+                docker(&["network", "rm", "docker_gwbridge"]);
+            }
+        }
+    }
+}
+
+fn swarm_state() -> String {
+    docker_ok(&["info", "-f", "{{.Swarm.LocalNodeState}}"])
+}
+
+/// `(running, desired)` as `docker service ls` shows them.
+fn replicas(service: &str) -> (u64, u64) {
+    let text = docker_ok(&[
+        "service",
+        "ls",
+        "--filter",
+        &format!("name={service}"),
+        "--format",
+        "{{.Replicas}}",
+    ]);
+    let (running, desired) = text.split_once('/').unwrap_or(("0", "0"));
+    let desired = desired.split_whitespace().next().unwrap_or("0");
+    (running.parse().unwrap_or(0), desired.parse().unwrap_or(0))
+}
+
+fn method_experiment(actions: &str) -> String {
+    format!(r#"{{"title": "swarm", "description": "d", "method": [{actions}]}}"#)
+}
+
+#[test]
+fn swarm_faults_from_an_uninitialised_engine_to_a_rescheduled_task_and_a_restored_scale() {
+    let fx = DockerFixture::new();
+    let dir = TempDir::new("swarm");
+    let service = fx.name("svc");
+    let scale = |replicas: u64, duration: f64| {
+        format!(
+            r#"{{"type": "action", "name": "scale", "duration": {duration},
+                "provider": {{"type": "builtin", "func": "swarm.scale", "arguments": {{"service": "{service}", "replicas": {replicas}}}}}}}"#
+        )
+    };
+
+    let mut membership = SwarmMembership {
+        created: false,
+        had_gwbridge: docker(&["network", "inspect", "docker_gwbridge"])
+            .status
+            .success(),
+    };
+    if swarm_state() != "active" {
+        let file = write(
+            dir.path(),
+            "inactive.json",
+            &method_experiment(&scale(0, 1.0)),
+        );
+        let out = mw(dir.path(), &["run", "--journal-path", "i.json", &file]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let journal = std::fs::read_to_string(dir.path().join("i.json")).unwrap();
+        assert!(journal.contains("not a swarm manager"), "{journal}");
+        let init = docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"]);
+        if !init.status.success() {
+            eprintln!(
+                "skipped: the engine refused `docker swarm init`: {}",
+                String::from_utf8_lossy(&init.stderr)
+            );
+            return;
+        }
+        membership.created = true;
+    }
+
+    docker_ok(&[
+        "service",
+        "create",
+        "-d",
+        "--name",
+        &service,
+        "--label",
+        &format!("monkeywrench.test={}", fx.run),
+        "--replicas",
+        "2",
+        IMAGE,
+        "sleep",
+        "300",
+    ]);
+    assert!(
+        fx.wait_for(Duration::from_secs(60), || replicas(&service) == (2, 2)),
+        "service up: {:?}",
+        replicas(&service)
+    );
+
+    // Kill one task: the journal names it, its container dies, the orchestrator replaces it.
+    let file = write(
+        dir.path(),
+        "kill.json",
+        &method_experiment(&format!(
+            r#"{{"type": "action", "name": "kill-one", "provider": {{"type": "builtin", "func": "swarm.kill_task", "arguments": {{"service": "{service}"}}}}}},
+               {{"type": "probe", "name": "replicas", "provider": {{"type": "builtin", "func": "swarm.replicas", "arguments": {{"service": "{service}"}}}}}}"#
+        )),
+    );
+    let out = mw(dir.path(), &["run", "--journal-path", "k.json", &file]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let journal: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("k.json")).unwrap()).unwrap();
+    let killed = journal["run"][0]["output"]["faults"][0]["target"].clone();
+    assert_eq!(killed["kind"], "swarm-task", "{journal}");
+    assert_eq!(killed["service"], service.as_str());
+    assert_eq!(journal["run"][1]["output"]["desired"], 2, "{journal}");
+    let killed_container = killed["container"].as_str().unwrap().to_string();
+    assert!(
+        fx.wait_for(Duration::from_secs(30), || fx.state(&killed_container)
+            != "running"),
+        "the task's container was killed"
+    );
+    assert!(
+        fx.wait_for(Duration::from_secs(60), || replicas(&service) == (2, 2)),
+        "the orchestrator replaced the task: {:?}",
+        replicas(&service)
+    );
+
+    // Scale to zero for 3 s: the lease restores the recorded count of 2.
+    let file = write(dir.path(), "scale.json", &method_experiment(&scale(0, 3.0)));
+    let mut run = crate::faults::spawn_run(dir.path(), &file);
+    assert!(
+        fx.wait_for(Duration::from_secs(20), || replicas(&service).1 == 0),
+        "scaled down during the fault"
+    );
+    assert_eq!(run.wait().unwrap().code(), Some(0));
+    assert_eq!(replicas(&service).1, 2, "desired count restored");
+    let scaled = ledger_json(dir.path())
+        .into_iter()
+        .find(|l| l["func"] == "swarm.scale")
+        .unwrap();
+    assert_eq!(scaled["state"], "reverted", "{scaled}");
+    assert_eq!(scaled["target"]["replicas"], 2);
+    assert!(
+        fx.wait_for(Duration::from_secs(60), || replicas(&service) == (2, 2)),
+        "running again: {:?}",
+        replicas(&service)
+    );
+    stop_guard(dir.path());
+}
