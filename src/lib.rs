@@ -15,6 +15,7 @@
 //! | [`store`] | the durable store: SQLite by default, PostgreSQL by URL; migrations |
 //! | [`ledger`] | leases written before a fault is applied; revert, leftovers, halt |
 //! | [`target`] | things faults act on and their selectors: processes (pidfd signals), Docker containers and Swarm services (bollard) |
+//! | [`monkey`] | the Chaos Monkey: config, calendar, inventory, daily plan, scheduler (injected clock), kills, history, webhooks |
 //! | [`demo`] | the small HTTP service and bundled experiments behind `monkeywrench demo` |
 //!
 //! Direction of dependencies: `cli -> everything`; `experiment -> probe, builtin, fault, ledger,
@@ -29,6 +30,7 @@ pub mod experiment;
 pub mod fault;
 pub mod ledger;
 pub mod loadgen;
+pub mod monkey;
 pub mod probe;
 pub mod proxy;
 pub mod store;

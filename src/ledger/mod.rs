@@ -96,16 +96,10 @@ impl Ledger {
     /// Refuses while halted (checked in the same transaction).
     pub async fn record(&self, new: &NewLease) -> Result<Lease, LedgerError> {
         let pool = self.store.pool();
+        // The write comes first: SQLite then takes its write lock before anything is read, so a
+        // concurrent writer (another run, the guard, a monkey) makes this wait instead of failing
+        // with a stale snapshot (SQLITE_BUSY_SNAPSHOT); the halt check below sees the latest state.
         let mut tx = pool.begin().await?;
-        let halted: Option<(Option<String>,)> =
-            sqlx::query_as("SELECT reason FROM halt WHERE id = 1 AND halted = 1")
-                .fetch_optional(&mut *tx)
-                .await?;
-        if let Some((reason,)) = halted {
-            return Err(LedgerError::Halted {
-                reason: reason.unwrap_or_default(),
-            });
-        }
         let lease = Lease {
             id: uuid::Uuid::new_v4().to_string(),
             run_id: new.run_id.clone(),
@@ -139,6 +133,16 @@ impl Ledger {
         .bind(LeaseState::Pending.as_str())
         .execute(&mut *tx)
         .await?;
+        let halted: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT reason FROM halt WHERE id = 1 AND halted = 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some((reason,)) = halted {
+            tx.rollback().await?;
+            return Err(LedgerError::Halted {
+                reason: reason.unwrap_or_default(),
+            });
+        }
         tx.commit().await?;
         Ok(lease)
     }

@@ -4,7 +4,10 @@
 use sqlx::AnyPool;
 
 /// (version, SQL) in order; never edit a shipped one, add a new one.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_ledger.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_ledger.sql")),
+    (2, include_str!("migrations/0002_monkey.sql")),
+];
 
 /// Applies every migration not yet recorded, each in its own transaction.
 pub async fn run(pool: &AnyPool) -> Result<(), sqlx::Error> {

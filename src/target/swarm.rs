@@ -96,8 +96,12 @@ pub async fn service(engine: &Engine, name: &str) -> Result<ServiceInfo, EngineE
         .inspect_service(name, None::<q::InspectServiceOptions>)
         .await
         .map_err(|e| object_error(&format!("service {name}"), "inspect service", &e))?;
+    Ok(service_info(s))
+}
+
+fn service_info(s: bollard::models::Service) -> ServiceInfo {
     let spec = s.spec.unwrap_or_default();
-    Ok(ServiceInfo {
+    ServiceInfo {
         id: s.id.unwrap_or_default(),
         name: spec.name.unwrap_or_default(),
         replicas: spec
@@ -105,7 +109,35 @@ pub async fn service(engine: &Engine, name: &str) -> Result<ServiceInfo, EngineE
             .and_then(|m| m.replicated)
             .map(|r| r.replicas.unwrap_or(1).max(0) as u64),
         labels: spec.labels.unwrap_or_default().into_iter().collect(),
-    })
+    }
+}
+
+/// Services whose label `label` is `enabled` or `true`.
+pub async fn opted_in_services(
+    engine: &Engine,
+    label: &str,
+) -> Result<Vec<ServiceInfo>, EngineError> {
+    let filters: HashMap<String, Vec<String>> =
+        HashMap::from([("label".to_string(), vec![label.to_string()])]);
+    let services = engine
+        .docker()
+        .list_services(Some(q::ListServicesOptions {
+            filters: Some(filters),
+            ..Default::default()
+        }))
+        .await
+        .map_err(|e| api_error("list services", &e))?;
+    let mut out: Vec<ServiceInfo> = services
+        .into_iter()
+        .map(service_info)
+        .filter(|s| {
+            s.labels.get(label).is_some_and(|v| {
+                v.eq_ignore_ascii_case("enabled") || v.eq_ignore_ascii_case("true")
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
 }
 
 /// The running tasks of a service, by slot.

@@ -1,0 +1,312 @@
+//! One kill attempt, in the order the spec fixes: enabled and not halted → inside the window →
+//! outage gate → victims by the kill mode → min time and the history record (one transaction) →
+//! kill through the normal fault path (ledger) → outcome recorded. Every skip is recorded with its
+//! reason and notified.
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::Monkey;
+use super::history::{self, Attempt, Claim, Limits, Outcome, format_time};
+use super::inventory::{Instance, InstanceRef, discover};
+use super::planner::group_rng;
+use crate::fault::container::{ContainerFault, ContainerFaultError};
+use crate::fault::process::{FaultError, FaultOrigin, ProcessFault};
+use crate::target::docker::{Engine, EngineError};
+use crate::target::process::SignalError;
+use crate::target::selector::pick;
+
+/// What one attempt did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttemptReport {
+    /// The group.
+    pub group: String,
+    /// When.
+    pub at: String,
+    /// Why it was skipped, if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    /// Each victim and its outcome.
+    pub victims: Vec<Value>,
+}
+
+impl Monkey {
+    /// Attempts the kill of `group` planned for `planned_at` (None: an unplanned attempt).
+    pub async fn attempt(&self, group: &str, planned_at: Option<Timestamp>) -> AttemptReport {
+        let now = self.clock.now();
+        let mut attempt = Attempt {
+            at: now,
+            day: self.calendar.date_of(now),
+            group: group.to_string(),
+            mode: self.config.kill_mode.describe(),
+            leashed: self.config.leashed,
+            planned_at,
+        };
+        match self.prepare(&mut attempt).await {
+            Ok(victims) => self.kill(&attempt, victims).await,
+            Err(Skip::Recorded(reason)) => self.skip(&attempt, &reason, true).await,
+            Err(Skip::Unrecorded(reason)) => self.skip(&attempt, &reason, false).await,
+            Err(Skip::Silent(reason)) => AttemptReport {
+                group: attempt.group,
+                at: format_time(&now),
+                skipped: Some(reason),
+                victims: Vec::new(),
+            },
+        }
+    }
+
+    /// Every check up to and including the claim; returns the victims with their history rows.
+    async fn prepare(&self, attempt: &mut Attempt) -> Result<Vec<(Instance, String)>, Skip> {
+        if !self.config.enabled {
+            return Err(Skip::Recorded(
+                "disabled: enabled is false in the config".into(),
+            ));
+        }
+        match self.ledger.halt_state().await {
+            Ok(Some(h)) => return Err(Skip::Recorded(format!("halted: {}", h.reason))),
+            Ok(None) => {}
+            Err(e) => return Err(Skip::Unrecorded(format!("store-unreachable: {e}"))),
+        }
+        if !self.calendar.in_window(attempt.at) {
+            let day = attempt.day;
+            let why = self
+                .calendar
+                .day_off_reason(day)
+                .map(|r| format!("{day} is a {r}"))
+                .unwrap_or_else(|| {
+                    format!(
+                        "{} is outside {}:00–{}:00 {}",
+                        attempt
+                            .at
+                            .to_zoned_datetime(self.calendar.tz().clone())
+                            .strftime("%H:%M"),
+                        self.config.start_hour,
+                        self.config.end_hour,
+                        self.config.time_zone_name
+                    )
+                });
+            return Err(Skip::Recorded(format!("outside-window: {why}")));
+        }
+        if let Some(planned) = attempt.planned_at {
+            let day = self.calendar.date_of(planned);
+            match history::mark_done(&self.store, day, &attempt.group).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(Skip::Silent(
+                        "already attempted (by this or another monkey sharing the store)".into(),
+                    ));
+                }
+                Err(e) => return Err(Skip::Unrecorded(format!("store-unreachable: {e}"))),
+            }
+        }
+        if let Some(gate) = &self.config.outage_gate {
+            super::gate::check(gate).await.map_err(Skip::Recorded)?;
+        }
+        let inventory = discover(&self.config).await;
+        let Some(group) = inventory
+            .groups
+            .get(&attempt.group)
+            .filter(|g| !g.instances.is_empty())
+        else {
+            let warnings = if inventory.warnings.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", inventory.warnings.join("; "))
+            };
+            return Err(Skip::Recorded(format!(
+                "no-eligible-instances: group {} has no opted-in instance now{warnings}",
+                attempt.group
+            )));
+        };
+        attempt.mode = group.kill_mode.describe();
+        let seed = self.seed.unwrap_or_else(rand::random);
+        let draw: u64 = rand::Rng::random(&mut group_rng(
+            seed,
+            attempt.day,
+            &attempt.group,
+            &format!("victims {}", format_time(&attempt.at)),
+        ));
+        let picked = pick(group.instances.len(), &group.kill_mode.pick(), draw);
+        if picked.indices.is_empty() {
+            return Err(Skip::Recorded(format!(
+                "no-victim-drawn: {}",
+                picked
+                    .warning
+                    .unwrap_or_else(|| "the kill mode picked no instance".into())
+            )));
+        }
+        let victims: Vec<Instance> = picked
+            .indices
+            .iter()
+            .map(|i| group.instances[*i].clone())
+            .collect();
+        let described: Vec<Value> = victims.iter().map(Instance::describe).collect();
+        let limits = Limits {
+            not_since: self.calendar.min_kill_threshold(attempt.at, group.min),
+            max_per_day: self.config.max_kills_per_day,
+        };
+        match history::claim(&self.store, attempt, &described, &limits).await {
+            Ok(Claim::Granted(ids)) => Ok(victims.into_iter().zip(ids).collect()),
+            Ok(Claim::Denied(reason)) => Err(Skip::Recorded(reason)),
+            Err(e) => Err(Skip::Unrecorded(format!("store-unreachable: {e}"))),
+        }
+    }
+
+    async fn kill(&self, attempt: &Attempt, victims: Vec<(Instance, String)>) -> AttemptReport {
+        let mut report = AttemptReport {
+            group: attempt.group.clone(),
+            at: format_time(&attempt.at),
+            skipped: None,
+            victims: Vec::new(),
+        };
+        for (victim, row) in victims {
+            let (outcome, reason) = if attempt.leashed {
+                (
+                    Outcome::Leashed,
+                    Some("leashed: the kill was skipped on purpose".to_string()),
+                )
+            } else {
+                self.terminate(&victim).await
+            };
+            if let Err(e) =
+                history::set_outcome(&self.store, &row, outcome, reason.as_deref()).await
+            {
+                eprintln!(
+                    "monkeywrench monkey: record outcome of {}: {e}",
+                    victim.name
+                );
+            }
+            self.metrics.kill(outcome.as_str());
+            let event = json!({
+                "event": "termination",
+                "at": format_time(&attempt.at),
+                "group": attempt.group,
+                "instance": victim.describe(),
+                "mode": attempt.mode,
+                "leashed": attempt.leashed,
+                "outcome": outcome.as_str(),
+                "reason": reason,
+            });
+            eprintln!(
+                "monkeywrench monkey: {} {} of group {}: {}{}",
+                format_time(&attempt.at),
+                victim.name,
+                attempt.group,
+                outcome.as_str(),
+                reason
+                    .as_ref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            );
+            self.notifier.send(event.clone()).await;
+            report.victims.push(event);
+        }
+        report
+    }
+
+    /// Kills one victim through the fault path (an irreversible lease in the ledger first).
+    pub(super) async fn terminate(&self, victim: &Instance) -> (Outcome, Option<String>) {
+        let origin = FaultOrigin {
+            run_id: self.run_id.clone(),
+            activity: format!("monkey {}", victim.app),
+            func: match victim.target {
+                InstanceRef::Container { .. } => "container.kill".into(),
+                InstanceRef::Process { .. } => "process.kill".into(),
+            },
+            deadline: self.clock.now() + SignedDuration::from_mins(1),
+        };
+        let failed = |e: String| (Outcome::Failed, Some(e));
+        match &victim.target {
+            InstanceRef::Process { info, .. } => {
+                let fault = ProcessFault::Kill {
+                    signal: "SIGKILL".into(),
+                };
+                match fault.apply(&self.ledger, info, &origin).await {
+                    Ok(_) => (Outcome::Killed, None),
+                    Err(FaultError::Signal {
+                        source: SignalError::Gone(pid),
+                        ..
+                    }) => (Outcome::TargetGone, Some(format!("process {pid} is gone"))),
+                    Err(e) => failed(e.to_string()),
+                }
+            }
+            InstanceRef::Container { id } => {
+                let engine = match Engine::connect().await {
+                    Ok(e) => e,
+                    Err(e) => return failed(e.to_string()),
+                };
+                let info = match engine.container(id).await {
+                    Ok(c) if c.state == "running" => c,
+                    Ok(c) => {
+                        return (
+                            Outcome::TargetGone,
+                            Some(format!("container {} is {}", c.name, c.state)),
+                        );
+                    }
+                    Err(EngineError::NotFound(what)) => {
+                        return (Outcome::TargetGone, Some(format!("{what} is gone")));
+                    }
+                    Err(e) => return failed(e.to_string()),
+                };
+                let fault = ContainerFault::Kill {
+                    signal: "SIGKILL".into(),
+                };
+                match fault.apply(&self.ledger, &engine, &info, &origin).await {
+                    Ok(_) => (Outcome::Killed, None),
+                    Err(ContainerFaultError::Engine {
+                        source: EngineError::NotFound(what),
+                        ..
+                    }) => (Outcome::TargetGone, Some(format!("{what} is gone"))),
+                    Err(ContainerFaultError::Engine {
+                        source:
+                            EngineError::Api {
+                                status: Some(409),
+                                message,
+                                ..
+                            },
+                        ..
+                    }) => (Outcome::TargetGone, Some(message)),
+                    Err(e) => failed(e.to_string()),
+                }
+            }
+        }
+    }
+
+    async fn skip(&self, attempt: &Attempt, reason: &str, record: bool) -> AttemptReport {
+        if record && let Err(e) = history::record_skip(&self.store, attempt, reason).await {
+            eprintln!("monkeywrench monkey: record skip: {e}");
+        }
+        self.metrics.skip(reason);
+        eprintln!(
+            "monkeywrench monkey: {} group {} skipped: {reason}",
+            format_time(&attempt.at),
+            attempt.group
+        );
+        self.notifier
+            .send(json!({
+                "event": "skipped",
+                "at": format_time(&attempt.at),
+                "group": attempt.group,
+                "leashed": attempt.leashed,
+                "reason": reason,
+            }))
+            .await;
+        AttemptReport {
+            group: attempt.group.clone(),
+            at: format_time(&attempt.at),
+            skipped: Some(reason.to_string()),
+            victims: Vec::new(),
+        }
+    }
+}
+
+/// Why an attempt stops before the kill.
+enum Skip {
+    /// Recorded in the history and notified.
+    Recorded(String),
+    /// Notified and logged; the store cannot take it.
+    Unrecorded(String),
+    /// Not this monkey's to report (another monkey took the planned kill).
+    Silent(String),
+}

@@ -1,0 +1,71 @@
+//! The Chaos Monkey (specs/chaos-monkey.md): on work days, inside working hours, it randomly
+//! terminates opted-in instances, at most once per group and day, never while the outage gate
+//! fails, never more often than the min time allows, and keeps a history in the store.
+//!
+//! `config` (the file) → `inventory` (opted-in instances, grouped) → `planner` (the daily draw)
+//! → `scheduler` (daemon and tick, through the injected `clock`) → `kill` (one attempt, in the
+//! spec's order) → `history` (store), `notify` (webhooks), `metrics`.
+
+pub mod calendar;
+pub mod clock;
+pub mod config;
+mod gate;
+pub mod history;
+pub mod inventory;
+mod kill;
+pub mod metrics;
+pub mod notify;
+pub mod planner;
+pub mod scheduler;
+#[cfg(test)]
+mod tests;
+
+pub use kill::AttemptReport;
+
+use crate::ledger::Ledger;
+use crate::store::Store;
+
+/// A monkey: its config, store, ledger and clock.
+#[derive(Debug)]
+pub struct Monkey {
+    /// The validated config.
+    pub config: config::MonkeyConfig,
+    /// Work days and windows.
+    pub calendar: calendar::Calendar,
+    /// History and plans.
+    pub store: Store,
+    /// Kills go through it (irreversible leases) and it holds the halt switch.
+    pub ledger: Ledger,
+    /// The one source of time.
+    pub clock: clock::Clock,
+    /// Webhooks.
+    pub notifier: notify::Notifier,
+    /// Counters for `/metrics`.
+    pub metrics: metrics::MonkeyMetrics,
+    /// Seed for plans and victim picks (random when None; a stored plan keeps its own).
+    pub seed: Option<u64>,
+    /// Recorded as the run id of its leases.
+    pub run_id: String,
+}
+
+impl Monkey {
+    /// A monkey on an open store.
+    pub fn new(
+        config: config::MonkeyConfig,
+        store: Store,
+        clock: clock::Clock,
+        seed: Option<u64>,
+    ) -> Monkey {
+        Monkey {
+            calendar: calendar::Calendar::new(&config),
+            notifier: notify::Notifier::new(config.webhooks.clone()),
+            ledger: Ledger::new(store.clone()),
+            store,
+            clock,
+            metrics: metrics::MonkeyMetrics::default(),
+            seed,
+            run_id: format!("monkey-{}", uuid::Uuid::new_v4().simple()),
+            config,
+        }
+    }
+}

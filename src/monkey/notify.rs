@@ -1,0 +1,92 @@
+//! Webhooks: one JSON POST per termination and per skipped kill, with a timeout per attempt and
+//! bounded retries. Sending runs in the background: a hanging endpoint never delays a kill.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::task::JoinSet;
+
+use super::config::Webhook;
+
+/// Sends notifications in the background.
+#[derive(Debug)]
+pub struct Notifier {
+    hooks: Vec<Webhook>,
+    client: reqwest::Client,
+    pending: tokio::sync::Mutex<JoinSet<()>>,
+}
+
+impl Notifier {
+    /// A notifier for `hooks`.
+    pub fn new(hooks: Vec<Webhook>) -> Notifier {
+        Notifier {
+            hooks,
+            client: reqwest::Client::new(),
+            pending: tokio::sync::Mutex::new(JoinSet::new()),
+        }
+    }
+
+    /// Queues `event` for every hook and returns at once.
+    pub async fn send(&self, event: Value) {
+        let mut pending = self.pending.lock().await;
+        // Reap finished sends so the set does not grow in a long-running daemon.
+        while pending.try_join_next().is_some() {}
+        for hook in &self.hooks {
+            let (client, hook, event) = (self.client.clone(), hook.clone(), event.clone());
+            pending.spawn(async move {
+                deliver(&client, &hook, &event).await;
+            });
+        }
+    }
+
+    /// Waits for queued sends, at most `limit` (a short-lived `monkey tick` calls this before it
+    /// exits; every send is bounded by its own timeout and retries anyway).
+    pub async fn drain(&self, limit: Duration) {
+        let mut pending = self.pending.lock().await;
+        let _ = tokio::time::timeout(limit, async {
+            while pending.join_next().await.is_some() {}
+        })
+        .await;
+        pending.abort_all();
+    }
+
+    /// The longest a queued send can take.
+    pub fn longest(&self) -> Duration {
+        self.hooks
+            .iter()
+            .map(|h| {
+                let attempts = f64::from(h.retries + 1);
+                Duration::from_secs_f64(h.timeout_s * attempts + 0.5 * attempts)
+            })
+            .max()
+            .unwrap_or(Duration::ZERO)
+    }
+}
+
+async fn deliver(client: &reqwest::Client, hook: &Webhook, event: &Value) {
+    for attempt in 0..=hook.retries {
+        let sent = client
+            .post(&hook.url)
+            .timeout(Duration::from_secs_f64(hook.timeout_s))
+            .json(event)
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status().is_success() => return,
+            Ok(r) => eprintln!(
+                "monkeywrench monkey: webhook {} answered {} (attempt {})",
+                hook.url,
+                r.status(),
+                attempt + 1
+            ),
+            Err(e) => eprintln!(
+                "monkeywrench monkey: webhook {} failed: {e} (attempt {})",
+                hook.url,
+                attempt + 1
+            ),
+        }
+        if attempt < hook.retries {
+            tokio::time::sleep(Duration::from_millis(250 << attempt.min(4))).await;
+        }
+    }
+}

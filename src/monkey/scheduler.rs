@@ -1,0 +1,147 @@
+//! When kills happen: each day's plan is drawn once and stored with absolute times (a restarted
+//! daemon, a cron `tick` and a second monkey on the same store all follow the same plan); the
+//! daemon sleeps on the injected clock until each planned kill, then until the next day.
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use tokio_util::sync::CancellationToken;
+
+use super::history::{self, HistoryError, format_time};
+use super::inventory::{Inventory, discover};
+use super::planner::{Candidate, Plan, PlannedKill, local_time, plan_day};
+use super::{AttemptReport, Monkey};
+
+/// The draw for `day` as made at `now` from the current inventory (nothing stored).
+pub fn draw(monkey: &Monkey, inventory: &Inventory, day: Date, now: Timestamp, seed: u64) -> Plan {
+    let candidates: Vec<Candidate> = inventory
+        .groups
+        .values()
+        .map(|g| Candidate {
+            key: g.key.clone(),
+            mean: g.mean,
+            instances: g.instances.len(),
+        })
+        .collect();
+    plan_day(&monkey.calendar, &candidates, day, now, seed)
+}
+
+/// The plan of `day` for the groups eligible now: stored draws where they exist, the rest drawn
+/// now; stored only when `store` (the first monkey to store a group's day wins).
+async fn plan_for(monkey: &Monkey, day: Date, store: bool) -> Result<Plan, HistoryError> {
+    let now = monkey.clock.now();
+    let inventory = discover(&monkey.config).await;
+    if store {
+        for w in &inventory.warnings {
+            eprintln!("monkeywrench monkey: {w}");
+        }
+    }
+    let seed = monkey.seed.unwrap_or_else(rand::random);
+    let fresh = draw(monkey, &inventory, day, now, seed);
+    let groups: Vec<String> = inventory
+        .groups
+        .values()
+        .filter(|g| !g.instances.is_empty())
+        .map(|g| g.key.clone())
+        .collect();
+    let rows = if store && fresh.note.is_none() {
+        let draws: Vec<(String, Option<Timestamp>, u64)> = groups
+            .iter()
+            .map(|g| {
+                let at = fresh.kills.iter().find(|k| k.group == *g).map(|k| k.time);
+                (g.clone(), at, seed)
+            })
+            .collect();
+        history::save_plan(&monkey.store, day, now, &draws).await?
+    } else {
+        history::load_plan(&monkey.store, day, &groups).await?
+    };
+    let mut kills: Vec<PlannedKill> = Vec::new();
+    for g in &groups {
+        match rows.iter().find(|r| r.group == *g) {
+            Some(row) => {
+                if let Some(time) = row.at {
+                    kills.push(PlannedKill {
+                        group: g.clone(),
+                        at: format_time(&time),
+                        time,
+                        local: local_time(&monkey.calendar, time),
+                        instances: inventory.groups.get(g).map(|x| x.instances.len()),
+                        done: row.done,
+                    });
+                }
+            }
+            None => kills.extend(fresh.kills.iter().filter(|k| k.group == *g).cloned()),
+        }
+    }
+    kills.sort_by(|a, b| a.time.cmp(&b.time).then(a.group.cmp(&b.group)));
+    Ok(Plan {
+        date: day.to_string(),
+        seed,
+        note: fresh.note,
+        kills,
+    })
+}
+
+/// The plan of `day` as it stands (stored draws, the rest previewed; nothing stored).
+pub async fn preview(monkey: &Monkey, day: Date) -> Result<Plan, HistoryError> {
+    plan_for(monkey, day, false).await
+}
+
+/// The plan of `day`, drawn and stored on first use.
+pub async fn plan_of(monkey: &Monkey, day: Date) -> Result<Plan, HistoryError> {
+    let plan = plan_for(monkey, day, true).await?;
+    monkey
+        .metrics
+        .planned(plan.kills.len(), monkey.clock.now().as_second());
+    log_plan(&plan);
+    Ok(plan)
+}
+
+fn log_plan(plan: &Plan) {
+    let note = plan
+        .note
+        .as_ref()
+        .map(|n| format!(" ({n})"))
+        .unwrap_or_default();
+    eprintln!(
+        "monkeywrench monkey: plan for {} (seed {}): {} kill(s){note}",
+        plan.date,
+        plan.seed,
+        plan.kills.len()
+    );
+    for k in &plan.kills {
+        eprintln!("  {}  {}", k.local, k.group);
+    }
+}
+
+/// Runs every planned kill of today that is due and not yet attempted (for cron).
+pub async fn tick(monkey: &Monkey) -> Result<Vec<AttemptReport>, HistoryError> {
+    let now = monkey.clock.now();
+    let plan = plan_of(monkey, monkey.calendar.date_of(now)).await?;
+    let mut reports = Vec::new();
+    for k in plan.kills.iter().filter(|k| !k.done && k.time <= now) {
+        reports.push(monkey.attempt(&k.group, Some(k.time)).await);
+    }
+    Ok(reports)
+}
+
+/// The daemon: plan each day, sleep until each kill, attempt it; until `cancel`.
+pub async fn run(monkey: &Monkey, cancel: &CancellationToken) -> Result<(), HistoryError> {
+    loop {
+        let day = monkey.calendar.date_of(monkey.clock.now());
+        let plan = plan_of(monkey, day).await?;
+        for k in plan.kills.iter().filter(|k| !k.done) {
+            if !monkey.clock.sleep_until(k.time, cancel).await {
+                return Ok(());
+            }
+            monkey.attempt(&k.group, Some(k.time)).await;
+        }
+        if !monkey
+            .clock
+            .sleep_until(monkey.calendar.next_day_start(day), cancel)
+            .await
+        {
+            return Ok(());
+        }
+    }
+}
