@@ -6,6 +6,8 @@ mod demo;
 mod guard;
 mod halt;
 mod ledger;
+mod monkey;
+mod monkey_status;
 mod plan;
 mod prepare;
 mod proxy;
@@ -29,6 +31,7 @@ Exit codes:
   4   INTERRUPTED      signal, --max-duration, halt, or the run was aborted
   5   SAFEGUARD        a safeguard tripped; run stopped, faults reverted
   64  USAGE            invalid experiment or option, unsupported provider, unreadable source
+  69  UNAVAILABLE      the Docker engine or the store cannot be reached; nothing was done
   70  INTERNAL         monkeywrench bug; journal written if possible";
 
 /// monkeywrench: state the steady state, inject real faults, watch, revert.
@@ -62,6 +65,8 @@ enum Command {
     Targets(targets::TargetsArgs),
     /// Watch the ledger and revert faults whose deadline passed or whose owner died.
     Guard(guard::GuardArgs),
+    /// The Chaos Monkey: random terminations of opted-in instances in working hours.
+    Monkey(monkey::MonkeyArgs),
 }
 
 /// Entry point used by `main.rs`: returns the process exit code.
@@ -109,6 +114,7 @@ async fn dispatch(command: Command) -> i32 {
         Command::Ledger(args) => ledger::execute(args).await,
         Command::Targets(args) => targets::execute(args).await,
         Command::Guard(args) => guard::execute(args).await,
+        Command::Monkey(args) => monkey::execute(args).await,
     };
     match result {
         Ok(code) => code,

@@ -11,7 +11,8 @@ use crate::target::docker::{ContainerInfo, Engine, EngineError};
 /// A container fault.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ContainerFault {
-    /// Send a signal to the main process (SIGKILL by default); the restart policy decides the rest.
+    /// Send a signal to the main process as a crash would (SIGKILL by default); the restart
+    /// policy decides the rest.
     Kill {
         /// Signal name.
         signal: String,
@@ -102,7 +103,7 @@ impl ContainerFault {
             })
             .await?;
         let applied = match self {
-            ContainerFault::Kill { signal } => engine.kill(&victim.id, signal).await,
+            ContainerFault::Kill { signal } => engine.crash(&victim.id, signal).await,
             ContainerFault::Stop { timeout_s } => engine.stop(&victim.id, *timeout_s).await,
             ContainerFault::Pause => engine.pause(&victim.id).await,
             ContainerFault::Restart { timeout_s } => engine.restart(&victim.id, *timeout_s).await,

@@ -49,7 +49,7 @@ pub async fn kill_task(
             task.node_id
         )))
     } else {
-        engine.kill(&task.container_id, signal).await
+        engine.crash(&task.container_id, signal).await
     };
     finish(ledger, lease, applied, what).await
 }

@@ -13,7 +13,8 @@ use crate::experiment::source::{self, Format, Key, Node, NodeValue};
 use crate::experiment::validate::{ValidateOptions, validate};
 use crate::target::selector::{Pick, ProcessSelector};
 
-const KEYS: [&str; 17] = [
+const KEYS: [&str; 18] = [
+    "name",
     "enabled",
     "leashed",
     "time_zone",
@@ -159,6 +160,9 @@ pub struct ProcessEntry {
 /// A validated monkey config.
 #[derive(Debug, Clone)]
 pub struct MonkeyConfig {
+    /// The monkey's name: monkeys with the same name on one store share their daily plans (a
+    /// standby pair); different names plan independently.
+    pub name: String,
     /// Whether kills happen at all.
     pub enabled: bool,
     /// Dry run: everything runs and is recorded, only the kill is skipped.
@@ -200,6 +204,7 @@ pub struct MonkeyConfig {
 impl Default for MonkeyConfig {
     fn default() -> Self {
         MonkeyConfig {
+            name: "monkey".into(),
             enabled: false,
             leashed: true,
             time_zone_name: "UTC".into(),
@@ -294,6 +299,11 @@ impl Check<'_> {
         for (key, value) in entries {
             let path = key.name.as_str();
             match path {
+                "name" => {
+                    if let Some(name) = self.string(value, path) {
+                        config.name = name;
+                    }
+                }
                 "enabled" => config.enabled = self.boolean(value, path, config.enabled),
                 "leashed" => config.leashed = self.boolean(value, path, config.leashed),
                 "docker" => config.docker = self.boolean(value, path, config.docker),

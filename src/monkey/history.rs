@@ -302,21 +302,18 @@ pub struct PlanRow {
     pub done: bool,
 }
 
-/// The stored draws of `day` for `groups`, by time.
-pub async fn load_plan(
-    store: &Store,
-    day: Date,
-    groups: &[String],
-) -> Result<Vec<PlanRow>, HistoryError> {
+/// The stored draws of monkey `name` for `day`, by time.
+pub async fn load_plan(store: &Store, name: &str, day: Date) -> Result<Vec<PlanRow>, HistoryError> {
     let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
-        "SELECT group_key, at_ms, seed, done FROM monkey_plans WHERE day = $1 ORDER BY at_ms, group_key",
+        "SELECT group_key, at_ms, seed, done FROM monkey_plans WHERE monkey = $1 AND day = $2 \
+         ORDER BY at_ms, group_key",
     )
+    .bind(name)
     .bind(day.to_string())
     .fetch_all(store.pool())
     .await?;
     Ok(rows
         .into_iter()
-        .filter(|(g, ..)| groups.contains(g))
         .map(|(group, ms, seed, done)| PlanRow {
             group,
             at: (ms >= 0)
@@ -328,10 +325,11 @@ pub async fn load_plan(
         .collect())
 }
 
-/// Stores the draws of groups that have none for `day` yet (the first monkey to draw a group's
-/// day wins) and returns what is stored for all of `draws`' groups.
+/// Stores the draws of groups that have none for `day` yet (the first of the monkeys called
+/// `name` to draw a group's day wins) and returns every stored draw of that day.
 pub async fn save_plan(
     store: &Store,
+    name: &str,
     day: Date,
     made_at: Timestamp,
     draws: &[(String, Option<Timestamp>, u64)],
@@ -339,9 +337,10 @@ pub async fn save_plan(
     let mut tx = store.pool().begin().await?;
     for (group, at, seed) in draws {
         sqlx::query(
-            "INSERT INTO monkey_plans (day, group_key, at_ms, seed, made_at, done) \
-             VALUES ($1, $2, $3, $4, $5, 0) ON CONFLICT DO NOTHING",
+            "INSERT INTO monkey_plans (monkey, day, group_key, at_ms, seed, made_at, done) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0) ON CONFLICT DO NOTHING",
         )
+        .bind(name)
         .bind(day.to_string())
         .bind(group)
         .bind(at.map_or(-1, |t| t.as_millisecond()))
@@ -351,15 +350,20 @@ pub async fn save_plan(
         .await?;
     }
     tx.commit().await?;
-    let groups: Vec<String> = draws.iter().map(|(g, ..)| g.clone()).collect();
-    load_plan(store, day, &groups).await
+    load_plan(store, name, day).await
 }
 
 /// Marks a planned kill as attempted; false when another monkey already did.
-pub async fn mark_done(store: &Store, day: Date, group: &str) -> Result<bool, HistoryError> {
+pub async fn mark_done(
+    store: &Store,
+    name: &str,
+    day: Date,
+    group: &str,
+) -> Result<bool, HistoryError> {
     let n = sqlx::query(
-        "UPDATE monkey_plans SET done = 1 WHERE day = $1 AND group_key = $2 AND done = 0",
+        "UPDATE monkey_plans SET done = 1 WHERE monkey = $1 AND day = $2 AND group_key = $3 AND done = 0",
     )
+    .bind(name)
     .bind(day.to_string())
     .bind(group)
     .execute(store.pool())

@@ -76,7 +76,7 @@ impl Monkey {
                 .map(|r| format!("{day} is a {r}"))
                 .unwrap_or_else(|| {
                     format!(
-                        "{} is outside {}:00–{}:00 {}",
+                        "{} is outside {:02}:00–{:02}:00 {}",
                         attempt
                             .at
                             .to_zoned_datetime(self.calendar.tz().clone())
@@ -90,7 +90,7 @@ impl Monkey {
         }
         if let Some(planned) = attempt.planned_at {
             let day = self.calendar.date_of(planned);
-            match history::mark_done(&self.store, day, &attempt.group).await {
+            match history::mark_done(&self.store, &self.config.name, day, &attempt.group).await {
                 Ok(true) => {}
                 Ok(false) => {
                     return Err(Skip::Silent(

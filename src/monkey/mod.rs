@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod notify;
 pub mod planner;
 pub mod scheduler;
+pub mod server;
 #[cfg(test)]
 mod tests;
 
@@ -41,7 +42,7 @@ pub struct Monkey {
     /// Webhooks.
     pub notifier: notify::Notifier,
     /// Counters for `/metrics`.
-    pub metrics: metrics::MonkeyMetrics,
+    pub metrics: std::sync::Arc<metrics::MonkeyMetrics>,
     /// Seed for plans and victim picks (random when None; a stored plan keeps its own).
     pub seed: Option<u64>,
     /// Recorded as the run id of its leases.
@@ -62,7 +63,7 @@ impl Monkey {
             ledger: Ledger::new(store.clone()),
             store,
             clock,
-            metrics: metrics::MonkeyMetrics::default(),
+            metrics: Default::default(),
             seed,
             run_id: format!("monkey-{}", uuid::Uuid::new_v4().simple()),
             config,

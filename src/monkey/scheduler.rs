@@ -43,6 +43,7 @@ async fn plan_for(monkey: &Monkey, day: Date, store: bool) -> Result<Plan, Histo
         .filter(|g| !g.instances.is_empty())
         .map(|g| g.key.clone())
         .collect();
+    let name = &monkey.config.name;
     let rows = if store && fresh.note.is_none() {
         let draws: Vec<(String, Option<Timestamp>, u64)> = groups
             .iter()
@@ -51,28 +52,32 @@ async fn plan_for(monkey: &Monkey, day: Date, store: bool) -> Result<Plan, Histo
                 (g.clone(), at, seed)
             })
             .collect();
-        history::save_plan(&monkey.store, day, now, &draws).await?
+        history::save_plan(&monkey.store, name, day, now, &draws).await?
     } else {
-        history::load_plan(&monkey.store, day, &groups).await?
+        history::load_plan(&monkey.store, name, day).await?
     };
-    let mut kills: Vec<PlannedKill> = Vec::new();
-    for g in &groups {
-        match rows.iter().find(|r| r.group == *g) {
-            Some(row) => {
-                if let Some(time) = row.at {
-                    kills.push(PlannedKill {
-                        group: g.clone(),
-                        at: format_time(&time),
-                        time,
-                        local: local_time(&monkey.calendar, time),
-                        instances: inventory.groups.get(g).map(|x| x.instances.len()),
-                        done: row.done,
-                    });
-                }
-            }
-            None => kills.extend(fresh.kills.iter().filter(|k| k.group == *g).cloned()),
-        }
-    }
+    // Stored kills stand even when their group is not visible now (an engine that is down, a
+    // service scaled to zero): the attempt then records why it was skipped.
+    let mut kills: Vec<PlannedKill> = rows
+        .iter()
+        .filter_map(|row| {
+            row.at.map(|time| PlannedKill {
+                group: row.group.clone(),
+                at: format_time(&time),
+                time,
+                local: local_time(&monkey.calendar, time),
+                instances: inventory.groups.get(&row.group).map(|g| g.instances.len()),
+                done: row.done,
+            })
+        })
+        .collect();
+    kills.extend(
+        fresh
+            .kills
+            .iter()
+            .filter(|k| !rows.iter().any(|r| r.group == k.group))
+            .cloned(),
+    );
     kills.sort_by(|a, b| a.time.cmp(&b.time).then(a.group.cmp(&b.group)));
     Ok(Plan {
         date: day.to_string(),

@@ -146,18 +146,14 @@ async fn a_week_kills_on_work_days_at_the_planned_minute_never_on_weekends_or_ho
     }
     assert!(herd.wait_alive(3), "exactly four of seven killed");
     for day in ["2026-12-02", "2026-12-05", "2026-12-06"] {
-        let rows = history::load_plan(&store, day.parse().unwrap(), &["billing//".to_string()])
+        let rows = history::load_plan(&store, "monkey", day.parse().unwrap())
             .await
             .unwrap();
         assert!(rows.is_empty(), "nothing drawn on {day}: {rows:?}");
     }
-    let monday = history::load_plan(
-        &store,
-        "2026-11-30".parse().unwrap(),
-        &["billing//".to_string()],
-    )
-    .await
-    .unwrap();
+    let monday = history::load_plan(&store, "monkey", "2026-11-30".parse().unwrap())
+        .await
+        .unwrap();
     assert!(monday[0].done && monday[0].at.is_some());
     let leases = monkey.ledger.list(100).await.unwrap();
     assert_eq!(leases.len(), 4, "every kill went through the ledger");
@@ -552,6 +548,8 @@ async fn two_monkeys_sharing_a_store_never_kill_the_same_planned_group_twice() {
     let cfg = config(&herd, "grouping: app\n");
     let mut cfg_a = cfg.clone();
     cfg_a.processes[0].app = format!("billing-{group_suffix}");
+    // Both share one name (a standby pair); unique per test run on a shared PostgreSQL.
+    cfg_a.name = format!("pair-{group_suffix}");
     let cfg_b = cfg_a.clone();
     let start = ts("2026-12-01T00:00:00Z");
     let end = Some(ts("2026-12-02T00:00:00Z"));

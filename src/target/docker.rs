@@ -244,7 +244,32 @@ impl Engine {
         Ok(n.name.unwrap_or_else(|| network.to_string()))
     }
 
-    /// Sends a signal to the container's main process.
+    /// Kills the container the way a crash does: the signal goes straight to its main process
+    /// (its pid on this host), so the engine sees an unexpected exit and applies the restart
+    /// policy. The engine's kill API instead marks the container as stopped by hand, and a
+    /// `restart: always` container then stays down. Falls back to the API when the process is
+    /// not visible from here (a remote engine, another pid namespace).
+    pub async fn crash(&self, id: &str, signal: &str) -> Result<(), EngineError> {
+        let c = self
+            .docker
+            .inspect_container(id, None::<q::InspectContainerOptions>)
+            .await
+            .map_err(|e| object_error(&format!("container {id}"), "inspect container", &e))?;
+        let pid = c.state.and_then(|s| s.pid).unwrap_or(0);
+        let local = std::env::var("DOCKER_HOST")
+            .ok()
+            .is_none_or(|h| h.starts_with("unix://"));
+        if pid > 0
+            && local
+            && let Some(process) = crate::target::process::ProcessIdentity::of(pid as i32)
+            && process.signal(signal).is_ok()
+        {
+            return Ok(());
+        }
+        self.kill(id, signal).await
+    }
+
+    /// Sends a signal to the container's main process through the engine's API.
     pub async fn kill(&self, id: &str, signal: &str) -> Result<(), EngineError> {
         let options = q::KillContainerOptions {
             signal: signal.to_string(),

@@ -9,6 +9,7 @@ mod docker_fixture;
 mod examples;
 mod faults;
 mod harness;
+mod monkey;
 mod proxy;
 mod proxy_faults;
 mod run_experiments;

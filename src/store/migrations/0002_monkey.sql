@@ -14,13 +14,14 @@ CREATE TABLE IF NOT EXISTS monkey_events (
 CREATE INDEX IF NOT EXISTS monkey_events_group ON monkey_events (group_key, at_ms);
 CREATE INDEX IF NOT EXISTS monkey_events_at ON monkey_events (at_ms);
 CREATE TABLE IF NOT EXISTS monkey_plans (
+    monkey TEXT NOT NULL,
     day TEXT NOT NULL,
     group_key TEXT NOT NULL,
     at_ms BIGINT NOT NULL,
     seed BIGINT NOT NULL,
     made_at TEXT NOT NULL,
     done BIGINT NOT NULL,
-    PRIMARY KEY (day, group_key)
+    PRIMARY KEY (monkey, day, group_key)
 );
 CREATE TABLE IF NOT EXISTS monkey_lock (
     id BIGINT PRIMARY KEY,
