@@ -46,6 +46,16 @@ pub enum InstanceRef {
     },
 }
 
+impl InstanceRef {
+    /// A sort key that tells instances with the same name apart.
+    fn key(&self) -> (&str, i32) {
+        match self {
+            InstanceRef::Container { id } => (id, 0),
+            InstanceRef::Process { pid, .. } => ("", *pid),
+        }
+    }
+}
+
 /// One candidate.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Instance {
@@ -255,7 +265,7 @@ pub fn group(config: &MonkeyConfig, instances: Vec<Instance>) -> Inventory {
         g.instances.sort_by(|a, b| {
             a.name
                 .cmp(&b.name)
-                .then(a.describe().to_string().cmp(&b.describe().to_string()))
+                .then_with(|| a.target.key().cmp(&b.target.key()))
         });
         let label = |k: &str| g.instances.iter().find_map(|i| i.overrides.get(k).cloned());
         if let Some(v) = label(MEAN_LABEL) {

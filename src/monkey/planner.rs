@@ -61,7 +61,7 @@ pub struct Plan {
 pub fn group_rng(seed: u64, day: Date, group: &str, purpose: &str) -> StdRng {
     let mut h = DefaultHasher::new();
     seed.hash(&mut h);
-    day.to_string().hash(&mut h);
+    (day.year(), day.month(), day.day()).hash(&mut h);
     group.hash(&mut h);
     purpose.hash(&mut h);
     StdRng::seed_from_u64(h.finish())

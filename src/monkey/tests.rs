@@ -569,3 +569,75 @@ async fn two_monkeys_sharing_a_store_never_kill_the_same_planned_group_twice() {
     assert_eq!(kills.len(), 1, "{h:#?}");
     assert!(herd.wait_alive(3));
 }
+
+#[tokio::test]
+async fn exceptions_and_max_kills_per_day_hold() {
+    let mut herd = Herd::start(4);
+    let dir = tempdir();
+    let store = store(&dir).await;
+    let at = Clock::simulated(ts("2026-12-01T10:00:00Z"), None);
+    let excepted = Monkey::new(
+        config(&herd, "exceptions: [{app: billing}]\n"),
+        store.clone(),
+        at.clone(),
+        None,
+    );
+    let r = excepted.attempt("billing//", None).await;
+    assert!(
+        r.skipped.unwrap().starts_with("no-eligible-instances"),
+        "an excepted app has no candidates"
+    );
+    let capped = Monkey::new(
+        config(
+            &herd,
+            "max_kills_per_day: 2\nkill_mode: {mode: fixed, value: 2}\n",
+        ),
+        store.clone(),
+        at.clone(),
+        None,
+    );
+    assert_eq!(capped.attempt("billing//", None).await.victims.len(), 2);
+    let r = capped.attempt("billing//", None).await;
+    assert!(
+        r.skipped.unwrap().starts_with("max-kills-per-day: 2 of 2"),
+        "the third and fourth kill of the day are refused"
+    );
+    assert!(herd.wait_alive(2));
+}
+
+#[test]
+fn labels_override_the_group_settings_and_bad_labels_are_warnings() {
+    let instance = |name: &str, labels: &[(&str, &str)]| Instance {
+        name: name.into(),
+        target: InstanceRef::Container { id: name.into() },
+        app: "web".into(),
+        stack: String::new(),
+        cluster: String::new(),
+        overrides: labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    };
+    let config = MonkeyConfig::default();
+    let inventory = super::inventory::group(
+        &config,
+        vec![
+            instance(
+                "web-1",
+                &[
+                    (super::inventory::MEAN_LABEL, "5"),
+                    (super::inventory::KILL_MODE_LABEL, "fixed-percent:50"),
+                    (super::inventory::MIN_LABEL, "soon"),
+                ],
+            ),
+            instance("web-2", &[]),
+        ],
+    );
+    let g = &inventory.groups["web//"];
+    assert_eq!(g.instances.len(), 2);
+    assert_eq!(g.mean, 5.0);
+    assert_eq!(g.kill_mode, super::config::KillMode::FixedPercent(50.0));
+    assert_eq!(g.min, config.min_time_between_kills);
+    assert_eq!(inventory.warnings.len(), 1, "{:?}", inventory.warnings);
+    assert!(inventory.warnings[0].contains("\"soon\""));
+}

@@ -36,6 +36,12 @@ fn run(
 fn every_example_validates() {
     for entry in std::fs::read_dir(format!("{}/examples", env!("CARGO_MANIFEST_DIR"))).unwrap() {
         let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("monkey"))
+        {
+            continue; // a monkey config, not an experiment: checked by its own test below
+        }
         let out = std::process::Command::new(binary())
             .args(["validate", &path.to_string_lossy()])
             .env("API_TOKEN", "x")
@@ -201,4 +207,29 @@ fn containers_example_freezes_and_partitions_real_containers_and_restores_them()
         assert!(!fx.ip(n, &net).is_empty(), "{n} is on {net} again");
     }
     crate::faults::stop_guard(dir.path());
+}
+
+#[test]
+fn the_monkey_example_config_is_valid_and_plans() {
+    let dir = TempDir::new("ex-monkey");
+    let out = std::process::Command::new(binary())
+        .args([
+            "monkey",
+            "plan",
+            "--config",
+            &example("monkey.yaml"),
+            "--date",
+            "2030-01-08",
+            "--seed",
+            "1",
+            "--output",
+            "json",
+        ])
+        .env("MONKEYWRENCH_STATE_DIR", dir.path().join("state"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["date"], "2030-01-08");
+    assert_eq!(plan["seed"], 1);
 }

@@ -160,5 +160,87 @@ fn swarm_faults_from_an_uninitialised_engine_to_a_rescheduled_task_and_a_restore
         "running again: {:?}",
         replicas(&service)
     );
+
+    // The Chaos Monkey: a service that opts in by label; a planned kill takes one task and the
+    // orchestrator replaces it. (Created with its labels: a label update through this machine's
+    // newer CLI would redeploy every task first.)
+    let monkey_service = fx.name("monkeyed");
+    docker_ok(&[
+        "service",
+        "create",
+        "-d",
+        "--name",
+        &monkey_service,
+        "--label",
+        &format!("monkeywrench.test={}", fx.run),
+        "--label",
+        "monkeywrench.monkey=enabled",
+        "--label",
+        &format!("monkeywrench.app={monkey_service}"),
+        "--replicas",
+        "2",
+        IMAGE,
+        "sleep",
+        "300",
+    ]);
+    assert!(
+        fx.wait_for(Duration::from_secs(60), || replicas(&monkey_service)
+            == (2, 2)),
+        "opted-in service up"
+    );
+    let service = monkey_service;
+    let config = write(
+        dir.path(),
+        "monkey.yaml",
+        "enabled: true\nleashed: false\ngrouping: app\nmean_time_between_kills_in_work_days: 1\n",
+    );
+    let monkey = |args: &[&str]| {
+        let out = mw(dir.path(), &[&["monkey"][..], args].concat());
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null)
+    };
+    monkey(&[
+        "tick",
+        "--config",
+        &config,
+        "--now",
+        "2030-01-08T07:00:00Z",
+        "--seed",
+        "5",
+    ]);
+    let plan = monkey(&[
+        "plan",
+        "--config",
+        &config,
+        "--date",
+        "2030-01-08",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(plan["kills"][0]["group"], service.as_str(), "{plan}");
+    assert_eq!(plan["kills"][0]["instances"], 2, "{plan}");
+    let at = plan["kills"][0]["at"].as_str().unwrap().to_string();
+    let ticked = monkey(&[
+        "tick", "--config", &config, "--now", &at, "--output", "json",
+    ]);
+    let victim = &ticked[0]["victims"][0];
+    assert_eq!(victim["outcome"], "killed", "{ticked}");
+    assert!(
+        victim["instance"]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{service}.")),
+        "{ticked}"
+    );
+    let killed = victim["instance"]["id"].as_str().unwrap().to_string();
+    assert!(
+        fx.wait_for(Duration::from_secs(30), || fx.state(&killed) != "running"),
+        "the task's container died"
+    );
+    assert!(
+        fx.wait_for(Duration::from_secs(60), || replicas(&service) == (2, 2)),
+        "the orchestrator replaced the killed task: {:?}",
+        replicas(&service)
+    );
     stop_guard(dir.path());
 }
