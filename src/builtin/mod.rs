@@ -51,6 +51,10 @@ pub enum Func {
     ContainerRunning,
     /// `swarm.replicas`: a Swarm service's running and desired replicas.
     SwarmReplicas,
+    /// `traffic.metrics`: an http proxy's per-request figures over a window.
+    TrafficMetrics,
+    /// `http.fault`: make an http proxy answer a share of requests badly; removed when reverted.
+    HttpFault,
 }
 
 /// What kind of selector a function's `target` argument is.
@@ -358,9 +362,78 @@ const SCALE_ARGS: &[ArgSpec] = &[
     },
 ];
 
+const TRAFFIC_METRICS_ARGS: &[ArgSpec] = &[
+    PROXY_ARG,
+    ArgSpec {
+        name: "route",
+        ty: ArgType::Str,
+        required: false,
+        default: None,
+        doc: "a route name of the proxy (or other); default: all requests",
+    },
+    ArgSpec {
+        name: "window_s",
+        ty: ArgType::Int { min: 0, max: 60 },
+        required: false,
+        default: Some("10"),
+        doc: "seconds of traffic to look at (0: since the proxy started)",
+    },
+    API_ARG,
+];
+
+const HTTP_FAULT_ARGS: &[ArgSpec] = &[
+    PROXY_ARG,
+    ArgSpec {
+        name: "route",
+        ty: ArgType::Str,
+        required: false,
+        default: None,
+        doc: "only requests of this route",
+    },
+    ArgSpec {
+        name: "method",
+        ty: ArgType::Str,
+        required: false,
+        default: None,
+        doc: "only requests with this method",
+    },
+    ArgSpec {
+        name: "share",
+        ty: ArgType::Number { min: 0.0 },
+        required: false,
+        default: Some("100"),
+        doc: "percent of (matching) requests hit, drawn per request",
+    },
+    ArgSpec {
+        name: "status",
+        ty: ArgType::Int { min: 100, max: 599 },
+        required: false,
+        default: None,
+        doc: "answer with this status instead of the upstream",
+    },
+    ArgSpec {
+        name: "abort",
+        ty: ArgType::Str,
+        required: false,
+        default: None,
+        doc: "cut the connection before the response: reset or close",
+    },
+    ArgSpec {
+        name: "delay_ms",
+        ty: ArgType::Int {
+            min: 0,
+            max: 3_600_000,
+        },
+        required: false,
+        default: None,
+        doc: "delay the response head by this many milliseconds",
+    },
+    API_ARG,
+];
+
 impl Func {
     /// Every member, in catalogue order.
-    pub const ALL: [Func; 19] = [
+    pub const ALL: [Func; 21] = [
         Func::TcpConnect,
         Func::FileExists,
         Func::HttpMeasure,
@@ -380,6 +453,8 @@ impl Func {
         Func::SwarmScale,
         Func::ContainerRunning,
         Func::SwarmReplicas,
+        Func::TrafficMetrics,
+        Func::HttpFault,
     ];
 
     /// The `family.verb` name used in experiment files.
@@ -404,6 +479,8 @@ impl Func {
             Func::SwarmScale => "swarm.scale",
             Func::ContainerRunning => "container.running",
             Func::SwarmReplicas => "swarm.replicas",
+            Func::TrafficMetrics => "traffic.metrics",
+            Func::HttpFault => "http.fault",
         }
     }
 
@@ -451,7 +528,8 @@ impl Func {
             | Func::HttpMeasure
             | Func::TrafficTcp
             | Func::ContainerRunning
-            | Func::SwarmReplicas => FuncKind::Probe,
+            | Func::SwarmReplicas
+            | Func::TrafficMetrics => FuncKind::Probe,
             Func::ProcessResume => FuncKind::Action,
             Func::ProcessKill
             | Func::ProcessStop
@@ -464,7 +542,8 @@ impl Func {
             | Func::ContainerRestart
             | Func::ContainerDisconnect
             | Func::SwarmKillTask
-            | Func::SwarmScale => FuncKind::Fault,
+            | Func::SwarmScale
+            | Func::HttpFault => FuncKind::Fault,
         }
     }
 
@@ -479,6 +558,7 @@ impl Func {
                 | Func::ContainerPause
                 | Func::ContainerDisconnect
                 | Func::SwarmScale
+                | Func::HttpFault
         )
     }
 
@@ -524,6 +604,12 @@ impl Func {
             }
             Func::ContainerRunning => "how many running containers match a selector",
             Func::SwarmReplicas => "a Swarm service's {running, desired} replicas",
+            Func::TrafficMetrics => {
+                "an http proxy's requests, rps, error rate and latency percentiles over a window"
+            }
+            Func::HttpFault => {
+                "make an http proxy answer a share of requests with a status, an abort or a delay; removed when reverted"
+            }
         }
     }
 
@@ -545,6 +631,8 @@ impl Func {
             Func::SwarmKillTask => KILL_TASK_ARGS,
             Func::SwarmScale => SCALE_ARGS,
             Func::SwarmReplicas => SERVICE_ARGS,
+            Func::TrafficMetrics => TRAFFIC_METRICS_ARGS,
+            Func::HttpFault => HTTP_FAULT_ARGS,
         }
     }
 
@@ -583,6 +671,46 @@ impl Func {
                 suggestion: None,
             });
         }
+        if self == Func::HttpFault {
+            let given: Vec<&str> = ["status", "abort", "delay_ms"]
+                .into_iter()
+                .filter(|k| arguments.get(*k).is_some())
+                .collect();
+            if given.len() != 1 {
+                problems.push(ArgumentProblem {
+                    path: "status".into(),
+                    message: format!(
+                        "http.fault needs exactly one of status, abort or delay_ms (got {})",
+                        if given.is_empty() {
+                            "none".to_string()
+                        } else {
+                            given.join(", ")
+                        }
+                    ),
+                    suggestion: None,
+                });
+            }
+            if let Some(a) = arguments.get("abort").and_then(Value::as_str)
+                && !a.contains("${")
+                && a != "reset"
+                && a != "close"
+            {
+                problems.push(ArgumentProblem {
+                    path: "abort".into(),
+                    message: format!("abort {a:?}: expected reset or close"),
+                    suggestion: None,
+                });
+            }
+            if let Some(share) = arguments.get("share").and_then(Value::as_f64)
+                && share > 100.0
+            {
+                problems.push(ArgumentProblem {
+                    path: "share".into(),
+                    message: "share is a percentage from 0 to 100".into(),
+                    suggestion: None,
+                });
+            }
+        }
         if let Some(radius) = arguments.get("blast-radius").filter(|r| literal(r))
             && let Err(e) = crate::target::selector::parse_pick(radius)
         {
@@ -619,6 +747,7 @@ impl Func {
             Func::TrafficTcp => probes::traffic_tcp(arguments).await,
             Func::ContainerRunning => probes::container_running(arguments).await,
             Func::SwarmReplicas => probes::swarm_replicas(arguments).await,
+            Func::TrafficMetrics => probes::traffic_metrics(arguments).await,
             // Targets, blast radius and leases need the run's ledger: the engine's fault path runs these.
             Func::ProcessKill
             | Func::ProcessStop
@@ -632,7 +761,8 @@ impl Func {
             | Func::ContainerRestart
             | Func::ContainerDisconnect
             | Func::SwarmKillTask
-            | Func::SwarmScale => Err(BuiltinError::Failed(format!(
+            | Func::SwarmScale
+            | Func::HttpFault => Err(BuiltinError::Failed(format!(
                 "{} runs through the experiment engine's fault path",
                 self.name()
             ))),

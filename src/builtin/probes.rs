@@ -138,3 +138,49 @@ pub async fn swarm_replicas(args: &Value) -> Result<Value, BuiltinError> {
         .map_err(|e| BuiltinError::Failed(e.to_string()))?;
     Ok(serde_json::json!({"running": running, "desired": desired}))
 }
+
+/// An http proxy's figures over `window_s`: `{requests, rps, error_rate, p50_ms, p95_ms, p99_ms}`
+/// (plus time to first byte and status classes), for all requests or one route.
+pub async fn traffic_metrics(args: &Value) -> Result<Value, BuiltinError> {
+    let api = args
+        .get("api")
+        .and_then(Value::as_str)
+        .unwrap_or("http://127.0.0.1:8474")
+        .trim_end_matches('/');
+    let proxy = args["proxy"].as_str().unwrap_or_default();
+    let window = int_of(args.get("window_s").unwrap_or(&Value::Null)).unwrap_or(10);
+    let url = format!("{api}/proxies/{proxy}/traffic?window_s={window}");
+    let response = reqwest::Client::new()
+        .get(&url)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .map_err(|e| BuiltinError::Failed(format!("read {url}: {e}")))?;
+    if response.status() == reqwest::StatusCode::NOT_FOUND {
+        return Err(BuiltinError::Failed(format!(
+            "proxy {proxy:?} not found at {api}"
+        )));
+    }
+    let body: Value = response
+        .json()
+        .await
+        .map_err(|e| BuiltinError::Failed(format!("read {url}: {e}")))?;
+    let http = body.get("http").ok_or_else(|| {
+        BuiltinError::Failed(format!(
+            "proxy {proxy:?} is not an http proxy (create it with \"protocol\": \"http\")"
+        ))
+    })?;
+    let figures = match args.get("route").and_then(Value::as_str) {
+        Some(route) => http["routes"].get(route).cloned().ok_or_else(|| {
+            BuiltinError::Failed(format!("proxy {proxy:?} has no route {route:?}"))
+        })?,
+        None => {
+            let mut all = http.clone();
+            if let Value::Object(m) = &mut all {
+                m.remove("routes");
+            }
+            all
+        }
+    };
+    Ok(figures)
+}

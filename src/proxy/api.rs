@@ -108,6 +108,13 @@ async fn route(registry: &Registry, options: &ApiOptions, req: Request<Incoming>
     }
     let method = req.method().clone();
     let path = req.uri().path().trim_end_matches('/').to_string();
+    let window_s = req
+        .uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("window_s="))
+        .map(|v| v.parse::<u64>());
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
@@ -178,6 +185,18 @@ async fn route(registry: &Registry, options: &ApiOptions, req: Request<Incoming>
         ["traffic"] if is(&Method::GET) => {
             json(StatusCode::OK, &Value::Object(registry.metrics().await))
         }
+        ["proxies", name, "traffic"] if is(&Method::GET) => match window_s {
+            Some(Err(_)) => error(&ApiError::new(
+                400,
+                "window_s must be a whole number of seconds (0: since the proxy started)",
+            )),
+            w => result(
+                registry
+                    .traffic(name, w.and_then(Result::ok).unwrap_or(10))
+                    .await,
+                StatusCode::OK,
+            ),
+        },
         ["version"]
         | ["reset"]
         | ["populate"]
@@ -185,6 +204,7 @@ async fn route(registry: &Registry, options: &ApiOptions, req: Request<Incoming>
         | ["proxies", _]
         | ["proxies", _, "toxics"]
         | ["proxies", _, "toxics", _]
+        | ["proxies", _, "traffic"]
         | ["traffic"] => {
             let mut r = Response::new(Full::new(Bytes::new()));
             *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;

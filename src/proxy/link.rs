@@ -203,7 +203,14 @@ impl Chain {
         let active = self.active.clone();
         for t in &active {
             match t.kind {
-                ToxicKind::Noop | ToxicKind::SlowClose => {}
+                // HTTP toxics live on http proxies only (the registry refuses them here).
+                ToxicKind::Noop
+                | ToxicKind::SlowClose
+                | ToxicKind::HttpStatus
+                | ToxicKind::HttpAbort
+                | ToxicKind::HttpDelay
+                | ToxicKind::HttpTruncate
+                | ToxicKind::HttpCorrupt => {}
                 ToxicKind::Latency => {
                     let latency = t.attr("latency");
                     let jitter = t.attr("jitter");

@@ -1,10 +1,11 @@
-//! The Toxiproxy-compatible fault proxy: a registry of TCP proxies with toxics, the HTTP API that
+//! The Toxiproxy-compatible fault proxy: a registry of TCP (and http) proxies with toxics, the HTTP API that
 //! existing Toxiproxy clients drive, and live traffic figures.
 //!
 //! Layout: [`toxic`] (model, JSON, validation) · [`registry`] (proxies and their lifecycle) ·
 //! `link` (one connection: fast path or per-direction toxic chain) · [`api`] (HTTP) · `metrics`.
 
 pub mod api;
+pub mod http;
 mod link;
 pub mod metrics;
 mod prometheus;

@@ -68,6 +68,46 @@ pub async fn render(registry: &Registry, options: &ApiOptions) -> String {
             }
         }
     }
+    if options.proxy_metrics {
+        let http = registry.http_counters().await;
+        if !http.is_empty() {
+            let _ = writeln!(
+                out,
+                "# HELP monkeywrench_http_requests_total Requests through http proxies by route and status class.\n# TYPE monkeywrench_http_requests_total counter"
+            );
+            for (proxy, routes) in &http {
+                for (route, _, classes, _) in routes {
+                    for (class, n) in ["1xx", "2xx", "3xx", "4xx", "5xx", "aborted"]
+                        .iter()
+                        .zip(classes)
+                    {
+                        let _ = writeln!(
+                            out,
+                            "monkeywrench_http_requests_total{{proxy=\"{proxy}\",route=\"{route}\",class=\"{class}\"}} {n}"
+                        );
+                    }
+                }
+            }
+            let _ = writeln!(
+                out,
+                "# HELP monkeywrench_http_request_duration_seconds Time to the last byte, since the proxy started.\n# TYPE monkeywrench_http_request_duration_seconds summary"
+            );
+            for (proxy, routes) in &http {
+                for (route, count, _, quantiles) in routes {
+                    for (q, v) in quantiles {
+                        let _ = writeln!(
+                            out,
+                            "monkeywrench_http_request_duration_seconds{{proxy=\"{proxy}\",route=\"{route}\",quantile=\"{q}\"}} {v}"
+                        );
+                    }
+                    let _ = writeln!(
+                        out,
+                        "monkeywrench_http_request_duration_seconds_count{{proxy=\"{proxy}\",route=\"{route}\"}} {count}"
+                    );
+                }
+            }
+        }
+    }
     if options.runtime_metrics
         && let Ok(status) = std::fs::read_to_string("/proc/self/status")
     {

@@ -12,6 +12,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{Mutex, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::http::HttpContext;
+use super::http::route::Route;
+use super::http::stats::{HttpCounters, HttpStats};
 use super::link::{self, LinkContext};
 use super::metrics::ProxyMetrics;
 use super::toxic::{self, ApiError, Toxic, field};
@@ -31,6 +34,14 @@ struct Proxy {
     running: Option<(CancellationToken, tokio::task::JoinHandle<()>)>,
     metrics: Arc<ProxyMetrics>,
     connections: Arc<AtomicU64>,
+    /// `http` proxies: routes and per-request figures.
+    http: Option<HttpProxy>,
+}
+
+/// What an http proxy adds.
+struct HttpProxy {
+    routes: Arc<Vec<Route>>,
+    stats: Arc<HttpStats>,
 }
 
 impl Proxy {
@@ -39,13 +50,19 @@ impl Proxy {
             Some(addr) => addr.to_string(),
             None => self.listen_input.clone(),
         };
-        json!({
+        let mut v = json!({
             "name": self.name,
             "listen": listen,
             "upstream": self.upstream,
             "enabled": self.enabled,
             "toxics": self.ordered_toxics().iter().map(Toxic::to_json).collect::<Vec<_>>(),
-        })
+        });
+        // TCP proxies keep Toxiproxy's exact shape; http ones say what they are.
+        if let Some(h) = &self.http {
+            v["protocol"] = json!("http");
+            v["routes"] = Value::Array(h.routes.iter().map(Route::to_json).collect());
+        }
+        v
     }
 
     /// Upstream toxics first, then downstream, each in insertion order.
@@ -94,6 +111,29 @@ struct ProxySpec {
     upstream: String,
     enabled: bool,
     toxics: Option<Vec<Toxic>>,
+    /// `Some(routes)` for `"protocol": "http"`.
+    http: Option<Vec<Route>>,
+}
+
+/// A toxic that does not fit the proxy's protocol.
+fn check_protocol(toxic: &Toxic, http: bool) -> Result<(), ApiError> {
+    match (toxic.kind.is_http(), http) {
+        (true, false) => Err(ApiError::new(
+            400,
+            format!(
+                "toxic type {} needs a proxy created with \"protocol\": \"http\"",
+                toxic.kind.name()
+            ),
+        )),
+        (false, true) => Err(ApiError::new(
+            400,
+            format!(
+                "toxic type {} acts on TCP bytes; this proxy speaks http (use http_delay, http_abort, http_status, http_truncate or http_corrupt)",
+                toxic.kind.name()
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 impl Registry {
@@ -169,12 +209,33 @@ impl Registry {
                 ));
             }
         };
+        let http = match field(obj, "protocol") {
+            None => None,
+            Some(Value::String(p)) if p.eq_ignore_ascii_case("tcp") => None,
+            Some(Value::String(p)) if p.eq_ignore_ascii_case("http") => {
+                let routes = match field(obj, "routes") {
+                    None => Vec::new(),
+                    Some(Value::Array(items)) => items
+                        .iter()
+                        .map(Route::parse)
+                        .collect::<Result<Vec<_>, _>>()?,
+                    Some(_) => return Err(ApiError::bad_body("routes must be a list")),
+                };
+                Some(routes)
+            }
+            Some(_) => {
+                return Err(ApiError::bad_body(format!(
+                    "protocol must be tcp or http{at}"
+                )));
+            }
+        };
         let toxics = match field(obj, "toxics") {
             None => None,
             Some(Value::Array(items)) => {
                 let mut list: Vec<Toxic> = Vec::new();
                 for item in items {
                     let t = toxic::parse_new(item)?;
+                    check_protocol(&t, http.is_some())?;
                     if list.iter().any(|x| x.name == t.name) {
                         return Err(ApiError::new(409, "toxic already exists"));
                     }
@@ -190,6 +251,7 @@ impl Registry {
             upstream,
             enabled,
             toxics,
+            http,
         })
     }
 
@@ -220,6 +282,12 @@ impl Registry {
             running: None,
             metrics: Arc::new(ProxyMetrics::default()),
             connections: Arc::new(AtomicU64::new(0)),
+            http: spec.http.map(|routes| HttpProxy {
+                stats: Arc::new(HttpStats::new(
+                    routes.iter().map(|r| r.name.clone()).collect(),
+                )),
+                routes: Arc::new(routes),
+            }),
         };
         if spec.enabled {
             self.start(&mut proxy).await?;
@@ -240,15 +308,19 @@ impl Registry {
         proxy.enabled = true;
         let cancel = CancellationToken::new();
         let accept_cancel = cancel.clone();
-        let ctx = (
-            proxy.name.clone(),
-            proxy.upstream.clone(),
-            proxy.toxics_tx.subscribe(),
-            proxy.metrics.clone(),
-            proxy.connections.clone(),
-            self.seed,
-            self.log_clients,
-        );
+        let ctx = AcceptContext {
+            name: proxy.name.clone(),
+            upstream: proxy.upstream.clone(),
+            toxics: proxy.toxics_tx.subscribe(),
+            metrics: proxy.metrics.clone(),
+            connections: proxy.connections.clone(),
+            seed: self.seed,
+            log_clients: self.log_clients,
+            http: proxy
+                .http
+                .as_ref()
+                .map(|h| (h.routes.clone(), h.stats.clone())),
+        };
         let handle = tokio::spawn(accept_loop(listener, ctx, accept_cancel));
         proxy.running = Some((cancel, handle));
         Ok(())
@@ -337,7 +409,9 @@ impl Registry {
                 let same_listen = existing.bound.map(|b| b.to_string())
                     == Some(normalise_listen(&spec.listen))
                     || normalise_listen(&existing.listen_input) == normalise_listen(&spec.listen);
-                if same_listen && existing.upstream == spec.upstream {
+                let same_protocol =
+                    existing.http.as_ref().map(|h| h.routes.as_ref()) == spec.http.as_ref();
+                if same_listen && existing.upstream == spec.upstream && same_protocol {
                     if let Some(toxics) = spec.toxics {
                         existing.toxics = toxics;
                         existing.publish();
@@ -386,6 +460,7 @@ impl Registry {
         let mut proxies = self.proxies.lock().await;
         let p = proxies.get_mut(name).ok_or_else(not_found)?;
         let t = toxic::parse_new(body)?;
+        check_protocol(&t, p.http.is_some())?;
         if p.toxics.iter().any(|x| x.name == t.name) {
             return Err(ApiError::new(409, "toxic already exists"));
         }
@@ -461,8 +536,32 @@ impl Registry {
                 let mut m = p.metrics.to_json();
                 m["listen"] = json!(p.bound.map(|b| b.to_string()).unwrap_or_default());
                 m["upstream"] = json!(p.upstream);
+                if let Some(h) = &p.http {
+                    m["http"] = h.stats.snapshot(10);
+                }
                 (k.clone(), m)
             })
+            .collect()
+    }
+
+    /// `GET /proxies/{name}/traffic?window_s=N`: one proxy's figures; http proxies add
+    /// per-request figures over the window (0: since the proxy started), overall and by route.
+    pub async fn traffic(&self, name: &str, window_s: u64) -> Result<Value, ApiError> {
+        let proxies = self.proxies.lock().await;
+        let p = proxies.get(name).ok_or_else(not_found)?;
+        let mut m = p.metrics.to_json();
+        if let Some(h) = &p.http {
+            m["http"] = h.stats.snapshot(window_s);
+        }
+        Ok(m)
+    }
+
+    /// Per-route request counters and latency quantiles of every http proxy (for `/metrics`).
+    pub async fn http_counters(&self) -> Vec<(String, HttpCounters)> {
+        let proxies = self.proxies.lock().await;
+        proxies
+            .iter()
+            .filter_map(|(k, p)| p.http.as_ref().map(|h| (k.clone(), h.stats.counters())))
             .collect()
     }
 
@@ -475,18 +574,19 @@ impl Registry {
     }
 }
 
-type AcceptContext = (
-    String,
-    String,
-    watch::Receiver<Arc<Vec<Toxic>>>,
-    Arc<ProxyMetrics>,
-    Arc<AtomicU64>,
-    u64,
-    bool,
-);
+/// What the accept loop of one proxy needs.
+struct AcceptContext {
+    name: String,
+    upstream: String,
+    toxics: watch::Receiver<Arc<Vec<Toxic>>>,
+    metrics: Arc<ProxyMetrics>,
+    connections: Arc<AtomicU64>,
+    seed: u64,
+    log_clients: bool,
+    http: Option<(Arc<Vec<Route>>, Arc<HttpStats>)>,
+}
 
 async fn accept_loop(listener: TcpListener, ctx: AcceptContext, cancel: CancellationToken) {
-    let (name, upstream, toxics, metrics, connections, seed, log_clients) = ctx;
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -497,24 +597,49 @@ async fn accept_loop(listener: TcpListener, ctx: AcceptContext, cancel: Cancella
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             continue;
         };
-        metrics.accepted.fetch_add(1, Ordering::Relaxed);
-        if log_clients {
-            eprintln!("INFO accepted client name={name} client={peer} upstream={upstream}");
+        ctx.metrics.accepted.fetch_add(1, Ordering::Relaxed);
+        if ctx.log_clients {
+            eprintln!(
+                "INFO accepted client name={} client={peer} upstream={}",
+                ctx.name, ctx.upstream
+            );
         }
-        let link_ctx = LinkContext {
-            proxy: name.clone(),
-            ordinal: connections.fetch_add(1, Ordering::Relaxed),
-            seed,
-            toxics: toxics.clone(),
-            metrics: metrics.clone(),
-        };
-        // The dial happens in the link task, off the accept loop.
-        tokio::spawn(link::serve(
-            client,
-            upstream.clone(),
-            link_ctx,
-            cancel.clone(),
-        ));
+        let ordinal = ctx.connections.fetch_add(1, Ordering::Relaxed);
+        // The dial happens in the connection's task, off the accept loop.
+        match &ctx.http {
+            Some((routes, stats)) => {
+                let http_ctx = HttpContext {
+                    proxy: ctx.name.clone(),
+                    ordinal,
+                    seed: ctx.seed,
+                    toxics: ctx.toxics.clone(),
+                    metrics: ctx.metrics.clone(),
+                    stats: stats.clone(),
+                    routes: routes.clone(),
+                };
+                tokio::spawn(super::http::serve(
+                    client,
+                    ctx.upstream.clone(),
+                    http_ctx,
+                    cancel.clone(),
+                ));
+            }
+            None => {
+                let link_ctx = LinkContext {
+                    proxy: ctx.name.clone(),
+                    ordinal,
+                    seed: ctx.seed,
+                    toxics: ctx.toxics.clone(),
+                    metrics: ctx.metrics.clone(),
+                };
+                tokio::spawn(link::serve(
+                    client,
+                    ctx.upstream.clone(),
+                    link_ctx,
+                    cancel.clone(),
+                ));
+            }
+        }
     }
 }
 

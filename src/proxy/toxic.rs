@@ -43,11 +43,21 @@ pub enum ToxicKind {
     Noop,
     /// monkeywrench: drops `percent` % of chunks (like packet loss on a stream).
     Loss,
+    /// http proxies: answer with a status (and body, headers) instead of the upstream.
+    HttpStatus,
+    /// http proxies: cut the connection (reset or close) before the head or mid-body.
+    HttpAbort,
+    /// http proxies: delay the response head, or each body chunk.
+    HttpDelay,
+    /// http proxies: cut the body after `bytes`.
+    HttpTruncate,
+    /// http proxies: flip `percent` % of body bytes.
+    HttpCorrupt,
 }
 
 impl ToxicKind {
     /// Every kind.
-    pub const ALL: [ToxicKind; 9] = [
+    pub const ALL: [ToxicKind; 14] = [
         ToxicKind::Latency,
         ToxicKind::Bandwidth,
         ToxicKind::SlowClose,
@@ -57,6 +67,11 @@ impl ToxicKind {
         ToxicKind::LimitData,
         ToxicKind::Noop,
         ToxicKind::Loss,
+        ToxicKind::HttpStatus,
+        ToxicKind::HttpAbort,
+        ToxicKind::HttpDelay,
+        ToxicKind::HttpTruncate,
+        ToxicKind::HttpCorrupt,
     ];
 
     /// The `type` string.
@@ -71,7 +86,24 @@ impl ToxicKind {
             ToxicKind::LimitData => "limit_data",
             ToxicKind::Noop => "noop",
             ToxicKind::Loss => "loss",
+            ToxicKind::HttpStatus => "http_status",
+            ToxicKind::HttpAbort => "http_abort",
+            ToxicKind::HttpDelay => "http_delay",
+            ToxicKind::HttpTruncate => "http_truncate",
+            ToxicKind::HttpCorrupt => "http_corrupt",
         }
+    }
+
+    /// Whether it acts on HTTP requests (http proxies) rather than TCP bytes.
+    pub fn is_http(self) -> bool {
+        matches!(
+            self,
+            ToxicKind::HttpStatus
+                | ToxicKind::HttpAbort
+                | ToxicKind::HttpDelay
+                | ToxicKind::HttpTruncate
+                | ToxicKind::HttpCorrupt
+        )
     }
 
     /// Parses a `type`.
@@ -90,6 +122,12 @@ impl ToxicKind {
             ToxicKind::LimitData => &["bytes"],
             ToxicKind::Noop => &[],
             ToxicKind::Loss => &["percent"],
+            // HTTP toxics keep their (richer) attributes in `Toxic::http`.
+            ToxicKind::HttpStatus
+            | ToxicKind::HttpAbort
+            | ToxicKind::HttpDelay
+            | ToxicKind::HttpTruncate
+            | ToxicKind::HttpCorrupt => &[],
         }
     }
 }
@@ -111,6 +149,8 @@ pub struct Toxic {
     pub expires_at: Option<std::time::SystemTime>,
     /// Bumped whenever toxicity changes, so links redraw only then.
     pub generation: u64,
+    /// HTTP toxics: the parsed attributes.
+    pub http: Option<std::sync::Arc<super::http::toxics::HttpSpec>>,
 }
 
 impl Toxic {
@@ -134,6 +174,9 @@ impl Toxic {
         let mut attrs = Map::new();
         for (name, value) in self.kind.attributes().iter().zip(&self.attributes) {
             attrs.insert((*name).to_string(), Value::from(*value));
+        }
+        if let Some(spec) = &self.http {
+            attrs = spec.raw.clone();
         }
         let mut m = Map::new();
         m.insert("attributes".into(), Value::Object(attrs));
@@ -264,8 +307,14 @@ pub fn parse_new(body: &Value) -> Result<Toxic, ApiError> {
         attributes: vec![0; kind.attributes().len()],
         expires_at: None,
         generation: 0,
+        http: None,
     };
-    if let Some(attrs) = field(obj, "attributes") {
+    if kind.is_http() {
+        toxic.http = Some(std::sync::Arc::new(super::http::toxics::parse(
+            kind,
+            field(obj, "attributes"),
+        )?));
+    } else if let Some(attrs) = field(obj, "attributes") {
         apply_attributes(&mut toxic, attrs)?;
     }
     if let Some(ttl) = field(obj, "ttl") {
@@ -327,7 +376,22 @@ pub fn apply_update(toxic: &mut Toxic, body: &Value) -> Result<(), ApiError> {
     })?;
     let mut updated = toxic.clone();
     if let Some(attrs) = field(obj, "attributes") {
-        apply_attributes(&mut updated, attrs)?;
+        match &toxic.http {
+            Some(spec) => {
+                let patch = attrs.as_object().ok_or_else(|| {
+                    ApiError::bad_body(
+                        "json: cannot unmarshal into Go struct field ToxicWrapper.attributes",
+                    )
+                })?;
+                let mut merged = spec.raw.clone();
+                merged.extend(patch.iter().map(|(k, v)| (k.clone(), v.clone())));
+                updated.http = Some(std::sync::Arc::new(super::http::toxics::parse(
+                    toxic.kind,
+                    Some(&Value::Object(merged)),
+                )?));
+            }
+            None => apply_attributes(&mut updated, attrs)?,
+        }
     }
     if let Some(t) = field(obj, "toxicity") {
         let Value::Number(n) = t else {

@@ -9,6 +9,7 @@ mod docker_fixture;
 mod examples;
 mod faults;
 mod harness;
+mod http_proxy;
 mod monkey;
 mod proxy;
 mod proxy_faults;

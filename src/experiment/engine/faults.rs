@@ -72,7 +72,7 @@ pub async fn run(
     func: Func,
     args: &Value,
 ) -> Result<Value, String> {
-    if matches!(func, Func::ProxyToxic | Func::ProxyDown) {
+    if matches!(func, Func::ProxyToxic | Func::ProxyDown | Func::HttpFault) {
         return run_proxy_fault(ctx, activity, func, args).await;
     }
     if !matches!(func.target_kind(), Some(TargetKind::Process)) {
@@ -175,6 +175,9 @@ async fn run_proxy_fault(
                 body: Value::Object(body),
             }
         }
+        Func::HttpFault => ProxyFault::Toxic {
+            body: http_fault_toxic(args)?,
+        },
         _ => ProxyFault::Down,
     };
     let (ledger, origin, timed) = prepare(ctx, activity, func).await?;
@@ -188,6 +191,35 @@ async fn run_proxy_fault(
     };
     let record = track(ctx, activity, func, &lease, deadline, &ledger, timed).await;
     Ok(json!({"faults": [record]}))
+}
+
+/// The toxic an `http.fault` adds: `http_status`, `http_abort` or `http_delay` for `share` % of
+/// the requests that match `route` / `method`.
+fn http_fault_toxic(args: &Value) -> Result<Value, String> {
+    let mut matcher = serde_json::Map::new();
+    for key in ["route", "method"] {
+        if let Some(v) = args.get(key).and_then(Value::as_str) {
+            matcher.insert(key.into(), json!(v));
+        }
+    }
+    let (kind, mut attributes) = if let Some(status) = args.get("status") {
+        ("http_status", json!({"status": status}))
+    } else if let Some(mode) = args.get("abort") {
+        ("http_abort", json!({"mode": mode, "when": "headers"}))
+    } else if let Some(delay) = args.get("delay_ms") {
+        ("http_delay", json!({"delay_ms": delay}))
+    } else {
+        return Err("http.fault needs one of status, abort or delay_ms".into());
+    };
+    if !matcher.is_empty() {
+        attributes["match"] = Value::Object(matcher);
+    }
+    let share = args.get("share").and_then(Value::as_f64).unwrap_or(100.0);
+    Ok(json!({
+        "type": kind,
+        "toxicity": (share / 100.0).clamp(0.0, 1.0),
+        "attributes": attributes,
+    }))
 }
 
 /// Opens the ledger, works out the deadline, starts the guard for a reversible fault.

@@ -1,0 +1,12 @@
+//! http proxies (`"protocol": "http"`): HTTP/1.1 on both sides, per-request figures by route, and
+//! HTTP toxics aimed at a slice of the requests.
+//!
+//! [`route`] (templates) · [`stats`] (windows of HdrHistograms) · [`toxics`] (attributes, matches,
+//! sampling) · `serve` (one client connection).
+
+pub mod route;
+mod serve;
+pub mod stats;
+pub mod toxics;
+
+pub use serve::{HttpContext, serve};

@@ -1,0 +1,280 @@
+//! Per-request figures of an http proxy: requests, status classes, errors, and time to first and
+//! last byte in HdrHistograms — cumulative and over a sliding window of one-second buckets (the
+//! last 60 s), overall and per route.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+/// Seconds of history kept for windows.
+pub const WINDOW_SECONDS: usize = 60;
+
+/// What one request came to.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    /// Status sent to the client (0: none, the connection was cut).
+    pub status: u16,
+    /// Time to the response head.
+    pub ttfb: Duration,
+    /// Time to the end of the body (or the cut).
+    pub ttlb: Duration,
+}
+
+impl Sample {
+    /// 5xx, or no response at all.
+    pub fn is_error(&self) -> bool {
+        self.status == 0 || self.status >= 500
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Figures {
+    requests: u64,
+    errors: u64,
+    /// 1xx..5xx at 0..4, cut connections at 5.
+    classes: [u64; 6],
+    ttfb: Histogram<u32>,
+    ttlb: Histogram<u32>,
+}
+
+impl Figures {
+    fn new() -> Figures {
+        let h = || Histogram::new_with_bounds(1, 600_000_000, 2).expect("valid histogram bounds");
+        Figures {
+            requests: 0,
+            errors: 0,
+            classes: [0; 6],
+            ttfb: h(),
+            ttlb: h(),
+        }
+    }
+
+    fn record(&mut self, s: &Sample) {
+        self.requests += 1;
+        self.errors += u64::from(s.is_error());
+        let class = match s.status {
+            0 => 5,
+            x => ((x / 100).clamp(1, 5) - 1) as usize,
+        };
+        self.classes[class] += 1;
+        let micros = |d: Duration| (d.as_micros() as u64).clamp(1, 600_000_000);
+        let _ = self.ttfb.record(micros(s.ttfb));
+        let _ = self.ttlb.record(micros(s.ttlb));
+    }
+
+    fn add(&mut self, other: &Figures) {
+        self.requests += other.requests;
+        self.errors += other.errors;
+        for (a, b) in self.classes.iter_mut().zip(other.classes) {
+            *a += b;
+        }
+        let _ = self.ttfb.add(&other.ttfb);
+        let _ = self.ttlb.add(&other.ttlb);
+    }
+
+    fn to_json(&self, seconds: f64) -> Value {
+        let ms = |h: &Histogram<u32>, q: f64| {
+            if h.is_empty() {
+                0.0
+            } else {
+                (h.value_at_quantile(q) as f64 / 1000.0 * 1000.0).round() / 1000.0
+            }
+        };
+        let rate = |n: u64| {
+            if seconds > 0.0 {
+                n as f64 / seconds
+            } else {
+                0.0
+            }
+        };
+        json!({
+            "requests": self.requests,
+            "rps": (rate(self.requests) * 1000.0).round() / 1000.0,
+            "error_rate": if self.requests == 0 { 0.0 } else { self.errors as f64 / self.requests as f64 },
+            "p50_ms": ms(&self.ttlb, 0.50),
+            "p95_ms": ms(&self.ttlb, 0.95),
+            "p99_ms": ms(&self.ttlb, 0.99),
+            "ttfb_p50_ms": ms(&self.ttfb, 0.50),
+            "ttfb_p95_ms": ms(&self.ttfb, 0.95),
+            "ttfb_p99_ms": ms(&self.ttfb, 0.99),
+            "status": {
+                "1xx": self.classes[0], "2xx": self.classes[1], "3xx": self.classes[2],
+                "4xx": self.classes[3], "5xx": self.classes[4], "aborted": self.classes[5],
+            },
+        })
+    }
+}
+
+/// The figures of one route (or of the whole proxy).
+#[derive(Debug)]
+struct Series {
+    total: Figures,
+    /// (second since start, figures) for the last `WINDOW_SECONDS` seconds, allocated lazily.
+    buckets: Vec<Option<(u64, Figures)>>,
+}
+
+impl Series {
+    fn new() -> Series {
+        Series {
+            total: Figures::new(),
+            buckets: vec![None; WINDOW_SECONDS],
+        }
+    }
+
+    fn record(&mut self, second: u64, s: &Sample) {
+        self.total.record(s);
+        let slot = &mut self.buckets[(second as usize) % WINDOW_SECONDS];
+        match slot {
+            Some((sec, f)) if *sec == second => f.record(s),
+            _ => {
+                let mut f = match slot.take() {
+                    // Reuse the old bucket's histograms (no allocation in steady traffic).
+                    Some((_, mut old)) => {
+                        old.requests = 0;
+                        old.errors = 0;
+                        old.classes = [0; 6];
+                        old.ttfb.reset();
+                        old.ttlb.reset();
+                        old
+                    }
+                    None => Figures::new(),
+                };
+                f.record(s);
+                *slot = Some((second, f));
+            }
+        }
+    }
+
+    fn window(&self, now_second: u64, seconds: u64) -> Figures {
+        let mut sum = Figures::new();
+        let from = now_second.saturating_sub(seconds.saturating_sub(1));
+        for (sec, f) in self.buckets.iter().flatten() {
+            if *sec >= from && *sec <= now_second {
+                sum.add(f);
+            }
+        }
+        sum
+    }
+}
+
+/// Cumulative (route, requests, status classes, TTLB quantiles in seconds) rows for Prometheus.
+pub type HttpCounters = Vec<(String, u64, [u64; 6], Vec<(f64, f64)>)>;
+
+/// Figures of one http proxy: overall and per route (route names in order, then `other`).
+#[derive(Debug)]
+pub struct HttpStats {
+    started: Instant,
+    routes: Vec<String>,
+    inner: Mutex<Vec<Series>>,
+}
+
+impl HttpStats {
+    /// Stats for these route names (`other` is added).
+    pub fn new(routes: Vec<String>) -> HttpStats {
+        let n = routes.len() + 2;
+        HttpStats {
+            started: Instant::now(),
+            routes,
+            inner: Mutex::new((0..n).map(|_| Series::new()).collect()),
+        }
+    }
+
+    fn second(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    /// Records a request on `route` (an index into the names; `len` = other).
+    pub fn record(&self, route: usize, sample: Sample) {
+        let second = self.second();
+        let mut series = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let route = route.min(self.routes.len());
+        series[route].record(second, &sample);
+        let overall = series.len() - 1;
+        series[overall].record(second, &sample);
+    }
+
+    /// The figures over the last `window_s` seconds (≤ 60; 0 = cumulative), overall and by route.
+    pub fn snapshot(&self, window_s: u64) -> Value {
+        let now = self.second();
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let series = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let figures = |s: &Series| -> Value {
+            if window_s == 0 {
+                s.total.to_json(elapsed)
+            } else {
+                let w = window_s.min(WINDOW_SECONDS as u64);
+                s.window(now, w).to_json(elapsed.min(w as f64).max(1.0))
+            }
+        };
+        let mut routes = serde_json::Map::new();
+        for (i, name) in self
+            .routes
+            .iter()
+            .map(String::as_str)
+            .chain([super::route::OTHER])
+            .enumerate()
+        {
+            routes.insert(name.to_string(), figures(&series[i]));
+        }
+        let mut overall = figures(&series[series.len() - 1]);
+        overall["window_s"] = json!(window_s.min(WINDOW_SECONDS as u64));
+        overall["routes"] = Value::Object(routes);
+        overall
+    }
+
+    /// Cumulative (requests, errors, status classes) per route name, for Prometheus.
+    pub fn counters(&self) -> HttpCounters {
+        let series = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        self.routes
+            .iter()
+            .map(String::as_str)
+            .chain([super::route::OTHER])
+            .enumerate()
+            .map(|(i, name)| {
+                let t = &series[i].total;
+                let quantiles = [0.5, 0.9, 0.99]
+                    .iter()
+                    .map(|q| (*q, t.ttlb.value_at_quantile(*q) as f64 / 1e6))
+                    .collect();
+                (name.to_string(), t.requests, t.classes, quantiles)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(status: u16, ms: u64) -> Sample {
+        Sample {
+            status,
+            ttfb: Duration::from_millis(ms / 2),
+            ttlb: Duration::from_millis(ms),
+        }
+    }
+
+    #[test]
+    fn figures_count_classes_errors_and_percentiles() {
+        let stats = HttpStats::new(vec!["users".into()]);
+        for i in 0..100 {
+            stats.record(0, sample(if i < 10 { 503 } else { 200 }, 10 + i));
+        }
+        stats.record(1, sample(404, 5));
+        stats.record(1, sample(0, 5));
+        let all = stats.snapshot(10);
+        assert_eq!(all["requests"], 102);
+        assert_eq!(all["status"]["5xx"], 10);
+        assert_eq!(all["status"]["aborted"], 1);
+        assert!((all["error_rate"].as_f64().unwrap() - 11.0 / 102.0).abs() < 1e-9);
+        let users = &all["routes"]["users"];
+        assert_eq!(users["requests"], 100);
+        let p50 = users["p50_ms"].as_f64().unwrap();
+        assert!((55.0..=65.0).contains(&p50), "{p50}");
+        assert_eq!(all["routes"]["other"]["requests"], 2);
+        assert_eq!(stats.snapshot(0)["requests"], 102, "cumulative");
+    }
+}

@@ -1,0 +1,476 @@
+//! http proxies end to end: the real server binary, a real HTTP upstream on 127.0.0.1:0 (hyper),
+//! real clients (reqwest, and raw sockets where a client would hide the detail). Figures are
+//! checked to be exact, toxic shares within bounds computed from the binomial distribution.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::proxy::Server;
+
+type UpBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+
+fn full(b: impl Into<Bytes>) -> UpBody {
+    Full::new(b.into()).boxed()
+}
+
+/// The upstream: `/users/{id}` (JSON), `/big` (64 KiB), `/chunked` (streamed), `/echo` (request
+/// body back), `/slow` (100 ms), `/bad` (malformed response), `/ws` (upgrade, then echo).
+async fn upstream() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut peek = [0u8; 16];
+                if stream.peek(&mut peek).await.is_ok() && peek.starts_with(b"GET /bad ") {
+                    let mut s = stream;
+                    let mut buf = [0u8; 1024];
+                    let _ = s.read(&mut buf).await;
+                    let _ = s
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: nope\r\n\r\n")
+                        .await;
+                    return;
+                }
+                let service = hyper::service::service_fn(|req: Request<Incoming>| async move {
+                    Ok::<_, Infallible>(route(req).await)
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades()
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+async fn route(mut req: Request<Incoming>) -> Response<UpBody> {
+    let path = req.uri().path().to_string();
+    match path.as_str() {
+        "/big" => Response::new(full(vec![b'x'; 65_536])),
+        "/chunked" => {
+            let chunks =
+                (0..5).map(|i| Ok::<_, Infallible>(Frame::data(Bytes::from(format!("part{i};")))));
+            Response::new(StreamBody::new(futures_util::stream::iter(chunks)).boxed())
+        }
+        "/echo" => {
+            let body = req
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            Response::new(full(body))
+        }
+        "/slow" => {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            Response::new(full("slow"))
+        }
+        "/ws" => {
+            let upgrade = hyper::upgrade::on(&mut req);
+            tokio::spawn(async move {
+                if let Ok(io) = upgrade.await {
+                    let mut io = TokioIo::new(io);
+                    let mut buf = [0u8; 1024];
+                    while let Ok(n) = io.read(&mut buf).await {
+                        if n == 0 || io.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            });
+            let mut r = Response::new(full(""));
+            *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+            r.headers_mut()
+                .insert("connection", "upgrade".parse().unwrap());
+            r.headers_mut().insert("upgrade", "echo".parse().unwrap());
+            r
+        }
+        p if p.starts_with("/users/") => {
+            Response::new(full(format!("{{\"id\": \"{}\"}}", &p[7..])))
+        }
+        _ => {
+            let mut r = Response::new(full("not here"));
+            *r.status_mut() = StatusCode::NOT_FOUND;
+            r
+        }
+    }
+}
+
+/// An http proxy in front of `upstream`; returns its `host:port`.
+async fn http_proxy(s: &Server, name: &str, upstream: &str) -> String {
+    let (status, p) = s
+        .json(
+            "POST",
+            "/proxies",
+            Some(json!({
+                "name": name, "listen": "127.0.0.1:0", "upstream": upstream, "protocol": "http",
+                "routes": [
+                    {"name": "user", "method": "GET", "path": "/users/{id}"},
+                    {"name": "big", "path": "/big"},
+                ],
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{p}");
+    assert_eq!(p["protocol"], "http");
+    p["listen"].as_str().unwrap().to_string()
+}
+
+async fn traffic(s: &Server, name: &str) -> Value {
+    let (status, t) = s
+        .json("GET", &format!("/proxies/{name}/traffic?window_s=60"), None)
+        .await;
+    assert_eq!(status, 200, "{t}");
+    t
+}
+
+/// Sends raw bytes, returns everything read until the peer closes (or 3 s pass).
+async fn raw(addr: &str, request: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(request).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut out)).await;
+    out
+}
+
+#[tokio::test]
+async fn http_proxies_keep_alive_stream_chunked_bodies_honour_expect_and_tunnel_upgrades() {
+    let s = Server::start(&[]).await;
+    let listen = http_proxy(&s, "web", &upstream().await).await;
+    let client = reqwest::Client::new();
+    for i in 0..20 {
+        let r = client
+            .get(format!("http://{listen}/users/{i}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.text().await.unwrap(), format!("{{\"id\": \"{i}\"}}"));
+    }
+    let t = traffic(&s, "web").await;
+    assert_eq!(
+        t["connections"]["total"], 1,
+        "one keep-alive connection: {t}"
+    );
+    assert_eq!(t["http"]["routes"]["user"]["requests"], 20);
+
+    let chunked = client
+        .get(format!("http://{listen}/chunked"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        chunked.text().await.unwrap(),
+        "part0;part1;part2;part3;part4;"
+    );
+    // A request body of unknown length: sent chunked.
+    let stream = futures_util::stream::iter(
+        (0..50).map(|i| Ok::<_, std::io::Error>(Frame::data(Bytes::from(format!("{i},"))))),
+    );
+    let echoed = client
+        .post(format!("http://{listen}/echo"))
+        .body(reqwest::Body::wrap(StreamBody::new(stream)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(echoed, (0..50).map(|i| format!("{i},")).collect::<String>());
+    let big = client
+        .get(format!("http://{listen}/big"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(big.len(), 65_536);
+
+    // Expect: 100-continue: the proxy says continue before the body is sent.
+    let mut c = TcpStream::connect(&listen).await.unwrap();
+    c.write_all(
+        b"POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\nexpect: 100-continue\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut buf = vec![0u8; 256];
+    let n = c.read(&mut buf).await.unwrap();
+    assert!(
+        String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 100 Continue"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    c.write_all(b"hello").await.unwrap();
+    let mut got = Vec::new();
+    while !String::from_utf8_lossy(&got).ends_with("hello") {
+        let n = c.read(&mut buf).await.unwrap();
+        assert!(n > 0, "{}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+
+    // An upgrade (WebSocket-style) becomes a TCP tunnel.
+    let mut ws = TcpStream::connect(&listen).await.unwrap();
+    ws.write_all(b"GET /ws HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: echo\r\n\r\n")
+        .await
+        .unwrap();
+    let n = ws.read(&mut buf).await.unwrap();
+    assert!(
+        String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    ws.write_all(b"ping over the tunnel").await.unwrap();
+    let n = ws.read(&mut buf).await.unwrap();
+    assert_eq!(&buf[..n], b"ping over the tunnel");
+}
+
+#[tokio::test]
+async fn figures_are_exact_and_toxics_hit_the_share_they_say() {
+    let s = Server::start(&[]).await;
+    let listen = http_proxy(&s, "shop", &upstream().await).await;
+    let (status, t) = s
+        .json(
+            "POST",
+            "/proxies/shop/toxics",
+            Some(
+                json!({"name": "flaky", "type": "http_status", "toxicity": 0.2,
+                        "attributes": {"status": 503, "body": "busy", "match": {"route": "user"}}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(t["attributes"]["status"], 503);
+    let client = reqwest::Client::new();
+    let n = 1000;
+    let mut failed = 0;
+    for i in 0..n {
+        let r = client
+            .get(format!("http://{listen}/users/{i}"))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 503 {
+            assert_eq!(r.text().await.unwrap(), "busy");
+            failed += 1;
+        } else {
+            r.bytes().await.unwrap();
+        }
+    }
+    for _ in 0..10 {
+        client
+            .get(format!("http://{listen}/big"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+    }
+    // Binomial(1000, 0.2): sd ≈ 12.6; ±5 sd.
+    assert!((137..=263).contains(&failed), "{failed} of {n}");
+    let t = traffic(&s, "shop").await;
+    let user = &t["http"]["routes"]["user"];
+    assert_eq!(user["requests"], n, "{t}");
+    assert_eq!(
+        user["status"]["5xx"], failed,
+        "the figures count exactly what clients saw"
+    );
+    assert_eq!(user["status"]["2xx"], n - failed);
+    let rate = user["error_rate"].as_f64().unwrap();
+    assert!((rate - failed as f64 / n as f64).abs() < 1e-9);
+    assert_eq!(
+        t["http"]["routes"]["big"]["status"]["5xx"], 0,
+        "other routes untouched"
+    );
+
+    // A delay on one route shows in its percentiles and not in the others'.
+    s.json("DELETE", "/proxies/shop/toxics/flaky", None).await;
+    s.json(
+        "POST",
+        "/proxies/shop/toxics",
+        Some(json!({"name": "slow", "type": "http_delay", "attributes": {"delay_ms": 100, "match": {"route": "big"}}})),
+    )
+    .await;
+    for _ in 0..20 {
+        client
+            .get(format!("http://{listen}/big"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+    }
+    let (_, t) = s
+        .json("GET", "/proxies/shop/traffic?window_s=0", None)
+        .await;
+    let big = &t["http"]["routes"]["big"];
+    assert!(big["p95_ms"].as_f64().unwrap() >= 100.0, "{big}");
+    assert!(big["ttfb_p95_ms"].as_f64().unwrap() >= 100.0, "{big}");
+    assert!(
+        t["http"]["routes"]["user"]["p95_ms"].as_f64().unwrap() < 100.0,
+        "{t}"
+    );
+
+    // Sampling by header: a user is either always hit or never.
+    s.json("DELETE", "/proxies/shop/toxics/slow", None).await;
+    s.json(
+        "POST",
+        "/proxies/shop/toxics",
+        Some(
+            json!({"name": "some-users", "type": "http_status", "toxicity": 0.3,
+                    "attributes": {"status": 500, "sample": {"header": "x-user"}}}),
+        ),
+    )
+    .await;
+    let mut hit_users = 0;
+    let users = 200;
+    for u in 0..users {
+        let mut outcomes = Vec::new();
+        for _ in 0..3 {
+            let r = client
+                .get(format!("http://{listen}/users/1"))
+                .header("x-user", format!("user-{u}"))
+                .send()
+                .await
+                .unwrap();
+            outcomes.push(r.status().as_u16());
+            r.bytes().await.unwrap();
+        }
+        assert!(
+            outcomes.iter().all(|o| *o == outcomes[0]),
+            "user-{u}: {outcomes:?}"
+        );
+        hit_users += usize::from(outcomes[0] == 500);
+    }
+    // Binomial(200, 0.3): sd ≈ 6.5; ±5 sd.
+    assert!((28..=92).contains(&hit_users), "{hit_users} of {users}");
+    let r = client
+        .get(format!("http://{listen}/users/1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "requests without the header are never hit");
+}
+
+#[tokio::test]
+async fn aborts_truncation_corruption_and_bad_input() {
+    let s = Server::start(&[]).await;
+    let up = upstream().await;
+    let listen = http_proxy(&s, "cut", &up).await;
+    let add = |body: Value| {
+        let s = &s;
+        async move { s.json("POST", "/proxies/cut/toxics", Some(body)).await }
+    };
+    // Reset before the head: the client gets no response at all.
+    add(json!({"name": "rst", "type": "http_abort", "attributes": {"mode": "reset", "when": "headers", "match": {"method": "DELETE"}}})).await;
+    let err = reqwest::Client::new()
+        .delete(format!("http://{listen}/users/1"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.is_request() || err.is_connect() || err.to_string().contains("connection"),
+        "{err}"
+    );
+    // Cut mid-body: the client sees an incomplete body.
+    add(json!({"name": "mid", "type": "http_abort", "attributes": {"mode": "close", "bytes": 1000, "match": {"route": "big"}}})).await;
+    let got = raw(&listen, b"GET /big HTTP/1.1\r\nhost: x\r\n\r\n").await;
+    let body_len = got.len() - got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() - 4;
+    assert_eq!(body_len, 1000, "the body is cut after 1000 bytes");
+    s.json("DELETE", "/proxies/cut/toxics/mid", None).await;
+    add(json!({"name": "short", "type": "http_truncate", "attributes": {"bytes": 10, "match": {"route": "user"}}})).await;
+    let got = raw(&listen, b"GET /users/123456789 HTTP/1.1\r\nhost: x\r\n\r\n").await;
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.contains("content-length: 19"), "{text}");
+    assert!(text.ends_with("\r\n\r\n{\"id\": \"12"), "{text}");
+    s.json("DELETE", "/proxies/cut/toxics/short", None).await;
+    add(json!({"name": "flip", "type": "http_corrupt", "attributes": {"percent": 100, "match": {"route": "big"}}})).await;
+    let big = reqwest::get(format!("http://{listen}/big"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(big.len(), 65_536);
+    assert!(big.iter().all(|b| *b == b'x' ^ 0xFF), "every byte flipped");
+    s.json("DELETE", "/proxies/cut/toxics/flip", None).await;
+
+    // Bad toxics and mismatched protocols are refused with the reason.
+    for (body, needle) in [
+        (
+            json!({"type": "http_status", "attributes": {"status": 700}}),
+            "status must be between 100 and 599",
+        ),
+        (
+            json!({"type": "http_status", "attributes": {"status": 503, "match": {"header": "x", "regex": "("}}}),
+            "match.regex does not compile",
+        ),
+        (json!({"type": "latency"}), "this proxy speaks http"),
+    ] {
+        let (status, e) = add(body).await;
+        assert_eq!(status, 400, "{e}");
+        assert!(e["error"].as_str().unwrap().contains(needle), "{e}");
+    }
+    let tcp = s.proxy("plain", &up).await;
+    assert!(!tcp.is_empty());
+    let (status, e) = s
+        .json(
+            "POST",
+            "/proxies/plain/toxics",
+            Some(json!({"type": "http_status", "attributes": {"status": 500}})),
+        )
+        .await;
+    assert_eq!(status, 400, "{e}");
+
+    // Malformed requests, oversized headers, a malformed upstream answer, a dead upstream.
+    let got = raw(&listen, b"NOT A REQUEST\r\n\r\n").await;
+    assert!(
+        String::from_utf8_lossy(&got).starts_with("HTTP/1.1 400"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    let huge = format!(
+        "GET / HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n",
+        "a".repeat(200_000)
+    );
+    let got = raw(&listen, huge.as_bytes()).await;
+    assert!(
+        String::from_utf8_lossy(&got).starts_with("HTTP/1.1 431"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    let r = reqwest::get(format!("http://{listen}/bad")).await.unwrap();
+    assert_eq!(r.status(), 502);
+    let dead = http_proxy(
+        &s,
+        "dead",
+        &format!("127.0.0.1:{}", crate::harness::closed_port()),
+    )
+    .await;
+    let r = reqwest::get(format!("http://{dead}/users/1"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 502);
+    let t = traffic(&s, "dead").await;
+    assert_eq!(t["http"]["error_rate"], 1.0, "{t}");
+    assert_eq!(t["connections"]["failed_upstream_dials"], 1);
+    let t = traffic(&s, "cut").await;
+    let other = &t["http"]["routes"]["other"];
+    assert!(
+        other["status"]["4xx"].as_u64().unwrap() >= 2,
+        "400 and 431 recorded: {t}"
+    );
+    assert!(t["http"]["status"]["aborted"].as_u64().unwrap() >= 2, "{t}");
+}
