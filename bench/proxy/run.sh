@@ -38,6 +38,7 @@ iperf3 -s -B 127.0.0.1 -p "$IPERF_PORT" >/dev/null 2>&1 & PIDS+=($!)
 sleep 1
 api() { curl -s -X "$1" "http://127.0.0.1:$API_PORT$2" ${3:+-d "$3"}; }
 HTTP_PROXY_ADDR=$(api POST /proxies "{\"name\":\"web\",\"listen\":\"127.0.0.1:0\",\"upstream\":\"127.0.0.1:$NGINX_PORT\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["listen"])')
+HTTPMODE_PROXY_ADDR=$(api POST /proxies "{\"name\":\"webhttp\",\"listen\":\"127.0.0.1:0\",\"upstream\":\"127.0.0.1:$NGINX_PORT\",\"protocol\":\"http\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["listen"])')
 BULK_PROXY_ADDR=$(api POST /proxies "{\"name\":\"bulk\",\"listen\":\"127.0.0.1:0\",\"upstream\":\"127.0.0.1:$IPERF_PORT\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["listen"])')
 
 wrk_rps() { wrk -t2 -c64 -d10s "$1" | awk '/Requests\/sec/ {print $2}'; }
@@ -53,6 +54,13 @@ for f in small large; do
 done
 d=$(to_us "$(wrk_p50 "http://127.0.0.1:$NGINX_PORT/small.html")"); p=$(to_us "$(wrk_p50 "http://$HTTP_PROXY_ADDR/small.html")")
 echo "| p50 latency, one connection (wrk -t1 -c1) | ${d} µs | ${p} µs | +$(python3 -c "print(f'{$p-$d:.1f}')") µs |"
+# The same through an http-mode proxy (hyper on both sides, per-request figures).
+for f in small large; do
+  d=$(wrk_rps "http://127.0.0.1:$NGINX_PORT/$f.html"); p=$(wrk_rps "http://$HTTPMODE_PROXY_ADDR/$f.html")
+  echo "| http mode: req/s, $f ($( [ $f = small ] && echo 615 B || echo 64 KiB )), wrk -t2 -c64 -d10s | $d | $p | $(python3 -c "print(f'{$p/$d:.2f}×')") |"
+done
+d=$(to_us "$(wrk_p50 "http://127.0.0.1:$NGINX_PORT/small.html")"); p=$(to_us "$(wrk_p50 "http://$HTTPMODE_PROXY_ADDR/small.html")")
+echo "| http mode: p50 latency, one connection | ${d} µs | ${p} µs | +$(python3 -c "print(f'{$p-$d:.1f}')") µs |"
 PP=${BULK_PROXY_ADDR##*:}
 for dir in "" "-R"; do
   d=$(iperf_gbps "$IPERF_PORT" "$dir"); p=$(iperf_gbps "$PP" "$dir")

@@ -187,6 +187,12 @@ async fn http_proxies_keep_alive_stream_chunked_bodies_honour_expect_and_tunnel_
         .await
         .unwrap();
     assert_eq!(echoed, (0..50).map(|i| format!("{i},")).collect::<String>());
+    let t = traffic(&s, "web").await;
+    assert_eq!(
+        t["bytes"]["upstream"]["sent"].as_u64().unwrap(),
+        echoed.len() as u64,
+        "request bodies are counted: {t}"
+    );
     let big = client
         .get(format!("http://{listen}/big"))
         .send()
@@ -473,4 +479,58 @@ async fn aborts_truncation_corruption_and_bad_input() {
         "400 and 431 recorded: {t}"
     );
     assert!(t["http"]["status"]["aborted"].as_u64().unwrap() >= 2, "{t}");
+}
+
+#[tokio::test]
+async fn http_fault_goes_through_the_ledger_and_traffic_metrics_sees_it_per_route() {
+    let s = Server::start(&[]).await;
+    let listen = http_proxy(&s, "shop", &upstream().await).await;
+    let dir = crate::harness::TempDir::new("http-fault");
+    let api = &s.base;
+    let file = crate::harness::write(
+        dir.path(),
+        "e.json",
+        &format!(
+            r#"{{"title": "users fail, the rest holds", "description": "d",
+                "steady-state-hypothesis": {{"title": "big is healthy", "probes": [
+                  {{"type": "probe", "name": "big-ok",
+                    "tolerance": {{"type": "range", "range": [0, 0.01], "target": "error_rate"}},
+                    "provider": {{"type": "builtin", "func": "traffic.metrics", "arguments": {{"api": "{api}", "proxy": "shop", "route": "big", "window_s": 60}}}}}}]}},
+                "method": [
+                  {{"type": "action", "name": "users-503", "duration": 2,
+                    "provider": {{"type": "builtin", "func": "http.fault", "arguments": {{"api": "{api}", "proxy": "shop", "route": "user", "status": 503, "share": 100}}}}}},
+                  {{"type": "probe", "name": "load",
+                    "provider": {{"type": "builtin", "func": "http.measure", "arguments": {{"url": "http://{listen}/users/7", "requests": 20, "concurrency": 2}}}}}},
+                  {{"type": "probe", "name": "big-load",
+                    "provider": {{"type": "builtin", "func": "http.measure", "arguments": {{"url": "http://{listen}/big", "requests": 5, "concurrency": 1}}}}}},
+                  {{"type": "probe", "name": "users-figures",
+                    "tolerance": {{"type": "range", "range": [0.99, 1.0], "target": "error_rate"}},
+                    "provider": {{"type": "builtin", "func": "traffic.metrics", "arguments": {{"api": "{api}", "proxy": "shop", "route": "user"}}}}}}]}}"#
+        ),
+    );
+    let run = crate::faults::spawn_run(dir.path(), &file);
+    let out = tokio::task::spawn_blocking(move || run.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::harness::stderr(&out)
+    );
+    let j: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("journal.json")).unwrap())
+            .unwrap();
+    assert_eq!(j["monkeywrench"]["faults"][0]["func"], "http.fault");
+    assert_eq!(j["monkeywrench"]["faults"][0]["revert"], "reverted");
+    assert_eq!(j["run"][1]["output"]["error_rate"], 1.0, "{}", j["run"][1]);
+    assert_eq!(j["run"][3]["output"]["requests"], 20, "{}", j["run"][3]);
+    assert_eq!(j["run"][3]["monkeywrench"]["tolerance_met"], true);
+    let (_, toxics) = s.json("GET", "/proxies/shop/toxics", None).await;
+    assert_eq!(toxics, json!([]), "removed when reverted");
+    let r = reqwest::get(format!("http://{listen}/users/1"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    crate::faults::stop_guard(dir.path());
 }

@@ -59,7 +59,7 @@ pub struct HttpContext {
 struct Conn {
     ctx: HttpContext,
     upstream: String,
-    sender: tokio::sync::Mutex<Option<SendRequest<Incoming>>>,
+    sender: tokio::sync::Mutex<Option<SendRequest<Counted>>>,
     requests: AtomicU64,
     /// A second handle on the client socket: an abort sets SO_LINGER 0 through it, then drops it,
     /// so the close that follows is a reset.
@@ -266,6 +266,10 @@ async fn handle(
     strip_hop_by_hop(req.headers_mut(), upgrade);
     // hyper already answered `100 Continue` when the body was first read.
     req.headers_mut().remove(header::EXPECT);
+    let req = req.map(|body| Counted {
+        inner: body,
+        metrics: conn.ctx.metrics.clone(),
+    });
     let mut resp = match send(&conn, req, upgrade).await {
         Ok(r) => r,
         Err(e) => {
@@ -328,7 +332,7 @@ async fn handle(
 /// Sends a request upstream on this client's keep-alive connection (a fresh one for upgrades).
 async fn send(
     conn: &Conn,
-    req: Request<Incoming>,
+    req: Request<Counted>,
     upgrade: bool,
 ) -> Result<Response<Incoming>, String> {
     if upgrade {
@@ -347,7 +351,7 @@ async fn send(
     sender.send_request(req).await.map_err(|e| e.to_string())
 }
 
-async fn connect(conn: &Conn, upgrades: bool) -> Result<SendRequest<Incoming>, String> {
+async fn connect(conn: &Conn, upgrades: bool) -> Result<SendRequest<Counted>, String> {
     let dial =
         tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(&conn.upstream)).await;
     let stream = match dial {
@@ -405,6 +409,42 @@ fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
         "upgrade",
     ] {
         headers.remove(name);
+    }
+}
+
+/// A request body on its way upstream, counted into the proxy's byte figures.
+struct Counted {
+    inner: Incoming,
+    metrics: Arc<ProxyMetrics>,
+}
+
+impl Body for Counted {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            let n = data.len() as u64;
+            self.metrics
+                .upstream_received
+                .fetch_add(n, Ordering::Relaxed);
+            self.metrics.upstream_sent.fetch_add(n, Ordering::Relaxed);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -548,11 +588,12 @@ impl Body for ProxyBody {
         match frame {
             Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
                 Ok(data) => {
+                    let received = data.len() as u64;
                     let data = this.shape(data);
                     if let Some(conn) = &this.conn {
-                        conn.ctx
-                            .metrics
-                            .downstream_sent
+                        let m = &conn.ctx.metrics;
+                        m.downstream_received.fetch_add(received, Ordering::Relaxed);
+                        m.downstream_sent
                             .fetch_add(data.len() as u64, Ordering::Relaxed);
                     }
                     if let Some(d) = this.effects.chunk_delay {
