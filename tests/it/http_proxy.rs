@@ -534,3 +534,66 @@ async fn http_fault_goes_through_the_ledger_and_traffic_metrics_sees_it_per_rout
     assert_eq!(r.status(), 200);
     crate::faults::stop_guard(dir.path());
 }
+
+#[tokio::test]
+async fn a_config_file_http_proxy_cookie_sampling_ttl_and_prometheus_series() {
+    let up = upstream().await;
+    let dir = crate::harness::TempDir::new("http-config");
+    let port = crate::harness::closed_port();
+    let config = crate::harness::write(
+        dir.path(),
+        "proxies.json",
+        &json!([{"name": "cfg", "listen": format!("127.0.0.1:{port}"), "upstream": up, "protocol": "http",
+                 "routes": [{"name": "user", "path": "/users/{id}"}],
+                 "toxics": [{"name": "by-session", "type": "http_status", "toxicity": 0.5,
+                             "attributes": {"status": 500, "sample": {"cookie": "session"}}}]}])
+        .to_string(),
+    );
+    let s = Server::start(&["--config", &config, "--proxy-metrics"]).await;
+    let (_, p) = s.json("GET", "/proxies/cfg", None).await;
+    assert_eq!(p["protocol"], "http", "{p}");
+    assert_eq!(p["toxics"][0]["attributes"]["sample"]["cookie"], "session");
+    let client = reqwest::Client::new();
+    let mut hit = 0;
+    for session in 0..100 {
+        let status = |c: &reqwest::Client| {
+            c.get(format!("http://127.0.0.1:{port}/users/1"))
+                .header("cookie", format!("theme=dark; session=s{session}"))
+                .send()
+        };
+        let first = status(&client).await.unwrap().status();
+        let second = status(&client).await.unwrap().status();
+        assert_eq!(first, second, "a session is hit every time or never");
+        hit += usize::from(first == 500);
+    }
+    // Binomial(100, 0.5): sd 5; ±5 sd.
+    assert!((25..=75).contains(&hit), "{hit} of 100 sessions");
+
+    // A toxic with a ttl removes itself.
+    let (status, _) = s
+        .json(
+            "POST",
+            "/proxies/cfg/toxics",
+            Some(json!({"name": "brief", "type": "http_delay", "ttl": 0.3, "attributes": {"delay_ms": 1}})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, toxics) = s.json("GET", "/proxies/cfg/toxics", None).await;
+        if toxics.as_array().unwrap().len() == 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the ttl toxic never left");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let metrics = reqwest::get(format!("{}/metrics", s.base)).await.unwrap().text().await.unwrap();
+    // Two requests per session.
+    let line = format!(
+        "monkeywrench_http_requests_total{{proxy=\"cfg\",route=\"user\",class=\"5xx\"}} {}",
+        2 * hit
+    );
+    assert!(metrics.contains(&line), "{line} missing in:\n{metrics}");
+    assert!(metrics.contains("monkeywrench_http_request_duration_seconds_count{proxy=\"cfg\",route=\"user\"} 200"), "{metrics}");
+}
