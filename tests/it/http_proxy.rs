@@ -584,16 +584,29 @@ async fn a_config_file_http_proxy_cookie_sampling_ttl_and_prometheus_series() {
         if toxics.as_array().unwrap().len() == 1 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the ttl toxic never left");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the ttl toxic never left"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    let metrics = reqwest::get(format!("{}/metrics", s.base)).await.unwrap().text().await.unwrap();
+    let metrics = reqwest::get(format!("{}/metrics", s.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     // Two requests per session.
     let line = format!(
         "monkeywrench_http_requests_total{{proxy=\"cfg\",route=\"user\",class=\"5xx\"}} {}",
         2 * hit
     );
     assert!(metrics.contains(&line), "{line} missing in:\n{metrics}");
-    assert!(metrics.contains("monkeywrench_http_request_duration_seconds_count{proxy=\"cfg\",route=\"user\"} 200"), "{metrics}");
+    assert!(
+        metrics.contains(
+            "monkeywrench_http_request_duration_seconds_count{proxy=\"cfg\",route=\"user\"} 200"
+        ),
+        "{metrics}"
+    );
 }
