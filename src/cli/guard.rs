@@ -35,7 +35,7 @@ pub async fn execute(args: GuardArgs) -> anyhow::Result<i32> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let Some(_lock) = lock else {
+    let Some(lock) = lock else {
         eprintln!(
             "monkeywrench guard: another guard is already watching {}",
             dir.display()
@@ -54,13 +54,29 @@ pub async fn execute(args: GuardArgs) -> anyhow::Result<i32> {
     } else {
         args.idle_polls
     };
-    let report = guard::watch(
-        &ledger,
-        Duration::from_millis(args.poll_ms.max(10)),
-        idle,
-        &cancel,
-    )
-    .await?;
+    let mut lock = Some(lock);
+    let mut report = guard::GuardReport::default();
+    loop {
+        let round = guard::watch(
+            &ledger,
+            Duration::from_millis(args.poll_ms.max(10)),
+            idle,
+            &cancel,
+        )
+        .await?;
+        report.reverted += round.reverted;
+        report.failed += round.failed;
+        // Release first, then look once more: a run that saw this guard alive (and so started
+        // none) has committed its lease before that check, so it is seen here.
+        drop(lock.take());
+        if cancel.is_cancelled() || ledger.active().await?.is_empty() {
+            break;
+        }
+        match guard::try_lock(&dir)? {
+            Some(l) => lock = Some(l),
+            None => break, // another guard took over
+        }
+    }
     eprintln!(
         "monkeywrench guard: done ({} reverted, {} failed attempts)",
         report.reverted, report.failed

@@ -61,6 +61,17 @@ pub struct HaltState {
 pub struct Ledger {
     store: Store,
     owner: ProcessIdentity,
+    after_record: Option<AfterRecord>,
+}
+
+/// Called after a lease is committed and before its fault is applied.
+#[derive(Clone)]
+struct AfterRecord(std::sync::Arc<dyn Fn(&Lease) + Send + Sync>);
+
+impl std::fmt::Debug for AfterRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AfterRecord")
+    }
 }
 
 const COLUMNS: &str = "id, run_id, activity, func, target, undo, owner_pid, owner_start, created_at, deadline_ms, state, applied_at, reverted_at, error, attempts";
@@ -71,12 +82,24 @@ impl Ledger {
         Ledger {
             store,
             owner: ProcessIdentity::current(),
+            after_record: None,
         }
+    }
+
+    /// Calls `hook` after each lease is committed, before the caller applies the fault (a run uses
+    /// it to make sure a guard watches every lease it may die holding).
+    pub fn on_record(mut self, hook: impl Fn(&Lease) + Send + Sync + 'static) -> Ledger {
+        self.after_record = Some(AfterRecord(std::sync::Arc::new(hook)));
+        self
     }
 
     /// A ledger whose new leases are owned by `owner` (the guard's tests and adopters use this).
     pub fn with_owner(store: Store, owner: ProcessIdentity) -> Ledger {
-        Ledger { store, owner }
+        Ledger {
+            store,
+            owner,
+            after_record: None,
+        }
     }
 
     /// The store.
@@ -144,6 +167,9 @@ impl Ledger {
             });
         }
         tx.commit().await?;
+        if let Some(AfterRecord(hook)) = &self.after_record {
+            hook(&lease);
+        }
         Ok(lease)
     }
 

@@ -52,7 +52,18 @@ impl FaultBook {
                 let store = Store::open(&location)
                     .await
                     .map_err(|e| format!("failed to {e}"))?;
-                let ledger = Ledger::new(store);
+                let mut ledger = Ledger::new(store);
+                // A guard must be watching before any reversible fault takes effect: the lease is
+                // committed, then the guard is ensured, then the fault is applied. (A guard that
+                // was about to exit re-checks after releasing its lock, so it cannot miss it.)
+                if let Some(exe) = state.exe.clone() {
+                    let (dir, store) = (state.dir.clone(), state.store.clone());
+                    ledger = ledger.on_record(move |lease| {
+                        if lease.undo.is_reversible() {
+                            let _ = guard::ensure_running(&exe, &dir, store.as_deref());
+                        }
+                    });
+                }
                 ledger
                     .revert_leftovers()
                     .await
