@@ -366,6 +366,8 @@ async fn pump(
         Stream::Downstream => (&metrics.downstream_received, &metrics.downstream_sent),
     };
     let mut buf: Vec<u8> = Vec::new();
+    // Whether data ever came: only then is the buffer kept between reads.
+    let mut used = false;
     loop {
         if ctx
             .toxics
@@ -395,13 +397,20 @@ async fn pump(
                 return End::Eof;
             }
             Ok(n) => {
+                used = true;
                 received.fetch_add(n as u64, Ordering::Relaxed);
                 if to.write_all(&buf[..n]).await.is_err() {
                     return End::Close;
                 }
                 sent.fetch_add(n as u64, Ordering::Relaxed);
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                // Spurious readiness (every new socket gets one): an idle connection must not
+                // keep a 32 KiB buffer it never used.
+                if !used {
+                    buf = Vec::new();
+                }
+            }
             Err(_) => return End::Close,
         }
     }
