@@ -2,8 +2,9 @@
 //! HTTP toxics aimed at a slice of the requests.
 //!
 //! [`route`] (templates) · [`stats`] (windows of HdrHistograms) · [`toxics`] (attributes, matches,
-//! sampling) · `serve` (one client connection).
+//! sampling) · `serve` (one client connection) · `body` (bodies through the body toxics).
 
+mod body;
 pub mod route;
 mod serve;
 pub mod stats;

@@ -4,14 +4,12 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::os::fd::{AsFd, OwnedFd};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Request, Response, StatusCode};
@@ -20,22 +18,18 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::body::{Aborted, Counted, Effects, Inner, ProxyBody, Recorder};
 use super::route::{OTHER, Route, route_of};
 use super::stats::{HttpStats, Sample};
 use super::toxics::{HttpSpec, hit};
 use crate::proxy::metrics::ProxyMetrics;
 use crate::proxy::toxic::{Toxic, ToxicKind};
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
 /// The largest request head accepted; bigger ones are answered 431.
 const MAX_HEAD: usize = 64 * 1024;
-
-/// How long a cut body waits so the bytes let through reach the socket first.
-const CUT_FLUSH: Duration = Duration::from_millis(20);
 
 /// What a connection of an http proxy needs.
 #[derive(Debug, Clone)]
@@ -56,19 +50,19 @@ pub struct HttpContext {
     pub routes: Arc<Vec<Route>>,
 }
 
-struct Conn {
-    ctx: HttpContext,
-    upstream: String,
-    sender: tokio::sync::Mutex<Option<SendRequest<Counted>>>,
-    requests: AtomicU64,
+pub(super) struct Conn {
+    pub(super) ctx: HttpContext,
+    pub(super) upstream: String,
+    pub(super) sender: tokio::sync::Mutex<Option<SendRequest<Counted>>>,
+    pub(super) requests: AtomicU64,
     /// A second handle on the client socket: an abort sets SO_LINGER 0 through it, then drops it,
     /// so the close that follows is a reset.
-    socket: Mutex<Option<OwnedFd>>,
+    pub(super) socket: Mutex<Option<OwnedFd>>,
 }
 
 impl Conn {
     /// Arms a reset: the next close of the client socket sends RST instead of FIN.
-    fn arm_reset(&self) {
+    pub(super) fn arm_reset(&self) {
         if let Some(fd) = self.socket.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let linger = nix::libc::linger {
                 l_onoff: 1,
@@ -78,18 +72,6 @@ impl Conn {
         }
     }
 }
-
-/// The request was cut on purpose (an `http_abort` toxic).
-#[derive(Debug)]
-struct Aborted;
-
-impl std::fmt::Display for Aborted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("aborted by an http_abort toxic")
-    }
-}
-
-impl std::error::Error for Aborted {}
 
 /// Serves one client until it closes or `cancel`.
 pub async fn serve(
@@ -141,40 +123,6 @@ fn parse_failure(status: u16) -> Sample {
         status,
         ttfb: Duration::ZERO,
         ttlb: Duration::ZERO,
-    }
-}
-
-/// Records one request's sample exactly once (when the body ends, fails or is dropped).
-struct Recorder {
-    stats: Arc<HttpStats>,
-    route: usize,
-    start: Instant,
-    status: u16,
-    ttfb: Duration,
-    done: bool,
-}
-
-impl Recorder {
-    fn finish(&mut self, status: u16) {
-        if !self.done {
-            self.done = true;
-            self.stats.record(
-                self.route,
-                Sample {
-                    status,
-                    ttfb: self.ttfb,
-                    ttlb: self.start.elapsed(),
-                },
-            );
-        }
-    }
-}
-
-impl Drop for Recorder {
-    fn drop(&mut self) {
-        // The client went away before the body ended: counted with the status it was sent.
-        let status = self.status;
-        self.finish(status);
     }
 }
 
@@ -409,227 +357,5 @@ fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
         "upgrade",
     ] {
         headers.remove(name);
-    }
-}
-
-/// A request body on its way upstream, counted into the proxy's byte figures.
-struct Counted {
-    inner: Incoming,
-    metrics: Arc<ProxyMetrics>,
-}
-
-impl Body for Counted {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled
-            && let Some(data) = frame.data_ref()
-        {
-            let n = data.len() as u64;
-            self.metrics
-                .upstream_received
-                .fetch_add(n, Ordering::Relaxed);
-            self.metrics.upstream_sent.fetch_add(n, Ordering::Relaxed);
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-/// What the body toxics do to this response.
-struct Effects {
-    truncate_at: Option<u64>,
-    abort: Option<(u64, bool)>,
-    corrupt_percent: Option<f64>,
-    chunk_delay: Option<Duration>,
-    rng: StdRng,
-}
-
-enum Inner {
-    Full(Option<Bytes>),
-    Upstream(Incoming),
-}
-
-/// A response body: synthesized, or the upstream's streamed through the body toxics.
-pub struct ProxyBody {
-    inner: Inner,
-    recorder: Option<Recorder>,
-    effects: Effects,
-    sent: u64,
-    pending_delay: Option<Pin<Box<Sleep>>>,
-    /// The body was cut: the next poll fails so hyper closes the connection.
-    cut: bool,
-    /// The cut is an `http_abort` with `mode: reset`.
-    cut_reset: bool,
-    conn: Option<Arc<Conn>>,
-}
-
-impl ProxyBody {
-    fn full(bytes: Bytes) -> ProxyBody {
-        ProxyBody {
-            inner: Inner::Full(Some(bytes)),
-            recorder: None,
-            effects: Effects {
-                truncate_at: None,
-                abort: None,
-                corrupt_percent: None,
-                chunk_delay: None,
-                rng: StdRng::seed_from_u64(0),
-            },
-            sent: 0,
-            pending_delay: None,
-            cut: false,
-            cut_reset: false,
-            conn: None,
-        }
-    }
-
-    fn fail(&mut self, reset: bool) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        if reset && let Some(conn) = &self.conn {
-            conn.arm_reset();
-        }
-        if let Some(r) = self.recorder.as_mut() {
-            r.finish(0);
-        }
-        Poll::Ready(Some(Err(Box::new(Aborted))))
-    }
-
-    /// Applies truncate / abort / corrupt to a data chunk; sets `cut` when the body must end.
-    fn shape(&mut self, mut data: Bytes) -> Bytes {
-        let limit = match (self.effects.truncate_at, self.effects.abort.map(|a| a.0)) {
-            (Some(t), Some(a)) => Some(t.min(a)),
-            (t, a) => t.or(a),
-        };
-        if let Some(limit) = limit {
-            let room = limit.saturating_sub(self.sent) as usize;
-            if data.len() >= room {
-                data.truncate(room);
-                self.cut = true;
-                self.cut_reset = self.effects.abort.is_some_and(|(at, reset)| {
-                    reset && at <= self.effects.truncate_at.unwrap_or(u64::MAX)
-                });
-            }
-        }
-        if let Some(p) = self.effects.corrupt_percent
-            && !data.is_empty()
-        {
-            let mut bytes = data.to_vec();
-            for b in &mut bytes {
-                if self.effects.rng.random::<f64>() * 100.0 < p {
-                    *b ^= 0xFF;
-                }
-            }
-            data = Bytes::from(bytes);
-        }
-        self.sent += data.len() as u64;
-        data
-    }
-}
-
-impl Body for ProxyBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        if let Some(delay) = this.pending_delay.as_mut() {
-            if delay.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-            this.pending_delay = None;
-        }
-        if this.cut {
-            let reset = this.cut_reset;
-            return this.fail(reset);
-        }
-        // An abort or truncation at 0 bytes cuts right after the head.
-        if this.sent == 0
-            && (this.effects.abort.is_some_and(|a| a.0 == 0) || this.effects.truncate_at == Some(0))
-        {
-            this.cut = true;
-            this.cut_reset = this
-                .effects
-                .abort
-                .is_some_and(|(at, reset)| reset && at == 0);
-            this.pending_delay = Some(Box::pin(tokio::time::sleep(CUT_FLUSH)));
-            return Poll::Ready(Some(Ok(Frame::data(Bytes::new()))));
-        }
-        let frame = match &mut this.inner {
-            Inner::Full(bytes) => match bytes.take() {
-                Some(b) if !b.is_empty() => Poll::Ready(Some(Ok(Frame::data(b)))),
-                _ => Poll::Ready(None),
-            },
-            Inner::Upstream(body) => match Pin::new(body).poll_frame(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(Err(e))) => {
-                    if let Some(r) = this.recorder.as_mut() {
-                        r.finish(0);
-                    }
-                    return Poll::Ready(Some(Err(Box::new(e))));
-                }
-                other => other.map(|f| f.map(|r| r.map_err(|e| Box::new(e) as BoxError))),
-            },
-        };
-        match frame {
-            Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
-                Ok(data) => {
-                    let received = data.len() as u64;
-                    let data = this.shape(data);
-                    if let Some(conn) = &this.conn {
-                        let m = &conn.ctx.metrics;
-                        m.downstream_received.fetch_add(received, Ordering::Relaxed);
-                        m.downstream_sent
-                            .fetch_add(data.len() as u64, Ordering::Relaxed);
-                    }
-                    if let Some(d) = this.effects.chunk_delay {
-                        this.pending_delay = Some(Box::pin(tokio::time::sleep(d)));
-                    }
-                    if this.cut {
-                        // Let hyper flush what was let through before the connection is cut:
-                        // an error drops its unsent buffer.
-                        this.pending_delay = Some(Box::pin(tokio::time::sleep(CUT_FLUSH)));
-                    }
-                    Poll::Ready(Some(Ok(Frame::data(data))))
-                }
-                Err(frame) => Poll::Ready(Some(Ok(frame))),
-            },
-            Poll::Ready(None) => {
-                if let Some(r) = this.recorder.as_mut() {
-                    let status = r.status;
-                    r.finish(status);
-                }
-                Poll::Ready(None)
-            }
-            other => other,
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match &self.inner {
-            Inner::Full(b) => b.as_ref().is_none_or(Bytes::is_empty) && !self.cut,
-            Inner::Upstream(b) => b.is_end_stream() && !self.cut,
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match &self.inner {
-            Inner::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
-            Inner::Upstream(b) => b.size_hint(),
-        }
     }
 }
