@@ -61,7 +61,7 @@ enum Command {
     Resume(halt::ResumeArgs),
     /// List leases (active first) with age, deadline and owner.
     Ledger(ledger::LedgerArgs),
-    /// Preview which processes a selector matches and which a mode/seed would pick.
+    /// Preview which processes (with --docker: containers) a selector matches and which a mode/seed would pick.
     Targets(targets::TargetsArgs),
     /// Watch the ledger and revert faults whose deadline passed or whose owner died.
     Guard(guard::GuardArgs),
