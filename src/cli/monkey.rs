@@ -222,16 +222,10 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         c.end_hour,
         c.time_zone_name
     );
-    let result = scheduler::run(&monkey, &cancel).await;
+    scheduler::run(&monkey, &cancel).await;
     cancel.cancel();
     monkey.notifier.drain(monkey.notifier.longest()).await;
-    match result {
-        Ok(()) => Ok(exit_code::OK),
-        Err(e) => {
-            eprintln!("monkeywrench: the monkey stopped: {e}");
-            Ok(exit_code::UNAVAILABLE)
-        }
-    }
+    Ok(exit_code::OK)
 }
 
 async fn plan(args: PlanArgs) -> anyhow::Result<i32> {

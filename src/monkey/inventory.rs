@@ -121,8 +121,16 @@ pub struct Inventory {
 pub async fn discover(config: &MonkeyConfig) -> Inventory {
     let mut instances = Vec::new();
     let mut warnings = Vec::new();
+    let ours = std::fs::read_link("/proc/self/exe").ok();
     for entry in &config.processes {
-        for p in entry.selector.find(&[]) {
+        // Never monkeywrench itself: not this monkey, its guard, a run, another monkey.
+        let theirs = |pid: i32| std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+        for p in entry
+            .selector
+            .find(&[])
+            .into_iter()
+            .filter(|p| ours.is_none() || theirs(p.identity.pid) != ours)
+        {
             instances.push(Instance {
                 name: p.name.clone(),
                 target: InstanceRef::Process {

@@ -130,14 +130,33 @@ pub async fn tick(monkey: &Monkey) -> Result<Vec<AttemptReport>, HistoryError> {
     Ok(reports)
 }
 
-/// The daemon: plan each day, sleep until each kill, attempt it; until `cancel`.
-pub async fn run(monkey: &Monkey, cancel: &CancellationToken) -> Result<(), HistoryError> {
+/// The daemon: plan each day, sleep until each kill, attempt it; until `cancel`. A store that
+/// cannot be reached while planning is retried every minute (nothing is killed meanwhile).
+pub async fn run(monkey: &Monkey, cancel: &CancellationToken) {
     loop {
-        let day = monkey.calendar.date_of(monkey.clock.now());
-        let plan = plan_of(monkey, day).await?;
+        let now = monkey.clock.now();
+        let day = monkey.calendar.date_of(now);
+        let plan = match plan_of(monkey, day).await {
+            Ok(plan) => plan,
+            Err(e) => {
+                eprintln!(
+                    "monkeywrench monkey: {} cannot plan {day}: {e}; retrying in a minute",
+                    format_time(&now)
+                );
+                monkey.metrics.skip("store-unreachable");
+                if !monkey
+                    .clock
+                    .sleep_until(now + jiff::SignedDuration::from_mins(1), cancel)
+                    .await
+                {
+                    return;
+                }
+                continue;
+            }
+        };
         for k in plan.kills.iter().filter(|k| !k.done) {
             if !monkey.clock.sleep_until(k.time, cancel).await {
-                return Ok(());
+                return;
             }
             monkey.attempt(&k.group, Some(k.time)).await;
         }
@@ -146,7 +165,7 @@ pub async fn run(monkey: &Monkey, cancel: &CancellationToken) -> Result<(), Hist
             .sleep_until(monkey.calendar.next_day_start(day), cancel)
             .await
         {
-            return Ok(());
+            return;
         }
     }
 }

@@ -108,9 +108,7 @@ async fn history_of(store: &Store) -> Vec<Entry> {
 }
 
 async fn run_between(monkey: &Monkey) {
-    scheduler::run(monkey, &CancellationToken::new())
-        .await
-        .unwrap();
+    scheduler::run(monkey, &CancellationToken::new()).await;
 }
 
 #[tokio::test]
@@ -640,4 +638,28 @@ fn labels_override_the_group_settings_and_bad_labels_are_warnings() {
     assert_eq!(g.min, config.min_time_between_kills);
     assert_eq!(inventory.warnings.len(), 1, "{:?}", inventory.warnings);
     assert!(inventory.warnings[0].contains("\"soon\""));
+}
+
+#[tokio::test]
+async fn a_daemon_whose_store_is_gone_keeps_retrying_and_kills_nothing() {
+    let mut herd = Herd::start(2);
+    let dir = tempdir();
+    let store = store(&dir).await;
+    let monkey = Monkey::new(
+        config(&herd, ""),
+        store.clone(),
+        Clock::simulated(ts("2026-12-01T08:00:00Z"), Some(ts("2026-12-01T16:00:00Z"))),
+        Some(1),
+    );
+    store.close().await;
+    run_between(&monkey).await;
+    assert!(herd.wait_alive(2), "no plan, no kill");
+    assert!(
+        monkey
+            .metrics
+            .render()
+            .contains("monkeywrench_monkey_skips_total{reason=\"store-unreachable\"}"),
+        "{}",
+        monkey.metrics.render()
+    );
 }

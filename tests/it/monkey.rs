@@ -436,3 +436,33 @@ fn the_daemon_serves_metrics_and_stops_on_sigterm() {
     .unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
+
+#[test]
+fn monkeywrench_processes_are_never_candidates() {
+    let dir = TempDir::new("monkey-self");
+    // Another monkeywrench process (a proxy server) that a careless pattern would match.
+    let port = crate::harness::closed_port().to_string();
+    let mut other = Command::new(binary())
+        .args(["proxy", "serve", "--port", &port])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let config = write(
+        dir.path(),
+        "monkey.yaml",
+        &format!(
+            "enabled: true\nleashed: false\ndocker: false\nprocesses:\n  - {{pattern: 'proxy serve --port {port}', app: oops}}\n"
+        ),
+    );
+    let status = json(&monkey(
+        &dir,
+        &["status", "--config", &config, "--output", "json"],
+        &[],
+    ));
+    assert_eq!(status["groups"], serde_json::json!([]), "{status}");
+    let _ = other.kill();
+    let _ = other.wait();
+}
