@@ -610,3 +610,51 @@ async fn a_config_file_http_proxy_cookie_sampling_ttl_and_prometheus_series() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn header_matches_and_delays_between_body_chunks() {
+    let s = Server::start(&[]).await;
+    let listen = http_proxy(&s, "canary", &upstream().await).await;
+    let (status, e) = s
+        .json(
+            "POST",
+            "/proxies/canary/toxics",
+            Some(json!({"name": "canaries", "type": "http_status",
+                        "attributes": {"status": 418, "match": {"header": "X-Canary", "regex": "^(yes|1)$"}}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{e}");
+    let client = reqwest::Client::new();
+    let get = |value: Option<&'static str>| {
+        let mut r = client.get(format!("http://{listen}/users/1"));
+        if let Some(v) = value {
+            r = r.header("x-canary", v);
+        }
+        r.send()
+    };
+    assert_eq!(get(Some("yes")).await.unwrap().status(), 418);
+    assert_eq!(get(Some("1")).await.unwrap().status(), 418);
+    assert_eq!(get(Some("no")).await.unwrap().status(), 200);
+    assert_eq!(get(None).await.unwrap().status(), 200);
+
+    s.json(
+        "POST",
+        "/proxies/canary/toxics",
+        Some(json!({"name": "drip", "type": "http_delay", "attributes": {"delay_ms": 60, "where": "body"}})),
+    )
+    .await;
+    let started = tokio::time::Instant::now();
+    let body = client
+        .get(format!("http://{listen}/chunked"))
+        .send()
+        .await
+        .unwrap();
+    let head = started.elapsed();
+    assert_eq!(body.text().await.unwrap(), "part0;part1;part2;part3;part4;");
+    let whole = started.elapsed();
+    // The delays come after the head, between the chunks (a lower bound: load only adds).
+    assert!(
+        whole - head >= Duration::from_millis(240),
+        "the chunks after the first each wait 60 ms: head {head:?}, whole {whole:?}"
+    );
+}
