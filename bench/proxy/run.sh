@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Fault-proxy throughput and latency against a direct connection, in the same run:
-# nginx (Debian) as origin, wrk (Debian) as client, iperf3 (Debian) for bulk transfer.
+# nginx (Debian) as origin, wrk (Debian) as client, iperf3 (Debian) for bulk transfer, and HAProxy
+# (Debian) in TCP and HTTP mode as a reference proxy measured in the same run.
 #   bench/proxy/run.sh            # ~2 minutes; prints a table with ratios
-# Installs nginx-light, wrk and iperf3 with apt-get if missing. Everything binds 127.0.0.1.
+# Installs nginx-light, wrk, iperf3 and haproxy with apt-get if missing. Everything binds 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-for tool in nginx wrk iperf3; do
-  command -v "$tool" >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light wrk iperf3; break; }
+for tool in nginx wrk iperf3 haproxy; do
+  command -v "$tool" >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light wrk iperf3 haproxy; break; }
 done
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 cargo build --release --locked --quiet
@@ -32,8 +33,35 @@ http {
   server { listen 127.0.0.1:$NGINX_PORT; root $WORK/html; keepalive_requests 1000000; }
 }
 CONF
+HAP_TCP_PORT=$(free_port); HAP_HTTP_PORT=$(free_port)
+cat > "$WORK/haproxy.cfg" <<CONF
+global
+  nbthread 2
+  maxconn 5000
+defaults
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+frontend tcpin
+  mode tcp
+  bind 127.0.0.1:$HAP_TCP_PORT
+  default_backend tcpout
+backend tcpout
+  mode tcp
+  server origin 127.0.0.1:$NGINX_PORT
+frontend httpin
+  mode http
+  bind 127.0.0.1:$HAP_HTTP_PORT
+  default_backend httpout
+backend httpout
+  mode http
+  http-reuse always
+  server origin 127.0.0.1:$NGINX_PORT
+CONF
 nginx -c "$WORK/nginx.conf" -p "$WORK" & PIDS+=($!)
+haproxy -f "$WORK/haproxy.cfg" -db >/dev/null 2>&1 & PIDS+=($!)
 "$MW" proxy serve --host 127.0.0.1 --port "$API_PORT" --seed 1 2>/dev/null & PIDS+=($!)
+MW_PID=$!
 iperf3 -s -B 127.0.0.1 -p "$IPERF_PORT" >/dev/null 2>&1 & PIDS+=($!)
 sleep 1
 api() { curl -s -X "$1" "http://127.0.0.1:$API_PORT$2" ${3:+-d "$3"}; }
@@ -54,6 +82,12 @@ for f in small large; do
 done
 d=$(to_us "$(wrk_p50 "http://127.0.0.1:$NGINX_PORT/small.html")"); p=$(to_us "$(wrk_p50 "http://$HTTP_PROXY_ADDR/small.html")")
 echo "| p50 latency, one connection (wrk -t1 -c1) | ${d} µs | ${p} µs | +$(python3 -c "print(f'{$p-$d:.1f}')") µs |"
+# A reference proxy in the same run: HAProxy, TCP and HTTP mode, 2 threads.
+for mode in tcp http; do
+  port=$([ $mode = tcp ] && echo "$HAP_TCP_PORT" || echo "$HAP_HTTP_PORT")
+  d=$(wrk_rps "http://127.0.0.1:$NGINX_PORT/small.html"); p=$(wrk_rps "http://127.0.0.1:$port/small.html")
+  echo "| reference: HAProxy $mode mode, req/s, 615 B | $d | $p | $(python3 -c "print(f'{$p/$d:.2f}×')") |"
+done
 # The same through an http-mode proxy (hyper on both sides, per-request figures).
 for f in small large; do
   d=$(wrk_rps "http://127.0.0.1:$NGINX_PORT/$f.html"); p=$(wrk_rps "http://$HTTPMODE_PROXY_ADDR/$f.html")
@@ -70,7 +104,7 @@ api POST /proxies/web/toxics '{"type":"latency","attributes":{"latency":100,"jit
 p=$(wrk -t2 -c64 -d10s --latency "http://$HTTP_PROXY_ADDR/small.html" | awk '/^ +50%/ {print $2}')
 echo "| p50 with a latency 100 ± 20 ms toxic (wrk -t2 -c64) | – | $p | target 100 ms ± 1 |"
 api DELETE /proxies/web/toxics/latency_downstream >/dev/null
-RSS_BEFORE=$(awk '/VmRSS/ {print $2}' /proc/"${PIDS[1]}"/status)
+RSS_BEFORE=$(awk '/VmRSS/ {print $2}' /proc/"$MW_PID"/status)
 rm -f "$WORK/idle-ready"
 python3 - "$HTTP_PROXY_ADDR" "$WORK/idle-ready" <<'PY' &
 import resource, socket, sys, time
@@ -83,7 +117,7 @@ time.sleep(5)
 PY
 IDLE=$!
 for _ in $(seq 1 600); do [ -f "$WORK/idle-ready" ] && break; sleep 0.1; done
-RSS_AFTER=$(awk '/VmRSS/ {print $2}' /proc/"${PIDS[1]}"/status)
+RSS_AFTER=$(awk '/VmRSS/ {print $2}' /proc/"$MW_PID"/status)
 ACTIVE=$(curl -s "http://127.0.0.1:$API_PORT/traffic" | python3 -c 'import json,sys; print(json.load(sys.stdin)["web"]["connections"]["active"])')
 wait "$IDLE" || true
 echo "| proxy RSS with $ACTIVE idle proxied connections | – | $((RSS_AFTER/1024)) MiB (idle: $((RSS_BEFORE/1024)) MiB) | target ≤ 64 MiB |"
