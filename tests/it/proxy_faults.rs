@@ -157,3 +157,81 @@ async fn an_unknown_proxy_fails_the_action_and_leaves_no_active_lease() {
         leases[0]
     );
 }
+
+/// Chaos Toolkit's own toxiproxy extension (chaostoolkit-toxiproxy from PyPI), run by the real
+/// `chaos`, drives our proxy server unchanged.
+#[tokio::test]
+async fn chaos_toolkits_toxiproxy_extension_drives_our_server_unchanged() {
+    let Ok(chaos) = std::env::var("MONKEYWRENCH_TEST_CTK") else {
+        assert!(
+            std::env::var("MONKEYWRENCH_REQUIRE_CTK").is_err(),
+            "MONKEYWRENCH_TEST_CTK is not set but the Chaos Toolkit tests are required"
+        );
+        eprintln!("SKIPPED: set MONKEYWRENCH_TEST_CTK (scripts/ctk-venv)");
+        return;
+    };
+    let s = Server::start(&[]).await;
+    let upstream = echo_upstream().await;
+    let (up_host, up_port) = upstream.rsplit_once(':').unwrap();
+    let api_port = s.base.rsplit_once(':').unwrap().1.to_string();
+    let dir = TempDir::new("ctk-toxiproxy");
+    let action = |name: &str, module: &str, func: &str, args: Value| {
+        json!({"type": "action", "name": name,
+               "provider": {"type": "python", "module": module, "func": func, "arguments": args}})
+    };
+    let probe = |name: &str, func: &str, args: Value, tolerance: Value| {
+        json!({"type": "probe", "name": name, "tolerance": tolerance,
+               "provider": {"type": "python", "module": "chaostoxi.proxy.probes", "func": func, "arguments": args}})
+    };
+    let experiment = json!({
+        "title": "toxiproxy extension against monkeywrench",
+        "description": "chaostoolkit-toxiproxy, unchanged",
+        "configuration": {"toxiproxy_host": "127.0.0.1", "toxiproxy_port": api_port},
+        "method": [
+            action("create", "chaostoxi.proxy.actions", "create_proxy", json!({
+                "proxy_name": "ctk", "upstream_host": up_host, "upstream_port": up_port,
+                "listen_host": "127.0.0.1", "listen_port": 0})),
+            probe("exists", "proxy_exist", json!({"proxy_name": "ctk"}), json!(true)),
+            action("lag", "chaostoxi.toxic.actions", "create_latency_toxic", json!({
+                "for_proxy": "ctk", "toxic_name": "lag", "latency": 100, "jitter": 5})),
+            action("slicer", "chaostoxi.toxic.actions", "create_slicer_toxic", json!({
+                "for_proxy": "ctk", "toxic_name": "cut", "average_size": 64, "size_variation": 8, "delay": 10})),
+            action("off", "chaostoxi.proxy.actions", "disable_proxy", json!({"proxy_name": "ctk"})),
+            probe("disabled", "get_proxy_attribute", json!({"proxy_name": "ctk", "attribute": "enabled"}), json!(false)),
+            action("on", "chaostoxi.proxy.actions", "enable_proxy", json!({"proxy_name": "ctk"})),
+            action("no-slicer", "chaostoxi.toxic.actions", "delete_toxic", json!({"for_proxy": "ctk", "toxic_name": "cut"})),
+        ]
+    });
+    let file = write(dir.path(), "ctk.json", &experiment.to_string());
+    let out = tokio::process::Command::new(&chaos)
+        .args([
+            "--no-version-check",
+            "run",
+            "--journal-path",
+            "journal.json",
+            &file,
+        ])
+        .current_dir(dir.path())
+        .output()
+        .await
+        .unwrap();
+    let journal: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("journal.json")).unwrap())
+            .unwrap_or(Value::Null);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(journal["status"], "completed", "{journal}");
+    for entry in journal["run"].as_array().unwrap() {
+        assert_eq!(entry["status"], "succeeded", "{entry}");
+    }
+    let (_, proxy) = s.json("GET", "/proxies/ctk", None).await;
+    assert_eq!(proxy["enabled"], true, "{proxy}");
+    assert_eq!(proxy["toxics"].as_array().unwrap().len(), 1, "{proxy}");
+    assert_eq!(proxy["toxics"][0]["name"], "lag");
+    assert_eq!(proxy["toxics"][0]["attributes"]["latency"], 100);
+    assert_eq!(proxy["toxics"][0]["attributes"]["jitter"], 5);
+}
