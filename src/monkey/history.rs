@@ -1,7 +1,7 @@
 //! The monkey's memory in the store: every termination and skipped kill (history), and each day's
 //! plan with absolute times. The min-time check and the new history record are one transaction,
-//! serialised by a lock row (and SERIALIZABLE on PostgreSQL), so monkeys sharing a store never
-//! kill the same group twice.
+//! serialised by the group's lock row (and SERIALIZABLE on PostgreSQL), so monkeys sharing a store
+//! never kill the same group twice.
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -123,16 +123,45 @@ pub async fn claim(
     victims: &[Value],
     limits: &Limits,
 ) -> Result<Claim, HistoryError> {
+    // Two claims on one group serialise on its lock row; on PostgreSQL the later one fails with
+    // SQLSTATE 40001 once the first commits, and is retried: it then sees the first one's record.
+    for retry in 0..4u64 {
+        match claim_once(store, attempt, victims, limits).await {
+            Err(HistoryError::Store(StoreError::Query(sqlx::Error::Database(e))))
+                if e.code().as_deref() == Some("40001") =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(10 * (retry + 1))).await;
+            }
+            other => return other,
+        }
+    }
+    Ok(Claim::Denied(format!(
+        "concurrent-kill: group {} kept conflicting with another monkey's claim",
+        attempt.group
+    )))
+}
+
+async fn claim_once(
+    store: &Store,
+    attempt: &Attempt,
+    victims: &[Value],
+    limits: &Limits,
+) -> Result<Claim, HistoryError> {
     let mut tx = store.pool().begin().await?;
     if !store.location().is_sqlite() {
         sqlx::query("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
             .execute(&mut *tx)
             .await?;
     }
-    // A write first: SQLite takes its write lock here (waiting on others), PostgreSQL a row lock.
-    sqlx::query("UPDATE monkey_lock SET n = n + 1 WHERE id = 1")
-        .execute(&mut *tx)
-        .await?;
+    // A write first: SQLite takes its write lock here (waiting on others), PostgreSQL the group's
+    // row lock (claims on other groups do not wait).
+    sqlx::query(
+        "INSERT INTO monkey_lock (group_key, n) VALUES ($1, 1) \
+         ON CONFLICT (group_key) DO UPDATE SET n = monkey_lock.n + 1",
+    )
+    .bind(&attempt.group)
+    .execute(&mut *tx)
+    .await?;
     if let Some(since) = limits.not_since {
         let last: Option<(String,)> = sqlx::query_as(
             "SELECT at FROM monkey_events WHERE group_key = $1 AND at_ms >= $2 AND leashed = 0 \

@@ -147,11 +147,11 @@ pub async fn discover(config: &MonkeyConfig) -> Inventory {
     if config.docker {
         match Engine::connect().await {
             Ok(engine) => {
-                match containers(&engine).await {
+                match containers(&engine, config).await {
                     Ok(found) => instances.extend(found),
                     Err(e) => warnings.push(e),
                 }
-                instances.extend(swarm_tasks(&engine, &mut warnings).await);
+                instances.extend(swarm_tasks(&engine, config, &mut warnings).await);
             }
             Err(e) => warnings.push(format!("containers not considered: {e}")),
         }
@@ -163,7 +163,7 @@ pub async fn discover(config: &MonkeyConfig) -> Inventory {
 }
 
 /// Opted-in running containers (Swarm task containers are handled through their service).
-async fn containers(engine: &Engine) -> Result<Vec<Instance>, String> {
+async fn containers(engine: &Engine, config: &MonkeyConfig) -> Result<Vec<Instance>, String> {
     let own = own_container_id();
     let all = engine
         .containers(false)
@@ -173,6 +173,7 @@ async fn containers(engine: &Engine) -> Result<Vec<Instance>, String> {
         .into_iter()
         .filter(|c| c.state == "running" && !c.opted_out() && own.as_deref() != Some(&c.id))
         .filter(|c| opted_in(c.labels.get(OPT_IN_LABEL)))
+        .filter(|c| config.docker_scope.as_ref().is_none_or(|s| s.matches(c)))
         .map(|c| container_instance(&c, &c.labels, &c.name))
         .collect())
 }
@@ -203,7 +204,11 @@ fn container_instance(
 }
 
 /// The running tasks of opted-in Swarm services on this node (nothing when not a swarm manager).
-async fn swarm_tasks(engine: &Engine, warnings: &mut Vec<String>) -> Vec<Instance> {
+async fn swarm_tasks(
+    engine: &Engine,
+    config: &MonkeyConfig,
+    warnings: &mut Vec<String>,
+) -> Vec<Instance> {
     if swarm::require_manager(engine).await.is_err() {
         return Vec::new();
     }
@@ -215,7 +220,21 @@ async fn swarm_tasks(engine: &Engine, warnings: &mut Vec<String>) -> Vec<Instanc
         }
     };
     let mut out = Vec::new();
-    for service in services.into_iter().filter(|s| !s.opted_out()) {
+    let in_scope = |s: &swarm::ServiceInfo| {
+        config.docker_scope.as_ref().is_none_or(|scope| {
+            scope.matches(&ContainerInfo {
+                id: s.id.clone(),
+                name: s.name.clone(),
+                image: String::new(),
+                labels: s.labels.clone(),
+                state: "running".into(),
+            })
+        })
+    };
+    for service in services
+        .into_iter()
+        .filter(|s| !s.opted_out() && in_scope(s))
+    {
         match swarm::running_tasks(engine, &service).await {
             Ok(tasks) => {
                 for t in tasks.into_iter().filter(|t| !t.container_id.is_empty()) {

@@ -663,3 +663,64 @@ async fn a_daemon_whose_store_is_gone_keeps_retrying_and_kills_nothing() {
         monkey.metrics.render()
     );
 }
+
+#[tokio::test]
+async fn concurrent_claims_on_postgres_serialise_and_the_later_one_sees_the_kill() {
+    let Ok(url) = std::env::var("MONKEYWRENCH_TEST_POSTGRES") else {
+        assert!(
+            std::env::var("MONKEYWRENCH_REQUIRE_POSTGRES").is_err(),
+            "MONKEYWRENCH_TEST_POSTGRES is required"
+        );
+        eprintln!("SKIPPED: set MONKEYWRENCH_TEST_POSTGRES");
+        return;
+    };
+    let dir = tempdir();
+    let store = Store::open(&StoreLocation::resolve(Some(&url), &dir))
+        .await
+        .unwrap();
+    let attempt = history::Attempt {
+        at: ts("2026-12-01T10:00:00Z"),
+        day: "2026-12-01".parse().unwrap(),
+        group: format!("race-{}", uuid::Uuid::new_v4().simple()),
+        mode: "one".into(),
+        leashed: false,
+        planned_at: None,
+    };
+    let victim = [serde_json::json!({"name": "x"})];
+    let limits = history::Limits {
+        not_since: Some(ts("2026-11-30T15:00:00Z")),
+        max_per_day: None,
+    };
+    // Another monkey's claim on the same group, held open while ours starts.
+    let mut other = store.pool().begin().await.unwrap();
+    for sql in [
+        "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+        "INSERT INTO monkey_lock (group_key, n) VALUES ($1, 1) ON CONFLICT (group_key) DO UPDATE SET n = monkey_lock.n + 1",
+        "INSERT INTO monkey_events (id, at, at_ms, day, group_key, mode, leashed, outcome) \
+         VALUES ($2, '2026-12-01T10:00:00Z', $3, '2026-12-01', $1, 'one', 0, 'killed')",
+    ] {
+        let q = sqlx::query(sql);
+        let q = if sql.contains("$2") {
+            q.bind(&attempt.group)
+                .bind(uuid::Uuid::new_v4().to_string())
+                .bind(attempt.at.as_millisecond())
+        } else if sql.contains("$1") {
+            q.bind(&attempt.group)
+        } else {
+            q
+        };
+        q.execute(&mut *other).await.unwrap();
+    }
+    let ours = {
+        let (store, attempt, limits) = (store.clone(), attempt.clone(), limits.clone());
+        tokio::spawn(async move { history::claim(&store, &attempt, &victim, &limits).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    other.commit().await.unwrap();
+    match ours.await.unwrap().unwrap() {
+        history::Claim::Denied(reason) => {
+            assert!(reason.starts_with("min-time-between-kills"), "{reason}")
+        }
+        granted => panic!("the later claim must see the first kill, got {granted:?}"),
+    }
+}

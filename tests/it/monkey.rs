@@ -42,7 +42,9 @@ fn container_config(app: &str, leashed: bool) -> String {
     format!(
         "enabled: true\nleashed: {leashed}\ngrouping: app\ntime_zone: Europe/Berlin\n\
          mean_time_between_kills_in_work_days: 1\nmin_time_between_kills_in_work_days: 2\n\
-         exceptions: [{{app: never-{app}}}]\n# the group: containers labelled monkeywrench.app={app}\n"
+         exceptions: [{{app: never-{app}}}]\n# the group: containers labelled monkeywrench.app={app}\n\
+         # only this test's containers (other tests opt theirs in on the same engine)\n\
+         docker: {{labels: {{monkeywrench.test: {app}}}}}\n"
     )
 }
 

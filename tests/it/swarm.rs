@@ -192,7 +192,11 @@ fn swarm_faults_from_an_uninitialised_engine_to_a_rescheduled_task_and_a_restore
     let config = write(
         dir.path(),
         "monkey.yaml",
-        "enabled: true\nleashed: false\ngrouping: app\nmean_time_between_kills_in_work_days: 1\n",
+        &format!(
+            "enabled: true\nleashed: false\ngrouping: app\nmean_time_between_kills_in_work_days: 1\n\
+             docker: {{labels: {{monkeywrench.test: {}}}}}\n",
+            fx.run
+        ),
     );
     let monkey = |args: &[&str]| {
         let out = mw(dir.path(), &[&["monkey"][..], args].concat());

@@ -42,7 +42,22 @@ impl Check<'_> {
                 }
                 "enabled" => config.enabled = self.boolean(value, path, config.enabled),
                 "leashed" => config.leashed = self.boolean(value, path, config.leashed),
-                "docker" => config.docker = self.boolean(value, path, config.docker),
+                "docker" => match &value.value {
+                    NodeValue::Bool(b) => config.docker = *b,
+                    NodeValue::Map(_) => {
+                        match crate::target::container_selector::ContainerSelector::parse(
+                            &value.to_json(),
+                        ) {
+                            Ok(scope) => config.docker_scope = Some(scope),
+                            Err(e) => self.error(value.span, path, e.to_string()),
+                        }
+                    }
+                    _ => self.error(
+                        value.span,
+                        path,
+                        "expected true, false or a container selector such as {labels: {team: shop}}",
+                    ),
+                },
                 "time_zone" => {
                     if let Some(name) = self.string(value, path) {
                         match TimeZone::get(&name) {

@@ -199,6 +199,9 @@ pub struct MonkeyConfig {
     pub processes: Vec<ProcessEntry>,
     /// Whether Docker containers and Swarm services are looked at.
     pub docker: bool,
+    /// When given, only opted-in containers (and Swarm services) this selector matches are
+    /// candidates — a team's monkey on a shared Docker host.
+    pub docker_scope: Option<crate::target::container_selector::ContainerSelector>,
 }
 
 impl Default for MonkeyConfig {
@@ -229,6 +232,7 @@ impl Default for MonkeyConfig {
             max_kills_per_day: None,
             processes: Vec::new(),
             docker: true,
+            docker_scope: None,
         }
     }
 }
@@ -351,6 +355,15 @@ mod tests {
         assert!(errors.contains("outage_gate[0]"), "{errors}");
         assert!(errors.contains("monkey.yaml:6:"), "{errors}");
         assert_eq!(KillMode::parse_label("fixed:2"), Ok(KillMode::Fixed(2)));
+        let scoped = yaml("docker: {labels: {team: shop}}\n").unwrap();
+        assert!(scoped.docker && scoped.docker_scope.is_some());
+        let errors = yaml("docker: {lables: {team: shop}}\n")
+            .unwrap_err()
+            .join("\n");
+        assert!(
+            errors.contains("monkey.yaml:1:9: error: docker: target: unknown key \"lables\""),
+            "{errors}"
+        );
         assert!(KillMode::parse_label("most").is_err());
     }
 }

@@ -24,7 +24,6 @@ CREATE TABLE IF NOT EXISTS monkey_plans (
     PRIMARY KEY (monkey, day, group_key)
 );
 CREATE TABLE IF NOT EXISTS monkey_lock (
-    id BIGINT PRIMARY KEY,
+    group_key TEXT PRIMARY KEY,
     n BIGINT NOT NULL
-);
-INSERT INTO monkey_lock (id, n) VALUES (1, 0) ON CONFLICT DO NOTHING
+)
