@@ -479,3 +479,31 @@ fn a_socket_the_user_may_not_use_is_reported_as_permission_denied() {
         stderr(&out)
     );
 }
+
+#[test]
+fn halt_unpauses_the_container_interrupts_the_run_and_refuses_new_container_faults() {
+    let fx = DockerFixture::new();
+    let dir = TempDir::new("container-halt");
+    let web = fx.container("web", &[], &["sleep", "300"]);
+    let target = format!(r#"{{"target": {{"name": "{web}"}}}}"#);
+    let file = write(
+        dir.path(),
+        "e.json",
+        &experiment(&[
+            action("freeze", "container.pause", &target, None),
+            sleep_action(30.0),
+        ]),
+    );
+    let run = spawn_run(dir.path(), &file);
+    assert!(fx.wait_for(Duration::from_secs(20), || fx.state(&web) == "paused"));
+    let halt = mw(dir.path(), &["halt", "--reason", "game day over"]);
+    assert_eq!(halt.status.code(), Some(0), "{}", stderr(&halt));
+    assert_eq!(fx.state(&web), "running", "halt reverted the pause");
+    let out = run.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let refused = mw(dir.path(), &["run", "--journal-path", "r.json", &file]);
+    assert_ne!(refused.status.code(), Some(0));
+    assert_eq!(fx.state(&web), "running", "nothing applied while halted");
+    assert_eq!(mw(dir.path(), &["resume"]).status.code(), Some(0));
+    stop_guard(dir.path());
+}
