@@ -172,6 +172,10 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
         Err(code) => return Ok(code),
     };
     let cancel = CancellationToken::new();
+    // Registered before anything is announced: a SIGTERM right after start must stop us cleanly.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).context("listen for SIGINT")?;
+    let mut term = signal(SignalKind::terminate()).context("listen for SIGTERM")?;
     if let Some(listen) = &args.listen {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -196,13 +200,6 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     }
     let stop = cancel.clone();
     tokio::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut int), Ok(mut term)) = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) else {
-            return;
-        };
         tokio::select! {
             _ = int.recv() => {}
             _ = term.recv() => {}
