@@ -324,7 +324,9 @@ impl Engine {
     pub async fn unpause(&self, id: &str) -> Result<(), EngineError> {
         match self.docker.unpause_container(id).await {
             Ok(()) => Ok(()),
-            Err(e) if status_of(&e) == Some(409) && message_of(&e).contains("not paused") => Ok(()),
+            // Already unpaused (by a halt, the guard, or by hand): undoing twice is harmless. The
+            // engine answers this with 409 or, in older versions, 500.
+            Err(e) if message_of(&e).contains("is not paused") => Ok(()),
             Err(e) => Err(object_error(
                 &format!("container {id}"),
                 "unpause container",
