@@ -33,7 +33,7 @@ http {
   server { listen 127.0.0.1:$NGINX_PORT; root $WORK/html; keepalive_requests 1000000; }
 }
 CONF
-HAP_TCP_PORT=$(free_port); HAP_HTTP_PORT=$(free_port)
+HAP_TCP_PORT=$(free_port); HAP_HTTP_PORT=$(free_port); HAP_BULK_PORT=$(free_port)
 cat > "$WORK/haproxy.cfg" <<CONF
 global
   nbthread 2
@@ -49,6 +49,13 @@ frontend tcpin
 backend tcpout
   mode tcp
   server origin 127.0.0.1:$NGINX_PORT
+frontend bulkin
+  mode tcp
+  bind 127.0.0.1:$HAP_BULK_PORT
+  default_backend bulkout
+backend bulkout
+  mode tcp
+  server iperf 127.0.0.1:$IPERF_PORT
 frontend httpin
   mode http
   bind 127.0.0.1:$HAP_HTTP_PORT
@@ -99,6 +106,8 @@ PP=${BULK_PROXY_ADDR##*:}
 for dir in "" "-R"; do
   d=$(iperf_gbps "$IPERF_PORT" "$dir"); p=$(iperf_gbps "$PP" "$dir")
   echo "| bulk 1 GiB iperf3 ${dir:-(client→server)} Gbit/s | $(printf %.2f "$d") | $(printf %.2f "$p") | $(python3 -c "print(f'{$p/$d:.2f}×')") |"
+  h=$(iperf_gbps "$HAP_BULK_PORT" "$dir")
+  echo "| reference: HAProxy tcp mode, bulk ${dir:-(client→server)} Gbit/s | $(printf %.2f "$d") | $(printf %.2f "$h") | $(python3 -c "print(f'{$h/$d:.2f}×')") |"
 done
 api POST /proxies/web/toxics '{"type":"latency","attributes":{"latency":100,"jitter":20}}' >/dev/null
 p=$(wrk -t2 -c64 -d10s --latency "http://$HTTP_PROXY_ADDR/small.html" | awk '/^ +50%/ {print $2}')
