@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::process::FaultOrigin;
-use crate::ledger::{Lease, Ledger, LedgerError, NewLease, Undo};
+use crate::ledger::{Lease, Ledger, LedgerError, Undo};
 use crate::target::docker::{ContainerInfo, Engine, EngineError};
 
 /// A container fault.
@@ -92,34 +92,22 @@ impl ContainerFault {
                 }
             }
         };
-        let lease = ledger
-            .record(&NewLease {
-                run_id: origin.run_id.clone(),
-                activity: origin.activity.clone(),
-                func: origin.func.clone(),
-                target,
-                undo,
-                deadline: origin.deadline,
-            })
-            .await?;
-        let applied = match self {
-            ContainerFault::Kill { signal } => engine.crash(&victim.id, signal).await,
-            ContainerFault::Stop { timeout_s } => engine.stop(&victim.id, *timeout_s).await,
-            ContainerFault::Pause => engine.pause(&victim.id).await,
-            ContainerFault::Restart { timeout_s } => engine.restart(&victim.id, *timeout_s).await,
-            ContainerFault::Disconnect { network } => engine.disconnect(&victim.id, network).await,
+        let applied = async {
+            match self {
+                ContainerFault::Kill { signal } => engine.crash(&victim.id, signal).await,
+                ContainerFault::Stop { timeout_s } => engine.stop(&victim.id, *timeout_s).await,
+                ContainerFault::Pause => engine.pause(&victim.id).await,
+                ContainerFault::Restart { timeout_s } => {
+                    engine.restart(&victim.id, *timeout_s).await
+                }
+                ContainerFault::Disconnect { network } => {
+                    engine.disconnect(&victim.id, network).await
+                }
+            }
         };
-        match applied {
-            Ok(()) => {
-                ledger.mark_applied(&lease).await?;
-                Ok(lease)
-            }
-            Err(source) => {
-                ledger
-                    .mark_apply_failed(&lease, &source.to_string())
-                    .await?;
-                Err(fail(source))
-            }
-        }
+        ledger
+            .apply(&origin.lease(target, undo), applied)
+            .await?
+            .map_err(fail)
     }
 }

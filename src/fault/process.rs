@@ -58,6 +58,20 @@ pub struct FaultOrigin {
     pub deadline: Timestamp,
 }
 
+impl FaultOrigin {
+    /// The lease this origin takes for `target`, undone by `undo`.
+    pub fn lease(&self, target: serde_json::Value, undo: Undo) -> NewLease {
+        NewLease {
+            run_id: self.run_id.clone(),
+            activity: self.activity.clone(),
+            func: self.func.clone(),
+            target,
+            undo,
+            deadline: self.deadline,
+        }
+    }
+}
+
 impl ProcessFault {
     /// The signal this fault sends.
     pub fn signal(&self) -> &str {
@@ -82,43 +96,28 @@ impl ProcessFault {
                 signal: "SIGCONT".into(),
             },
         };
-        let lease = ledger
-            .record(&NewLease {
-                run_id: origin.run_id.clone(),
-                activity: origin.activity.clone(),
-                func: origin.func.clone(),
-                target: json!({
-                    "kind": "process",
-                    "pid": victim.identity.pid,
-                    "name": victim.name,
-                    "cmdline": victim.cmdline,
-                }),
-                undo,
-                deadline: origin.deadline,
-            })
-            .await?;
-        let applied = match self {
-            ProcessFault::Restart { grace, command, .. } => {
-                restart(victim, self.signal(), *grace, command).await
+        let target = json!({
+            "kind": "process",
+            "pid": victim.identity.pid,
+            "name": victim.name,
+            "cmdline": victim.cmdline,
+        });
+        let applied = async {
+            match self {
+                ProcessFault::Restart { grace, command, .. } => {
+                    restart(victim, self.signal(), *grace, command).await
+                }
+                _ => victim.identity.signal(self.signal()),
             }
-            _ => victim.identity.signal(self.signal()),
         };
-        match applied {
-            Ok(()) => {
-                ledger.mark_applied(&lease).await?;
-                Ok(lease)
-            }
-            Err(source) => {
-                ledger
-                    .mark_apply_failed(&lease, &source.to_string())
-                    .await?;
-                Err(FaultError::Signal {
-                    pid: victim.identity.pid,
-                    name: victim.name.clone(),
-                    source,
-                })
-            }
-        }
+        ledger
+            .apply(&origin.lease(target, undo), applied)
+            .await?
+            .map_err(|source| FaultError::Signal {
+                pid: victim.identity.pid,
+                name: victim.name.clone(),
+                source,
+            })
     }
 }
 

@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::process::FaultOrigin;
-use crate::ledger::{Lease, Ledger, LedgerError, NewLease, Undo};
+use crate::ledger::{Lease, Ledger, LedgerError, Undo};
 
 /// A proxy fault.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,17 +74,7 @@ pub async fn apply(
         ),
     };
     let target = json!({"kind": "proxy", "api": api, "proxy": proxy});
-    let lease = ledger
-        .record(&NewLease {
-            run_id: origin.run_id.clone(),
-            activity: origin.activity.clone(),
-            func: origin.func.clone(),
-            target,
-            undo,
-            deadline: origin.deadline,
-        })
-        .await?;
-    let result = async {
+    let applied = async {
         let client = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()
@@ -102,16 +92,9 @@ pub async fn apply(
             let text = response.text().await.unwrap_or_default();
             Err(format!("{url}: HTTP {status}: {}", text.trim()))
         }
-    }
-    .await;
-    match result {
-        Ok(()) => {
-            ledger.mark_applied(&lease).await?;
-            Ok(lease)
-        }
-        Err(e) => {
-            ledger.mark_apply_failed(&lease, &e).await?;
-            Err(ProxyFaultError::Api(e))
-        }
-    }
+    };
+    ledger
+        .apply(&origin.lease(target, undo), applied)
+        .await?
+        .map_err(ProxyFaultError::Api)
 }

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::process::FaultOrigin;
-use crate::ledger::{Lease, Ledger, LedgerError, NewLease, Undo};
+use crate::ledger::{Lease, Ledger, LedgerError, Undo};
 use crate::target::docker::{Engine, EngineError};
 use crate::target::swarm::{ServiceInfo, TaskInfo, scale};
 
@@ -33,25 +33,23 @@ pub async fn kill_task(
     origin: &FaultOrigin,
 ) -> Result<Lease, SwarmFaultError> {
     let what = format!("task {} of service {}", task.id, task.service);
-    let lease = ledger
-        .record(&NewLease {
-            run_id: origin.run_id.clone(),
-            activity: origin.activity.clone(),
-            func: origin.func.clone(),
-            target: task.describe(),
-            undo: Undo::Irreversible,
-            deadline: origin.deadline,
-        })
-        .await?;
-    let applied = if task.container_id.is_empty() {
-        Err(EngineError::NotFound(format!(
-            "the container of {what} (it runs on node {}, not on this engine)",
-            task.node_id
-        )))
-    } else {
-        engine.crash(&task.container_id, signal).await
+    let applied = async {
+        if task.container_id.is_empty() {
+            Err(EngineError::NotFound(format!(
+                "the container of {what} (it runs on node {}, not on this engine)",
+                task.node_id
+            )))
+        } else {
+            engine.crash(&task.container_id, signal).await
+        }
     };
-    finish(ledger, lease, applied, what).await
+    ledger
+        .apply(&origin.lease(task.describe(), Undo::Irreversible), applied)
+        .await?
+        .map_err(|source| SwarmFaultError::Engine {
+            what: what.clone(),
+            source,
+        })
 }
 
 /// Sets a service's replica count; the lease restores the count it had.
@@ -75,40 +73,14 @@ pub async fn scale_service(
     };
     let mut target = service.describe();
     target["scaled_to"] = json!(replicas);
-    let lease = ledger
-        .record(&NewLease {
-            run_id: origin.run_id.clone(),
-            activity: origin.activity.clone(),
-            func: origin.func.clone(),
-            target,
-            undo: Undo::ScaleService {
-                id: service.id.clone(),
-                name: service.name.clone(),
-                replicas: before,
-            },
-            deadline: origin.deadline,
-        })
-        .await?;
-    let applied = scale(engine, &service.id, replicas).await.map(|_| ());
-    finish(ledger, lease, applied, what).await
-}
-
-async fn finish(
-    ledger: &Ledger,
-    lease: Lease,
-    applied: Result<(), EngineError>,
-    what: String,
-) -> Result<Lease, SwarmFaultError> {
-    match applied {
-        Ok(()) => {
-            ledger.mark_applied(&lease).await?;
-            Ok(lease)
-        }
-        Err(source) => {
-            ledger
-                .mark_apply_failed(&lease, &source.to_string())
-                .await?;
-            Err(SwarmFaultError::Engine { what, source })
-        }
-    }
+    let undo = Undo::ScaleService {
+        id: service.id.clone(),
+        name: service.name.clone(),
+        replicas: before,
+    };
+    let applied = async { scale(engine, &service.id, replicas).await.map(|_| ()) };
+    ledger
+        .apply(&origin.lease(target, undo), applied)
+        .await?
+        .map_err(|source| SwarmFaultError::Engine { what, source })
 }

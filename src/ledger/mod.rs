@@ -173,6 +173,27 @@ impl Ledger {
         Ok(lease)
     }
 
+    /// Records `new`, then runs `apply` (a lazy future: nothing happens before the lease is
+    /// committed), then marks the lease applied or apply-failed by its outcome. The outer error is
+    /// the ledger's (halted, store down: nothing applied), the inner one the fault's.
+    pub async fn apply<E: std::fmt::Display>(
+        &self,
+        new: &NewLease,
+        apply: impl std::future::Future<Output = Result<(), E>>,
+    ) -> Result<Result<Lease, E>, LedgerError> {
+        let lease = self.record(new).await?;
+        match apply.await {
+            Ok(()) => {
+                self.mark_applied(&lease).await?;
+                Ok(Ok(lease))
+            }
+            Err(e) => {
+                self.mark_apply_failed(&lease, &e.to_string()).await?;
+                Ok(Err(e))
+            }
+        }
+    }
+
     /// Marks a lease applied (or irreversible when it has no undo).
     pub async fn mark_applied(&self, lease: &Lease) -> Result<(), LedgerError> {
         let state = if lease.undo.is_reversible() {

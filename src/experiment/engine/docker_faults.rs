@@ -5,14 +5,14 @@ use serde_json::{Value, json};
 
 use super::context::RunContext;
 use super::faults::{announce, halted, prepare, track};
-use super::selection::{select_containers, select_tasks};
+use super::selection::{select_containers, select_tasks, service_target};
 use crate::builtin::Func;
 use crate::experiment::model::Activity;
 use crate::fault::container::{ContainerFault, ContainerFaultError};
 use crate::fault::swarm::{SwarmFaultError, kill_task, scale_service};
 use crate::ledger::LedgerError;
 use crate::target::docker::{ContainerInfo, Engine};
-use crate::target::swarm::{self, TaskInfo};
+use crate::target::swarm::TaskInfo;
 
 /// Runs `container.*`, `swarm.kill_task` or `swarm.scale`.
 pub async fn run(
@@ -120,22 +120,11 @@ async fn scale(
     engine: &Engine,
     args: &Value,
 ) -> Result<Value, String> {
-    let name = args
-        .get("service")
-        .and_then(Value::as_str)
-        .ok_or("arguments.service is required")?;
     let replicas = args
         .get("replicas")
         .and_then(Value::as_u64)
         .ok_or("arguments.replicas must be a whole number ≥ 0")?;
-    let service = swarm::service(engine, name)
-        .await
-        .map_err(|e| e.to_string())?;
-    if service.opted_out() {
-        return Err(format!(
-            "service {name} is labelled monkeywrench.skip=true and is never a target"
-        ));
-    }
+    let service = service_target(engine, args).await?;
     let (ledger, origin, timed) = prepare(ctx, activity, Func::SwarmScale).await?;
     let lease = match scale_service(&ledger, engine, &service, replicas, &origin).await {
         Ok(lease) => lease,

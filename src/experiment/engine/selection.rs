@@ -83,13 +83,8 @@ pub async fn select_containers(
     choose(experiment, seed, args, matched)
 }
 
-/// Resolves `arguments.service` to its running tasks and picks victims.
-pub async fn select_tasks(
-    engine: &Engine,
-    experiment: &Experiment,
-    seed: Option<u64>,
-    args: &Value,
-) -> Result<Selection<TaskInfo>, String> {
+/// The Swarm service `arguments.service` names, unless it opted out.
+pub async fn service_target(engine: &Engine, args: &Value) -> Result<swarm::ServiceInfo, String> {
     let name = args
         .get("service")
         .and_then(Value::as_str)
@@ -102,6 +97,18 @@ pub async fn select_tasks(
             "service {name} is labelled monkeywrench.skip=true and is never a target"
         ));
     }
+    Ok(service)
+}
+
+/// Resolves `arguments.service` to its running tasks and picks victims.
+pub async fn select_tasks(
+    engine: &Engine,
+    experiment: &Experiment,
+    seed: Option<u64>,
+    args: &Value,
+) -> Result<Selection<TaskInfo>, String> {
+    let service = service_target(engine, args).await?;
+    let name = &service.name;
     let matched = swarm::running_tasks(engine, &service)
         .await
         .map_err(|e| e.to_string())?;
