@@ -212,7 +212,7 @@ async fn swarm_tasks(
     if swarm::require_manager(engine).await.is_err() {
         return Vec::new();
     }
-    let services = match swarm::opted_in_services(engine, OPT_IN_LABEL).await {
+    let services = match swarm::labelled_services(engine, OPT_IN_LABEL).await {
         Ok(s) => s,
         Err(e) => {
             warnings.push(format!("Swarm services not considered: {e}"));
@@ -233,7 +233,7 @@ async fn swarm_tasks(
     };
     for service in services
         .into_iter()
-        .filter(|s| !s.opted_out() && in_scope(s))
+        .filter(|s| opted_in(s.labels.get(OPT_IN_LABEL)) && !s.opted_out() && in_scope(s))
     {
         match swarm::running_tasks(engine, &service).await {
             Ok(tasks) => {

@@ -84,10 +84,15 @@ impl ContainerInfo {
 
     /// Whether `monkeywrench.skip=true` opts it out.
     pub fn opted_out(&self) -> bool {
-        self.labels
-            .get(SKIP_LABEL)
-            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        skip_labelled(&self.labels)
     }
+}
+
+/// Whether labels carry `monkeywrench.skip=true` (containers and Swarm services alike).
+pub fn skip_labelled(labels: &BTreeMap<String, String>) -> bool {
+    labels
+        .get(SKIP_LABEL)
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
 /// Where a container sits on a network, kept so a disconnect can be undone with the same identity.

@@ -8,7 +8,7 @@ use bollard::query_parameters as q;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::docker::{Engine, EngineError, SKIP_LABEL, api_error, object_error};
+use super::docker::{Engine, EngineError, api_error, object_error, skip_labelled};
 
 /// A Swarm service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,9 +37,7 @@ impl ServiceInfo {
 
     /// Whether `monkeywrench.skip=true` opts it out.
     pub fn opted_out(&self) -> bool {
-        self.labels
-            .get(SKIP_LABEL)
-            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        skip_labelled(&self.labels)
     }
 }
 
@@ -112,8 +110,8 @@ fn service_info(s: bollard::models::Service) -> ServiceInfo {
     }
 }
 
-/// Services whose label `label` is `enabled` or `true`.
-pub async fn opted_in_services(
+/// Services that carry the label `label` (any value: the caller judges it), by name.
+pub async fn labelled_services(
     engine: &Engine,
     label: &str,
 ) -> Result<Vec<ServiceInfo>, EngineError> {
@@ -127,15 +125,7 @@ pub async fn opted_in_services(
         }))
         .await
         .map_err(|e| api_error("list services", &e))?;
-    let mut out: Vec<ServiceInfo> = services
-        .into_iter()
-        .map(service_info)
-        .filter(|s| {
-            s.labels.get(label).is_some_and(|v| {
-                v.eq_ignore_ascii_case("enabled") || v.eq_ignore_ascii_case("true")
-            })
-        })
-        .collect();
+    let mut out: Vec<ServiceInfo> = services.into_iter().map(service_info).collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
 }
