@@ -57,12 +57,6 @@ pub async fn execute(args: TargetsArgs) -> anyhow::Result<i32> {
             return Ok(exit_code::USAGE);
         }
     };
-    if args.docker
-        && let Err(e) = ContainerSelector::parse(&value)
-    {
-        eprintln!("monkeywrench: {e}");
-        return Ok(exit_code::USAGE);
-    }
     let need_value = |what: &str| -> anyhow::Result<f64> {
         args.value
             .ok_or_else(|| anyhow::anyhow!("--mode {what} needs --value"))
@@ -75,9 +69,17 @@ pub async fn execute(args: TargetsArgs) -> anyhow::Result<i32> {
         ModeArg::RandomMaxPercent => Pick::RandomMaxPercent(need_value("random-max-percent")?),
     };
     let seed = args.seed.unwrap_or_else(rand::random);
-    let picked = if args.docker {
-        match preview_containers(&value, &mode, seed).await {
-            Ok(p) => p,
+    // One row per match, in the order victims are picked from.
+    let (noun, rows) = if args.docker {
+        let selector = match ContainerSelector::parse(&value) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("monkeywrench: {e}");
+                return Ok(exit_code::USAGE);
+            }
+        };
+        match container_rows(&selector).await {
+            Ok(rows) => ("container(s)", rows),
             Err(e) => {
                 eprintln!("monkeywrench: {e}");
                 return Ok(exit_code::UNAVAILABLE);
@@ -92,55 +94,51 @@ pub async fn execute(args: TargetsArgs) -> anyhow::Result<i32> {
             }
         };
         let protected: Vec<i32> = guard_pid(&args.state.dir()).into_iter().collect();
-        let matched = selector.find(&protected);
-        let picked = pick(matched.len(), &mode, seed);
-        println!("{} process(es) match; seed {seed}", matched.len());
-        for (i, p) in matched.iter().enumerate() {
-            let mark = if picked.indices.contains(&i) {
-                "→ victim"
-            } else {
-                ""
-            };
-            println!(
-                "  {:>7}  {:<16} {:<60} {mark}",
-                p.identity.pid,
-                p.name,
-                truncate(&p.cmdline, 60)
-            );
-        }
-        picked
+        let rows = selector
+            .find(&protected)
+            .iter()
+            .map(|p| {
+                format!(
+                    "{:>7}  {:<16} {:<60}",
+                    p.identity.pid,
+                    p.name,
+                    truncate(&p.cmdline, 60)
+                )
+            })
+            .collect();
+        ("process(es)", rows)
     };
+    let picked = pick(rows.len(), &mode, seed);
+    println!("{} {noun} match; seed {seed}", rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        let mark = if picked.indices.contains(&i) {
+            "→ victim"
+        } else {
+            ""
+        };
+        println!("  {row} {mark}");
+    }
     if let Some(w) = picked.warning {
         println!("warning: {w}");
     }
     Ok(exit_code::OK)
 }
 
-/// Lists the running containers a selector matches and marks the victims.
-async fn preview_containers(
-    selector: &serde_json::Value,
-    mode: &Pick,
-    seed: u64,
-) -> Result<crate::target::selector::Picked, String> {
-    let selector = ContainerSelector::parse(selector).map_err(|e| e.to_string())?;
+/// The running containers a selector matches, one row each (id, name, image).
+async fn container_rows(selector: &ContainerSelector) -> Result<Vec<String>, String> {
     let engine = Engine::connect().await.map_err(|e| e.to_string())?;
     let matched = selector.find(&engine).await.map_err(|e| e.to_string())?;
-    let picked = pick(matched.len(), mode, seed);
-    println!("{} container(s) match; seed {seed}", matched.len());
-    for (i, c) in matched.iter().enumerate() {
-        let mark = if picked.indices.contains(&i) {
-            "→ victim"
-        } else {
-            ""
-        };
-        let id: String = c.id.chars().take(12).collect();
-        println!(
-            "  {id}  {:<32} {:<32} {mark}",
-            truncate(&c.name, 32),
-            truncate(&c.image, 32)
-        );
-    }
-    Ok(picked)
+    Ok(matched
+        .iter()
+        .map(|c| {
+            let id: String = c.id.chars().take(12).collect();
+            format!(
+                "{id}  {:<32} {:<32}",
+                truncate(&c.name, 32),
+                truncate(&c.image, 32)
+            )
+        })
+        .collect())
 }
 
 fn truncate(s: &str, n: usize) -> String {
