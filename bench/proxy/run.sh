@@ -6,13 +6,16 @@
 # Installs nginx-light, wrk, iperf3 and haproxy with apt-get if missing. Everything binds 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-for tool in nginx wrk iperf3 haproxy; do
-  command -v "$tool" >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light wrk iperf3 haproxy; break; }
+for tool in nginx wrk iperf3 haproxy /usr/bin/time; do
+  command -v "$tool" >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light wrk iperf3 haproxy time; break; }
 done
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 cargo build --release --locked --quiet
 MW="$PWD/target/release/monkeywrench"
 WORK=$(mktemp -d /tmp/mw-bench-proxy.XXXXXX)
+# nginx's worker runs as nobody: it must be able to read the files (mktemp makes the dir 0700, and
+# every response would be a 403 page).
+chmod 755 "$WORK"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
@@ -76,32 +79,66 @@ HTTP_PROXY_ADDR=$(api POST /proxies "{\"name\":\"web\",\"listen\":\"127.0.0.1:0\
 HTTPMODE_PROXY_ADDR=$(api POST /proxies "{\"name\":\"webhttp\",\"listen\":\"127.0.0.1:0\",\"upstream\":\"127.0.0.1:$NGINX_PORT\",\"protocol\":\"http\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["listen"])')
 BULK_PROXY_ADDR=$(api POST /proxies "{\"name\":\"bulk\",\"listen\":\"127.0.0.1:0\",\"upstream\":\"127.0.0.1:$IPERF_PORT\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["listen"])')
 
-wrk_rps() { wrk -t2 -c64 -d10s "$1" | awk '/Requests\/sec/ {print $2}'; }
+NGINX_WORKER=$(pgrep -P "${PIDS[0]}" | head -1)
+HAP_PID=${PIDS[1]}
+# Every URL measured must answer 200 with the file's exact size, or the figures mean nothing.
+for url in "127.0.0.1:$NGINX_PORT" "$HTTP_PROXY_ADDR" "$HTTPMODE_PROXY_ADDR" "127.0.0.1:$HAP_TCP_PORT" "127.0.0.1:$HAP_HTTP_PORT"; do
+  for f in small:615 large:65536; do
+    got=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' "http://$url/${f%%:*}.html")
+    [ "$got" = "200 ${f##*:}" ] || { echo "http://$url/${f%%:*}.html answered '$got', expected '200 ${f##*:}'" >&2; exit 1; }
+  done
+done
+cpu_ticks() { if [ "$1" = 0 ]; then echo 0; else awk '{print $14+$15}' "/proc/$1/stat"; fi; }
+# wrk_cpu URL PROXY_PID -> "req/s proxy_us_per_req wrk_plus_nginx_us_per_req" (CPU time per request,
+# user + system, from /proc and from wrk's own rusage; PROXY_PID 0 for the direct run).
+wrk_cpu() {
+  local p0 n0 p1 n1 out
+  p0=$(cpu_ticks "$2"); n0=$(cpu_ticks "$NGINX_WORKER")
+  out=$( { /usr/bin/time -f "WRKCPU %U %S" wrk -t2 -c64 -d10s "$1"; } 2>&1 )
+  p1=$(cpu_ticks "$2"); n1=$(cpu_ticks "$NGINX_WORKER")
+  if grep -q "Non-2xx" <<<"$out"; then echo "wrk saw error responses from $1" >&2; exit 1; fi
+  python3 - "$out" "$p0" "$p1" "$n0" "$n1" "$(getconf CLK_TCK)" <<'PY'
+import re, sys
+out, (p0, p1, n0, n1, hz) = sys.argv[1], map(float, sys.argv[2:])
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+u, s = map(float, re.search(r"WRKCPU ([\d.]+) ([\d.]+)", out).groups())
+n = rps * 10
+print(f"{rps:.0f} {(p1 - p0) / hz * 1e6 / n:.1f} {((n1 - n0) / hz + u + s) * 1e6 / n:.1f}")
+PY
+}
+wrk_rps() { wrk_cpu "$1" 0 | cut -d' ' -f1; }
 wrk_p50() { wrk -t1 -c1 -d10s --latency "$1" | awk '/^ +50%/ {print $2}'; }
 to_us() { python3 -c "import sys; v=sys.argv[1]; u={'us':1,'ms':1e3,'s':1e6}; n=v.rstrip('usm'); print(float(n)*u[v[len(n):]])" "$1"; }
 iperf_gbps() { iperf3 -c 127.0.0.1 -p "$1" -n 1G $2 -J | python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9)'; }
 
+# 615 B through each proxy, each right after a direct run, with the CPU every party spent per
+# request. On a machine whose cores wrk and nginx already fill, req/s ≈ cores / (W + N + P): the
+# ceiling a proxy spending P µs per request can reach is (W + N) / (W + N + P).
+echo "| 615 B, wrk -t2 -c64 -d10s | direct req/s | via the proxy | ratio | proxy CPU µs/req | wrk + nginx CPU µs/req (direct) | ceiling (W+N)/(W+N+P) |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+for row in "monkeywrench tcp mode|$HTTP_PROXY_ADDR|$MW_PID" "monkeywrench http mode|$HTTPMODE_PROXY_ADDR|$MW_PID" \
+           "HAProxy tcp mode|127.0.0.1:$HAP_TCP_PORT|$HAP_PID" "HAProxy http mode|127.0.0.1:$HAP_HTTP_PORT|$HAP_PID"; do
+  IFS='|' read -r label addr pid <<<"$row"
+  # Plain assignments, so a failed measurement stops the script (set -e).
+  direct=$(wrk_cpu "http://127.0.0.1:$NGINX_PORT/small.html" 0)
+  proxied=$(wrk_cpu "http://$addr/small.html" "$pid")
+  read -r d _ wn <<<"$direct"; read -r p pc _ <<<"$proxied"
+  python3 -c "d,p,pc,wn=$d,$p,$pc,$wn; print(f'| $label | {d:.0f} | {p:.0f} | {p/d:.2f}× | {pc} | {wn} | {wn/(wn+pc):.2f}× |')"
+done
+echo "(0.75× would need a proxy spending at most (W+N)/3 µs per request: $(python3 -c "print(round($wn/3, 1))") µs in the last direct run.)"
+echo
 echo "| measurement | direct | via monkeywrench | ratio |"
 echo "|---|---:|---:|---:|"
-for f in small large; do
-  d=$(wrk_rps "http://127.0.0.1:$NGINX_PORT/$f.html"); p=$(wrk_rps "http://$HTTP_PROXY_ADDR/$f.html")
-  echo "| req/s, $f ($( [ $f = small ] && echo 615 B || echo 64 KiB )), wrk -t2 -c64 -d10s | $d | $p | $(python3 -c "print(f'{$p/$d:.2f}×')") |"
-done
-d=$(to_us "$(wrk_p50 "http://127.0.0.1:$NGINX_PORT/small.html")"); p=$(to_us "$(wrk_p50 "http://$HTTP_PROXY_ADDR/small.html")")
-echo "| p50 latency, one connection (wrk -t1 -c1) | ${d} µs | ${p} µs | +$(python3 -c "print(f'{$p-$d:.1f}')") µs |"
-# A reference proxy in the same run: HAProxy, TCP and HTTP mode, 2 threads.
 for mode in tcp http; do
-  port=$([ $mode = tcp ] && echo "$HAP_TCP_PORT" || echo "$HAP_HTTP_PORT")
-  d=$(wrk_rps "http://127.0.0.1:$NGINX_PORT/small.html"); p=$(wrk_rps "http://127.0.0.1:$port/small.html")
-  echo "| reference: HAProxy $mode mode, req/s, 615 B | $d | $p | $(python3 -c "print(f'{$p/$d:.2f}×')") |"
+  addr=$([ $mode = tcp ] && echo "$HTTP_PROXY_ADDR" || echo "$HTTPMODE_PROXY_ADDR")
+  d=$(wrk_rps "http://127.0.0.1:$NGINX_PORT/large.html"); p=$(wrk_rps "http://$addr/large.html")
+  echo "| $mode mode: req/s, 64 KiB, wrk -t2 -c64 -d10s | $d | $p | $(python3 -c "print(f'{$p/$d:.2f}×')") |"
 done
-# The same through an http-mode proxy (hyper on both sides, per-request figures).
-for f in small large; do
-  d=$(wrk_rps "http://127.0.0.1:$NGINX_PORT/$f.html"); p=$(wrk_rps "http://$HTTPMODE_PROXY_ADDR/$f.html")
-  echo "| http mode: req/s, $f ($( [ $f = small ] && echo 615 B || echo 64 KiB )), wrk -t2 -c64 -d10s | $d | $p | $(python3 -c "print(f'{$p/$d:.2f}×')") |"
+for mode in tcp http; do
+  addr=$([ $mode = tcp ] && echo "$HTTP_PROXY_ADDR" || echo "$HTTPMODE_PROXY_ADDR")
+  d=$(to_us "$(wrk_p50 "http://127.0.0.1:$NGINX_PORT/small.html")"); p=$(to_us "$(wrk_p50 "http://$addr/small.html")")
+  echo "| $mode mode: p50 latency, one connection (wrk -t1 -c1) | ${d} µs | ${p} µs | +$(python3 -c "print(f'{$p-$d:.1f}')") µs |"
 done
-d=$(to_us "$(wrk_p50 "http://127.0.0.1:$NGINX_PORT/small.html")"); p=$(to_us "$(wrk_p50 "http://$HTTPMODE_PROXY_ADDR/small.html")")
-echo "| http mode: p50 latency, one connection | ${d} µs | ${p} µs | +$(python3 -c "print(f'{$p-$d:.1f}')") µs |"
 PP=${BULK_PROXY_ADDR##*:}
 for dir in "" "-R"; do
   d=$(iperf_gbps "$IPERF_PORT" "$dir"); p=$(iperf_gbps "$PP" "$dir")

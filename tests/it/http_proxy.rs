@@ -23,7 +23,8 @@ fn full(b: impl Into<Bytes>) -> UpBody {
 }
 
 /// The upstream: `/users/{id}` (JSON), `/big` (64 KiB), `/chunked` (streamed), `/echo` (request
-/// body back), `/slow` (100 ms), `/bad` (malformed response), `/ws` (upgrade, then echo).
+/// body back), `/slow` (100 ms), `/bad` (malformed response), `/ws` (upgrade, then echo),
+/// `/headers` (the request's header names back, with hop-by-hop headers of its own).
 async fn upstream() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
@@ -70,6 +71,17 @@ async fn route(mut req: Request<Incoming>) -> Response<UpBody> {
                 .map(|b| b.to_bytes())
                 .unwrap_or_default();
             Response::new(full(body))
+        }
+        "/headers" => {
+            let mut names: Vec<&str> = req.headers().keys().map(|k| k.as_str()).collect();
+            names.sort_unstable();
+            let mut r = Response::new(full(names.join(",")));
+            let h = r.headers_mut();
+            h.insert("connection", "x-internal".parse().unwrap());
+            h.insert("x-internal", "1".parse().unwrap());
+            h.insert("keep-alive", "timeout=5".parse().unwrap());
+            h.insert("x-public", "1".parse().unwrap());
+            r
         }
         "/slow" => {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -141,6 +153,28 @@ async fn raw(addr: &str, request: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut out)).await;
     out
+}
+
+#[tokio::test]
+async fn hop_by_hop_headers_stop_at_the_proxy_in_both_directions() {
+    let s = Server::start(&[]).await;
+    let listen = http_proxy(&s, "hops", &upstream().await).await;
+    let out = raw(
+        &listen,
+        b"GET /headers HTTP/1.1\r\nhost: x\r\nconnection: x-secret, close\r\nx-secret: 1\r\n\
+          keep-alive: timeout=5\r\nproxy-connection: keep-alive\r\nte: trailers\r\n\
+          x-kept: 1\r\n\r\n",
+    )
+    .await;
+    let text = String::from_utf8_lossy(&out).to_ascii_lowercase();
+    let (head, body) = text.split_once("\r\n\r\n").expect("a response");
+    assert!(head.starts_with("http/1.1 200"), "{text}");
+    // What reached the upstream: end-to-end headers only.
+    assert_eq!(body, "host,x-kept", "{text}");
+    // What reached the client: the upstream's own hop-by-hop headers are gone.
+    assert!(head.contains("\r\nx-public: 1"), "{text}");
+    assert!(!head.contains("x-internal"), "{text}");
+    assert!(!head.contains("keep-alive"), "{text}");
 }
 
 #[tokio::test]

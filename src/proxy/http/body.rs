@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
+use rand::Rng;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use tokio::time::{Instant, Sleep};
 
 use super::serve::Conn;
@@ -109,9 +109,9 @@ impl Body for Counted {
 pub(super) struct Effects {
     pub(super) truncate_at: Option<u64>,
     pub(super) abort: Option<(u64, bool)>,
-    pub(super) corrupt_percent: Option<f64>,
+    /// Share of bytes flipped (percent), and the draws that pick them.
+    pub(super) corrupt: Option<(f64, StdRng)>,
     pub(super) chunk_delay: Option<Duration>,
-    pub(super) rng: StdRng,
 }
 
 pub(super) enum Inner {
@@ -141,9 +141,8 @@ impl ProxyBody {
             effects: Effects {
                 truncate_at: None,
                 abort: None,
-                corrupt_percent: None,
+                corrupt: None,
                 chunk_delay: None,
-                rng: StdRng::seed_from_u64(0),
             },
             sent: 0,
             pending_delay: None,
@@ -179,12 +178,12 @@ impl ProxyBody {
                 });
             }
         }
-        if let Some(p) = self.effects.corrupt_percent
+        if let Some((p, rng)) = self.effects.corrupt.as_mut()
             && !data.is_empty()
         {
             let mut bytes = data.to_vec();
             for b in &mut bytes {
-                if self.effects.rng.random::<f64>() * 100.0 < p {
+                if rng.random::<f64>() * 100.0 < *p {
                     *b ^= 0xFF;
                 }
             }

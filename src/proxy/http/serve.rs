@@ -53,7 +53,7 @@ pub struct HttpContext {
 pub(super) struct Conn {
     pub(super) ctx: HttpContext,
     pub(super) upstream: String,
-    pub(super) sender: tokio::sync::Mutex<Option<SendRequest<Counted>>>,
+    pub(super) sender: Mutex<Option<SendRequest<Counted>>>,
     pub(super) requests: AtomicU64,
     /// A second handle on the client socket: an abort sets SO_LINGER 0 through it, then drops it,
     /// so the close that follows is a reset.
@@ -88,7 +88,7 @@ pub async fn serve(
     let conn = Arc::new(Conn {
         ctx,
         upstream,
-        sender: tokio::sync::Mutex::new(None),
+        sender: Mutex::new(None),
         requests: AtomicU64::new(0),
         socket: Mutex::new(socket),
     });
@@ -134,6 +134,9 @@ fn toxics_for(
     req: &Request<Incoming>,
 ) -> Vec<(ToxicKind, Arc<HttpSpec>)> {
     let toxics = conn.ctx.toxics.borrow().clone();
+    if toxics.is_empty() {
+        return Vec::new();
+    }
     let method = req.method().as_str();
     toxics
         .iter()
@@ -163,9 +166,8 @@ async fn handle(
         .ctx
         .routes
         .get(route)
-        .map_or(OTHER, |r| r.name.as_str())
-        .to_string();
-    let toxics = toxics_for(&conn, n, &route_name, &req);
+        .map_or(OTHER, |r| r.name.as_str());
+    let toxics = toxics_for(&conn, n, route_name, &req);
     let find = |kind: ToxicKind| {
         toxics
             .iter()
@@ -253,16 +255,19 @@ async fn handle(
     }
     strip_hop_by_hop(resp.headers_mut(), false);
     let (parts, body) = resp.into_parts();
-    let mut h = DefaultHasher::new();
-    (conn.ctx.seed, &conn.ctx.proxy, conn.ctx.ordinal, n, "body").hash(&mut h);
+    // Seeded only when a corrupt toxic needs it: seeding costs more than the rest of a request.
+    let corrupt = find(ToxicKind::HttpCorrupt).map(|s| {
+        let mut h = DefaultHasher::new();
+        (conn.ctx.seed, &conn.ctx.proxy, conn.ctx.ordinal, n, "body").hash(&mut h);
+        (s.percent, StdRng::seed_from_u64(h.finish()))
+    });
     let effects = Effects {
         truncate_at: find(ToxicKind::HttpTruncate).map(|s| s.bytes),
         abort: find(ToxicKind::HttpAbort).map(|s| (s.bytes, s.reset)),
-        corrupt_percent: find(ToxicKind::HttpCorrupt).map(|s| s.percent),
+        corrupt,
         chunk_delay: find(ToxicKind::HttpDelay)
             .filter(|d| d.between_chunks)
             .map(|d| Duration::from_millis(d.delay_ms)),
-        rng: StdRng::seed_from_u64(h.finish()),
     };
     let body = ProxyBody {
         inner: Inner::Upstream(body),
@@ -287,16 +292,19 @@ async fn send(
         let mut sender = connect(conn, true).await?;
         return sender.send_request(req).await.map_err(|e| e.to_string());
     }
-    let mut guard = conn.sender.lock().await;
-    let usable = match guard.as_mut() {
-        Some(s) if !s.is_closed() => s.ready().await.is_ok(),
-        _ => false,
+    // Requests on one client connection come one at a time, so the sender is taken out while a
+    // request is in flight and put back after; a request cut short drops it with its connection.
+    let idle = conn.sender.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let mut sender = match idle {
+        Some(mut s) if !s.is_closed() => match s.ready().await {
+            Ok(()) => s,
+            Err(_) => connect(conn, false).await?,
+        },
+        _ => connect(conn, false).await?,
     };
-    if !usable {
-        *guard = Some(connect(conn, false).await?);
-    }
-    let sender = guard.as_mut().ok_or("no upstream connection")?;
-    sender.send_request(req).await.map_err(|e| e.to_string())
+    let response = sender.send_request(req);
+    *conn.sender.lock().unwrap_or_else(|e| e.into_inner()) = Some(sender);
+    response.await.map_err(|e| e.to_string())
 }
 
 async fn connect(conn: &Conn, upgrades: bool) -> Result<SendRequest<Counted>, String> {
@@ -333,29 +341,35 @@ async fn connect(conn: &Conn, upgrades: bool) -> Result<SendRequest<Counted>, St
 
 /// Removes hop-by-hop headers (RFC 9110 §7.6.1), including those named in `Connection`.
 fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
-    let named: Vec<String> = headers
+    if keep_upgrade {
+        return;
+    }
+    let mut doomed: Vec<header::HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map(|s| s.trim().to_ascii_lowercase())
-        .filter(|s| !s.is_empty())
+        .filter_map(|s| header::HeaderName::from_bytes(s.trim().as_bytes()).ok())
         .collect();
-    if keep_upgrade {
-        return;
-    }
-    for name in named {
-        headers.remove(name.as_str());
-    }
-    for name in [
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-    ] {
+    // One pass over the names present rather than a lookup per hop-by-hop name.
+    doomed.extend(
+        headers
+            .keys()
+            .filter(|k| {
+                [
+                    header::CONNECTION,
+                    header::TE,
+                    header::TRAILER,
+                    header::TRANSFER_ENCODING,
+                    header::UPGRADE,
+                ]
+                .contains(k)
+                    || k.as_str() == "keep-alive"
+                    || k.as_str() == "proxy-connection"
+            })
+            .cloned(),
+    );
+    for name in doomed {
         headers.remove(name);
     }
 }
