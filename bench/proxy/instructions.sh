@@ -12,26 +12,8 @@ for tool in nginx valgrind; do
 done
 BASELINE=${1:-}; N=${2:-3000}
 cargo build --release --locked --quiet
-WORK=$(mktemp -d /tmp/mw-bench-instr.XXXXXX)
-chmod 755 "$WORK" # nginx's worker (nobody) reads the files
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. bench/proxy/common.sh
 NGINX_PORT=$(free_port)
-mkdir -p "$WORK/html" "$WORK/logs"
-head -c 615 /dev/zero | tr '\0' 'a' > "$WORK/html/small.html"
-cat > "$WORK/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx.pid;
-error_log $WORK/logs/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  server { listen 127.0.0.1:$NGINX_PORT; root $WORK/html; keepalive_requests 1000000; }
-}
-CONF
 cat > "$WORK/client.py" <<'PY'
 import http.client, sys
 host, port = sys.argv[1].rsplit(":", 1)
@@ -42,7 +24,7 @@ for _ in range(int(sys.argv[2])):
     body = r.read()
     assert r.status == 200 and len(body) == 615, (r.status, body[:80])
 PY
-nginx -c "$WORK/nginx.conf" -p "$WORK" & PIDS+=($!)
+start_nginx "$NGINX_PORT"
 
 # instructions BINARY -> user-space instructions per request
 instructions() {

@@ -12,30 +12,9 @@ done
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 cargo build --release --locked --quiet
 MW="$PWD/target/release/monkeywrench"
-WORK=$(mktemp -d /tmp/mw-bench-proxy.XXXXXX)
-# nginx's worker runs as nobody: it must be able to read the files (mktemp makes the dir 0700, and
-# every response would be a 403 page).
-chmod 755 "$WORK"
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. bench/proxy/common.sh
 
 NGINX_PORT=$(free_port); API_PORT=$(free_port); IPERF_PORT=$(free_port)
-mkdir -p "$WORK/html" "$WORK/logs"
-head -c 615 /dev/zero | tr '\0' 'a' > "$WORK/html/small.html"
-head -c 65536 /dev/zero | tr '\0' 'b' > "$WORK/html/large.html"
-cat > "$WORK/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx.pid;
-error_log $WORK/logs/error.log;
-events { worker_connections 30000; }
-http {
-  access_log off;
-  server { listen 127.0.0.1:$NGINX_PORT; root $WORK/html; keepalive_requests 1000000; }
-}
-CONF
 HAP_TCP_PORT=$(free_port); HAP_HTTP_PORT=$(free_port); HAP_BULK_PORT=$(free_port)
 cat > "$WORK/haproxy.cfg" <<CONF
 global
@@ -68,8 +47,9 @@ backend httpout
   http-reuse always
   server origin 127.0.0.1:$NGINX_PORT
 CONF
-nginx -c "$WORK/nginx.conf" -p "$WORK" & PIDS+=($!)
+start_nginx "$NGINX_PORT"
 haproxy -f "$WORK/haproxy.cfg" -db >/dev/null 2>&1 & PIDS+=($!)
+HAP_PID=$!
 "$MW" proxy serve --host 127.0.0.1 --port "$API_PORT" --seed 1 2>/dev/null & PIDS+=($!)
 MW_PID=$!
 iperf3 -s -B 127.0.0.1 -p "$IPERF_PORT" >/dev/null 2>&1 & PIDS+=($!)
@@ -79,8 +59,7 @@ HTTP_PROXY_ADDR=$(api POST /proxies "{\"name\":\"web\",\"listen\":\"127.0.0.1:0\
 HTTPMODE_PROXY_ADDR=$(api POST /proxies "{\"name\":\"webhttp\",\"listen\":\"127.0.0.1:0\",\"upstream\":\"127.0.0.1:$NGINX_PORT\",\"protocol\":\"http\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["listen"])')
 BULK_PROXY_ADDR=$(api POST /proxies "{\"name\":\"bulk\",\"listen\":\"127.0.0.1:0\",\"upstream\":\"127.0.0.1:$IPERF_PORT\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["listen"])')
 
-NGINX_WORKER=$(pgrep -P "${PIDS[0]}" | head -1)
-HAP_PID=${PIDS[1]}
+NGINX_WORKER=$(pgrep -P "$NGINX_PID" | head -1)
 # Every URL measured must answer 200 with the file's exact size, or the figures mean nothing.
 for url in "127.0.0.1:$NGINX_PORT" "$HTTP_PROXY_ADDR" "$HTTPMODE_PROXY_ADDR" "127.0.0.1:$HAP_TCP_PORT" "127.0.0.1:$HAP_HTTP_PORT"; do
   for f in small:615 large:65536; do
