@@ -113,10 +113,11 @@ for mode in tcp http; do
   d=$(wrk_rps "http://127.0.0.1:$NGINX_PORT/large.html"); p=$(wrk_rps "http://$addr/large.html")
   echo "| $mode mode: req/s, 64 KiB, wrk -t2 -c64 -d10s | $d | $p | $(python3 -c "print(f'{$p/$d:.2f}×')") |"
 done
-for mode in tcp http; do
-  addr=$([ $mode = tcp ] && echo "$HTTP_PROXY_ADDR" || echo "$HTTPMODE_PROXY_ADDR")
+for row in "tcp mode|$HTTP_PROXY_ADDR" "http mode|$HTTPMODE_PROXY_ADDR" \
+           "reference: HAProxy tcp mode|127.0.0.1:$HAP_TCP_PORT" "reference: HAProxy http mode|127.0.0.1:$HAP_HTTP_PORT"; do
+  IFS='|' read -r label addr <<<"$row"
   d=$(to_us "$(wrk_p50 "http://127.0.0.1:$NGINX_PORT/small.html")"); p=$(to_us "$(wrk_p50 "http://$addr/small.html")")
-  echo "| $mode mode: p50 latency, one connection (wrk -t1 -c1) | ${d} µs | ${p} µs | +$(python3 -c "print(f'{$p-$d:.1f}')") µs |"
+  echo "| $label: p50 latency, one connection (wrk -t1 -c1) | ${d} µs | ${p} µs | +$(python3 -c "print(f'{$p-$d:.1f}')") µs |"
 done
 PP=${BULK_PROXY_ADDR##*:}
 for dir in "" "-R"; do
