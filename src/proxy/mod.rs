@@ -2,11 +2,13 @@
 //! existing Toxiproxy clients drive, and live traffic figures.
 //!
 //! Layout: [`toxic`] (model, JSON, validation) · [`registry`] (proxies and their lifecycle) ·
-//! `link` (one connection: fast path or per-direction toxic chain) · [`api`] (HTTP) · `metrics`.
+//! `listener` (bind, accept) · `link` (one connection: fast path or per-direction toxic chain) ·
+//! [`http`] (http proxies) · [`api`] (HTTP) · `metrics`.
 
 pub mod api;
 pub mod http;
 mod link;
+mod listener;
 pub mod metrics;
 mod prometheus;
 pub mod registry;

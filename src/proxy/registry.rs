@@ -5,17 +5,17 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
 use serde_json::{Map, Value, json};
-use tokio::net::TcpListener;
 use tokio::sync::{Mutex, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::http::HttpContext;
 use super::http::route::Route;
 use super::http::stats::{HttpCounters, HttpStats};
-use super::link::{self, LinkContext};
+use super::listener::{
+    AcceptContext, accept_loop, bind_listener, go_listen_error, normalise_listen,
+};
 use super::metrics::ProxyMetrics;
 use super::toxic::{self, ApiError, Toxic, field};
 
@@ -574,133 +574,6 @@ impl Registry {
     }
 }
 
-/// What the accept loop of one proxy needs.
-struct AcceptContext {
-    name: String,
-    upstream: String,
-    toxics: watch::Receiver<Arc<Vec<Toxic>>>,
-    metrics: Arc<ProxyMetrics>,
-    connections: Arc<AtomicU64>,
-    seed: u64,
-    log_clients: bool,
-    http: Option<(Arc<Vec<Route>>, Arc<HttpStats>)>,
-}
-
-async fn accept_loop(listener: TcpListener, ctx: AcceptContext, cancel: CancellationToken) {
-    loop {
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            _ = cancel.cancelled() => return,
-        };
-        let Ok((client, peer)) = accepted else {
-            // EMFILE and friends: back off instead of spinning.
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            continue;
-        };
-        ctx.metrics.accepted.fetch_add(1, Ordering::Relaxed);
-        if ctx.log_clients {
-            eprintln!(
-                "INFO accepted client name={} client={peer} upstream={}",
-                ctx.name, ctx.upstream
-            );
-        }
-        let ordinal = ctx.connections.fetch_add(1, Ordering::Relaxed);
-        // The dial happens in the connection's task, off the accept loop.
-        match &ctx.http {
-            Some((routes, stats)) => {
-                let http_ctx = HttpContext {
-                    proxy: ctx.name.clone(),
-                    ordinal,
-                    seed: ctx.seed,
-                    toxics: ctx.toxics.clone(),
-                    metrics: ctx.metrics.clone(),
-                    stats: stats.clone(),
-                    routes: routes.clone(),
-                };
-                tokio::spawn(super::http::serve(
-                    client,
-                    ctx.upstream.clone(),
-                    http_ctx,
-                    cancel.clone(),
-                ));
-            }
-            None => {
-                let link_ctx = LinkContext {
-                    proxy: ctx.name.clone(),
-                    ordinal,
-                    seed: ctx.seed,
-                    toxics: ctx.toxics.clone(),
-                    metrics: ctx.metrics.clone(),
-                };
-                tokio::spawn(link::serve(
-                    client,
-                    ctx.upstream.clone(),
-                    link_ctx,
-                    cancel.clone(),
-                ));
-            }
-        }
-    }
-}
-
 fn not_found() -> ApiError {
     ApiError::new(404, "proxy not found")
-}
-
-/// `""` → all interfaces, ephemeral port; `localhost:0` stays resolvable by bind.
-/// How many connections may wait for `accept`: a burst of clients must queue, not overflow into
-/// SYN cookies and resets (the platform default of 128 is far too small for a proxy; the kernel
-/// caps this at `net.core.somaxconn`).
-const ACCEPT_BACKLOG: u32 = 4096;
-
-/// Binds `addr` (host:port, names resolved) with a large accept backlog and SO_REUSEADDR (as Go's
-/// listener, which Toxiproxy uses, does).
-async fn bind_listener(addr: &str) -> std::io::Result<TcpListener> {
-    let mut last = None;
-    for candidate in tokio::net::lookup_host(addr).await? {
-        let socket = if candidate.is_ipv4() {
-            tokio::net::TcpSocket::new_v4()?
-        } else {
-            tokio::net::TcpSocket::new_v6()?
-        };
-        socket.set_reuseaddr(true)?;
-        match socket
-            .bind(candidate)
-            .and_then(|()| socket.listen(ACCEPT_BACKLOG))
-        {
-            Ok(listener) => return Ok(listener),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "no address to bind")
-    }))
-}
-
-fn normalise_listen(listen: &str) -> String {
-    if listen.is_empty() {
-        "0.0.0.0:0".into()
-    } else if let Some(port) = listen.strip_prefix(':') {
-        format!("0.0.0.0:{port}")
-    } else {
-        listen.to_string()
-    }
-}
-
-/// Go's wording: `listen tcp 127.0.0.1:3310: bind: address already in use`.
-fn go_listen_error(addr: &str, e: &std::io::Error) -> String {
-    let reason = match e.kind() {
-        std::io::ErrorKind::AddrInUse => "bind: address already in use".to_string(),
-        std::io::ErrorKind::PermissionDenied => "bind: permission denied".to_string(),
-        std::io::ErrorKind::AddrNotAvailable => "bind: cannot assign requested address".to_string(),
-        _ => {
-            let text = e.to_string();
-            let text = text.split(" (os error").next().unwrap_or(&text).to_string();
-            if !addr.contains(':') {
-                return format!("listen tcp: address {addr}: missing port in address");
-            }
-            text.to_lowercase()
-        }
-    };
-    format!("listen tcp {addr}: {reason}")
 }
