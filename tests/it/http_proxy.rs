@@ -692,3 +692,97 @@ async fn header_matches_and_delays_between_body_chunks() {
         "the chunks after the first each wait 60 ms: head {head:?}, whole {whole:?}"
     );
 }
+
+/// An upstream that answers the first request on each connection (keep-alive, no `close`) and
+/// closes the connection unanswered when the next one arrives — its idle timeout racing that
+/// request. `reset`: the close is a RST rather than a FIN. Returns its address and how many
+/// connections it accepted.
+async fn closes_after_one_request(
+    reset: bool,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::Ordering;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                let mut chunk = [0u8; 4096];
+                // The first request, head and (content-length) body.
+                loop {
+                    let Ok(n) = s.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&seen).to_ascii_lowercase();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length = text
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if seen.len() >= end + 4 + length {
+                            break;
+                        }
+                    }
+                }
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                    .await;
+                // The next request: close without answering.
+                let _ = s.read(&mut chunk).await;
+                if reset {
+                    let _ = s.set_zero_linger();
+                }
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+#[tokio::test]
+async fn an_upstream_closing_a_kept_alive_connection_is_retried_only_when_safe() {
+    for reset in [false, true] {
+        let s = Server::start(&[]).await;
+        let (upstream, accepted) = closes_after_one_request(reset).await;
+        let listen = http_proxy(&s, "racy", &upstream).await;
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(1)
+            .build()
+            .unwrap();
+        let mut statuses = Vec::new();
+        for (method, path) in [
+            ("GET", "/a"),
+            ("GET", "/b"),
+            ("POST", "/c"),
+            ("DELETE", "/d"),
+        ] {
+            let request = client.request(method.parse().unwrap(), format!("http://{listen}{path}"));
+            let request = if method == "POST" {
+                request.body("x")
+            } else {
+                request
+            };
+            statuses.push(request.send().await.unwrap().status().as_u16());
+        }
+        // /a: upstream connection 1. /b: connection 1 closes on it → sent again on connection 2.
+        // /c (POST, not idempotent): connection 2 closes on it → 502, never sent twice.
+        // /d (DELETE, idempotent, no body): a fresh connection 3 (2 is gone) answers it.
+        assert_eq!(statuses, [200, 200, 502, 200], "reset={reset}");
+        assert_eq!(
+            accepted.load(std::sync::atomic::Ordering::SeqCst),
+            3,
+            "reset={reset}"
+        );
+        let t = traffic(&s, "racy").await;
+        assert_eq!(t["connections"]["total"], 1, "one client connection: {t}");
+        assert_eq!(t["http"]["requests"], 4, "{t}");
+        assert_eq!(t["http"]["status"]["5xx"], 1, "only the POST failed: {t}");
+    }
+}

@@ -69,9 +69,10 @@ impl Drop for Recorder {
     }
 }
 
-/// A request body on its way upstream, counted into the proxy's byte figures.
+/// A request body on its way upstream, counted into the proxy's byte figures (`None`: no body, as
+/// in a bodiless request sent again on a fresh connection).
 pub(super) struct Counted {
-    pub(super) inner: Incoming,
+    pub(super) inner: Option<Incoming>,
     pub(super) metrics: Arc<ProxyMetrics>,
 }
 
@@ -83,7 +84,10 @@ impl Body for Counted {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        let Some(inner) = self.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let polled = Pin::new(inner).poll_frame(cx);
         if let Poll::Ready(Some(Ok(frame))) = &polled
             && let Some(data) = frame.data_ref()
         {
@@ -97,11 +101,13 @@ impl Body for Counted {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.inner.as_ref().is_none_or(Incoming::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Incoming::size_hint)
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use hyper::body::Incoming;
+use hyper::body::{Body, Incoming};
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Request, Response, StatusCode};
@@ -217,7 +217,7 @@ async fn handle(
     // hyper already answered `100 Continue` when the body was first read.
     req.headers_mut().remove(header::EXPECT);
     let req = req.map(|body| Counted {
-        inner: body,
+        inner: Some(body),
         metrics: conn.ctx.metrics.clone(),
     });
     let mut resp = match send(&conn, req, upgrade).await {
@@ -283,6 +283,12 @@ async fn handle(
 }
 
 /// Sends a request upstream on this client's keep-alive connection (a fresh one for upgrades).
+///
+/// An upstream may close a kept-alive connection just as a request goes out on it (its idle
+/// timeout): the request then fails before any response through no fault of the service. Like
+/// other proxies, it is sent once more on a fresh connection when that is safe — it never left
+/// (hyper hands it back), or it is idempotent and has no body — so the figures count the
+/// service's errors, not the race's.
 async fn send(
     conn: &Conn,
     req: Request<Counted>,
@@ -295,16 +301,61 @@ async fn send(
     // Requests on one client connection come one at a time, so the sender is taken out while a
     // request is in flight and put back after; a request cut short drops it with its connection.
     let idle = conn.sender.lock().unwrap_or_else(|e| e.into_inner()).take();
-    let mut sender = match idle {
+    let (mut sender, reused) = match idle {
         Some(mut s) if !s.is_closed() => match s.ready().await {
-            Ok(()) => s,
-            Err(_) => connect(conn, false).await?,
+            Ok(()) => (s, true),
+            Err(_) => (connect(conn, false).await?, false),
         },
-        _ => connect(conn, false).await?,
+        _ => (connect(conn, false).await?, false),
     };
-    let response = sender.send_request(req);
+    let replay = (reused && is_idempotent(req.method()) && req.body().is_end_stream())
+        .then(|| bodiless_copy(&req, &conn.ctx.metrics));
+    let attempt = sender.try_send_request(req);
     *conn.sender.lock().unwrap_or_else(|e| e.into_inner()) = Some(sender);
+    let mut failed = match attempt.await {
+        Ok(response) => return Ok(response),
+        Err(e) => e,
+    };
+    // Any failure before the response head: EOF or a reset, depending on whether the upstream's
+    // close or our request got there first.
+    let again = match failed.take_message() {
+        Some(unsent) if reused => Some(unsent),
+        _ => replay,
+    };
+    let Some(again) = again else {
+        return Err(failed.into_error().to_string());
+    };
+    let mut fresh = connect(conn, false).await?;
+    let response = fresh.send_request(again);
+    *conn.sender.lock().unwrap_or_else(|e| e.into_inner()) = Some(fresh);
     response.await.map_err(|e| e.to_string())
+}
+
+/// Safe to send twice (RFC 9110 §9.2.2).
+fn is_idempotent(method: &hyper::Method) -> bool {
+    use hyper::Method;
+    [
+        Method::GET,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::PUT,
+        Method::DELETE,
+    ]
+    .contains(method)
+}
+
+/// The same request head with no body, for sending again.
+fn bodiless_copy(req: &Request<Counted>, metrics: &Arc<ProxyMetrics>) -> Request<Counted> {
+    let mut copy = Request::new(Counted {
+        inner: None,
+        metrics: metrics.clone(),
+    });
+    *copy.method_mut() = req.method().clone();
+    *copy.uri_mut() = req.uri().clone();
+    *copy.version_mut() = req.version();
+    *copy.headers_mut() = req.headers().clone();
+    copy
 }
 
 async fn connect(conn: &Conn, upgrades: bool) -> Result<SendRequest<Counted>, String> {
