@@ -22,11 +22,22 @@ pub struct ProxyArgs {
 #[derive(Debug, Subcommand)]
 pub enum ProxyCommand {
     /// Run the Toxiproxy-compatible server (Go-style `-host=`, `-port` spellings accepted).
+    #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
     /// toxiproxy-cli's commands (list, inspect, create, toggle, delete, toxic add/update/remove).
     #[command(disable_help_flag = true)]
     Cli(super::proxy_client::ClientArgs),
 }
+
+/// What `proxy serve --help` adds after the options.
+const SERVE_HELP: &str = "\
+Proxies are TCP by default. \"protocol\": \"http\" in a proxy's JSON (POST /proxies, /populate,
+--config) makes an http proxy: it measures every request (GET /proxies/{name}/traffic?window_s=10:
+rps, error rate, p50/p95/p99, per route) and takes HTTP toxics (http_status, http_abort,
+http_delay, http_truncate, http_corrupt) aimed by route, method, header or sampled user.
+Example: {\"name\": \"shop\", \"listen\": \"127.0.0.1:8080\", \"upstream\": \"127.0.0.1:9090\",
+\"protocol\": \"http\", \"routes\": [{\"name\": \"user\", \"method\": \"GET\", \"path\": \"/users/{id}\"}]}
+MONKEYWRENCH_WORKER_THREADS=N sets the runtime's worker threads.";
 
 /// Options of `proxy serve`.
 #[derive(Debug, Args)]
@@ -43,7 +54,7 @@ pub struct ServeArgs {
     /// Seed for every random choice (toxicity, jitter, slicer); time-based by default.
     #[arg(long)]
     pub seed: Option<i64>,
-    /// Serve byte counters at GET /metrics.
+    /// Serve byte counters (and http proxies' request counts and latencies) at GET /metrics.
     #[arg(long)]
     pub proxy_metrics: bool,
     /// Serve process metrics at GET /metrics.
