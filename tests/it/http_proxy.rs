@@ -148,11 +148,25 @@ async fn traffic(s: &Server, name: &str) -> Value {
 
 /// Sends raw bytes, returns everything read until the peer closes (or 3 s pass).
 async fn raw(addr: &str, request: &[u8]) -> Vec<u8> {
+    raw_until_closed(addr, request).await.0
+}
+
+/// Sends raw bytes; returns what was read and how the connection ended: `None` for a clean close
+/// (FIN), the error kind otherwise (`ConnectionReset` for RST, `TimedOut` after 3 s).
+async fn raw_until_closed(addr: &str, request: &[u8]) -> (Vec<u8>, Option<std::io::ErrorKind>) {
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(request).await.unwrap();
     let mut out = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut out)).await;
-    out
+    let mut chunk = [0u8; 16 * 1024];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        match tokio::time::timeout_at(deadline, s.read(&mut chunk)).await {
+            Err(_) => return (out, Some(std::io::ErrorKind::TimedOut)),
+            Ok(Ok(0)) => return (out, None),
+            Ok(Ok(n)) => out.extend_from_slice(&chunk[..n]),
+            Ok(Err(e)) => return (out, Some(e.kind())),
+        }
+    }
 }
 
 #[tokio::test]
@@ -424,11 +438,20 @@ async fn aborts_truncation_corruption_and_bad_input() {
         err.is_request() || err.is_connect() || err.to_string().contains("connection"),
         "{err}"
     );
-    // Cut mid-body: the client sees an incomplete body.
+    let (got, end) =
+        raw_until_closed(&listen, b"DELETE /users/1 HTTP/1.1\r\nhost: x\r\n\r\n").await;
+    assert!(got.is_empty(), "nothing before the reset: {got:?}");
+    assert_eq!(
+        end,
+        Some(std::io::ErrorKind::ConnectionReset),
+        "a reset, not a FIN"
+    );
+    // Cut mid-body: the client sees an incomplete body, then a clean close (mode close).
     add(json!({"name": "mid", "type": "http_abort", "attributes": {"mode": "close", "bytes": 1000, "match": {"route": "big"}}})).await;
-    let got = raw(&listen, b"GET /big HTTP/1.1\r\nhost: x\r\n\r\n").await;
+    let (got, end) = raw_until_closed(&listen, b"GET /big HTTP/1.1\r\nhost: x\r\n\r\n").await;
     let body_len = got.len() - got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() - 4;
     assert_eq!(body_len, 1000, "the body is cut after 1000 bytes");
+    assert_eq!(end, None, "mode close ends with a FIN");
     s.json("DELETE", "/proxies/cut/toxics/mid", None).await;
     add(json!({"name": "short", "type": "http_truncate", "attributes": {"bytes": 10, "match": {"route": "user"}}})).await;
     let got = raw(&listen, b"GET /users/123456789 HTTP/1.1\r\nhost: x\r\n\r\n").await;
@@ -785,4 +808,52 @@ async fn an_upstream_closing_a_kept_alive_connection_is_retried_only_when_safe()
         assert_eq!(t["http"]["requests"], 4, "{t}");
         assert_eq!(t["http"]["status"]["5xx"], 1, "only the POST failed: {t}");
     }
+}
+
+#[tokio::test]
+async fn idle_clients_are_counted_served_when_they_speak_and_closed_when_the_proxy_is_disabled() {
+    let s = Server::start(&[]).await;
+    let listen = http_proxy(&s, "idle", &upstream().await).await;
+    let mut idle = Vec::new();
+    for _ in 0..50 {
+        idle.push(TcpStream::connect(&listen).await.unwrap());
+    }
+    let active = || async { traffic(&s, "idle").await["connections"]["active"].clone() };
+    let mut seen = Value::Null;
+    for _ in 0..100 {
+        seen = active().await;
+        if seen == 50 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen, 50, "connections that sent nothing yet are open and counted");
+    // One of them speaks after a pause: served like any other.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut talker = idle.pop().unwrap();
+    talker
+        .write_all(b"GET /users/7 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    talker.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("{\"id\": \"7\"}"), "{answer}");
+    // Disabling the proxy closes the ones still waiting.
+    let (status, body) = s
+        .json("POST", "/proxies/idle", Some(json!({"enabled": false})))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    for mut c in idle {
+        let mut buf = [0u8; 16];
+        let read = tokio::time::timeout(Duration::from_secs(3), c.read(&mut buf)).await;
+        assert!(
+            matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+            "closed when the proxy was disabled: {read:?}"
+        );
+    }
+    assert_eq!(active().await, 0);
+    let t = traffic(&s, "idle").await;
+    assert_eq!(t["http"]["requests"], 1, "{t}");
 }

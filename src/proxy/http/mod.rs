@@ -2,9 +2,11 @@
 //! HTTP toxics aimed at a slice of the requests.
 //!
 //! [`route`] (templates) · [`stats`] (windows of HdrHistograms) · [`toxics`] (attributes, matches,
-//! sampling) · `serve` (one client connection) · `body` (bodies through the body toxics).
+//! sampling) · `serve` (one client connection) · `client_io` (its socket, reset on demand) ·
+//! `body` (bodies through the body toxics).
 
 mod body;
+mod client_io;
 pub mod route;
 mod serve;
 pub mod stats;

@@ -3,8 +3,7 @@
 //! request timed into the proxy's figures and offered to the HTTP toxics.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,6 +21,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::body::{Aborted, Counted, Effects, Inner, ProxyBody, Recorder};
+use super::client_io::ClientIo;
 use super::route::{OTHER, Route, route_of};
 use super::stats::{HttpStats, Sample};
 use super::toxics::{HttpSpec, hit};
@@ -55,21 +55,14 @@ pub(super) struct Conn {
     pub(super) upstream: String,
     pub(super) sender: Mutex<Option<SendRequest<Counted>>>,
     pub(super) requests: AtomicU64,
-    /// A second handle on the client socket: an abort sets SO_LINGER 0 through it, then drops it,
-    /// so the close that follows is a reset.
-    pub(super) socket: Mutex<Option<OwnedFd>>,
+    /// Set by an abort with `mode: reset`: the client socket then closes with RST, not FIN.
+    pub(super) reset: Arc<AtomicBool>,
 }
 
 impl Conn {
     /// Arms a reset: the next close of the client socket sends RST instead of FIN.
     pub(super) fn arm_reset(&self) {
-        if let Some(fd) = self.socket.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            let linger = nix::libc::linger {
-                l_onoff: 1,
-                l_linger: 0,
-            };
-            let _ = nix::sys::socket::setsockopt(&fd, nix::sys::socket::sockopt::Linger, &linger);
-        }
+        self.reset.store(true, Ordering::Relaxed);
     }
 }
 
@@ -83,14 +76,37 @@ pub async fn serve(
     let _ = client.set_nodelay(true);
     ctx.metrics.active.fetch_add(1, Ordering::Relaxed);
     let metrics = ctx.metrics.clone();
+    // hyper allocates its buffers (16 KiB) on its first read: wait until the client sends its
+    // first byte (or closes) so that connections opened and left idle stay small. A peek, not
+    // `readable()`: every new socket reports one spurious readiness.
+    let mut first = [0u8; 1];
+    let first_bytes = tokio::select! {
+        peeked = client.peek(&mut first) => peeked.is_ok_and(|n| n > 0),
+        _ = cancel.cancelled() => false,
+    };
+    if first_bytes {
+        // Boxed: hyper's connection state is large, and an unboxed future would size every
+        // connection's task for it from the start.
+        Box::pin(serve_requests(client, upstream, ctx, cancel)).await;
+    }
+    metrics.active.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Hands the client to hyper, each request to [`handle`].
+async fn serve_requests(
+    client: TcpStream,
+    upstream: String,
+    ctx: HttpContext,
+    cancel: CancellationToken,
+) {
     let stats = ctx.stats.clone();
-    let socket = client.as_fd().try_clone_to_owned().ok();
+    let reset = Arc::new(AtomicBool::new(false));
     let conn = Arc::new(Conn {
         ctx,
         upstream,
         sender: Mutex::new(None),
         requests: AtomicU64::new(0),
-        socket: Mutex::new(socket),
+        reset: reset.clone(),
     });
     let service_conn = conn.clone();
     let service = hyper::service::service_fn(move |req| {
@@ -100,7 +116,7 @@ pub async fn serve(
     let served = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
         .max_buf_size(MAX_HEAD)
-        .serve_connection(TokioIo::new(client), service)
+        .serve_connection(TokioIo::new(ClientIo::new(client, reset)), service)
         .with_upgrades();
     tokio::select! {
         result = served => {
@@ -115,7 +131,6 @@ pub async fn serve(
         }
         _ = cancel.cancelled() => {}
     }
-    metrics.active.fetch_sub(1, Ordering::Relaxed);
 }
 
 fn parse_failure(status: u16) -> Sample {
