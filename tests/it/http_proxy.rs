@@ -827,7 +827,10 @@ async fn idle_clients_are_counted_served_when_they_speak_and_closed_when_the_pro
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(seen, 50, "connections that sent nothing yet are open and counted");
+    assert_eq!(
+        seen, 50,
+        "connections that sent nothing yet are open and counted"
+    );
     // One of them speaks after a pause: served like any other.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut talker = idle.pop().unwrap();
