@@ -7,343 +7,254 @@ use super::schema::{self, ArgSpec, ArgType, ArgumentProblem};
 use super::{Func, TargetKind};
 
 const TCP_ARGS: &[ArgSpec] = &[
-    ArgSpec {
-        name: "host",
-        ty: ArgType::Str,
-        required: true,
-        default: None,
-        doc: "host name or IP address",
-    },
-    ArgSpec {
-        name: "port",
-        ty: ArgType::Int { min: 1, max: 65535 },
-        required: true,
-        default: None,
-        doc: "TCP port",
-    },
-    ArgSpec {
-        name: "timeout_s",
-        ty: ArgType::Number { min: 0.0 },
-        required: false,
-        default: Some("3"),
-        doc: "connect timeout in seconds",
-    },
+    ArgSpec::required("host", ArgType::Str, "host name or IP address"),
+    ArgSpec::required("port", ArgType::Int { min: 1, max: 65535 }, "TCP port"),
+    ArgSpec::optional(
+        "timeout_s",
+        ArgType::Number { min: 0.0 },
+        Some("3"),
+        "connect timeout in seconds",
+    ),
 ];
 
-const FILE_ARGS: &[ArgSpec] = &[ArgSpec {
-    name: "path",
-    ty: ArgType::Str,
-    required: true,
-    default: None,
-    doc: "file or directory path (~ expanded)",
-}];
+const FILE_ARGS: &[ArgSpec] = &[ArgSpec::required(
+    "path",
+    ArgType::Str,
+    "file or directory path (~ expanded)",
+)];
 
 const MEASURE_ARGS: &[ArgSpec] = &[
-    ArgSpec {
-        name: "url",
-        ty: ArgType::Str,
-        required: true,
-        default: None,
-        doc: "http:// URL to send requests to",
-    },
-    ArgSpec {
-        name: "requests",
-        ty: ArgType::Int {
+    ArgSpec::required("url", ArgType::Str, "http:// URL to send requests to"),
+    ArgSpec::optional(
+        "requests",
+        ArgType::Int {
             min: 1,
             max: 10_000_000,
         },
-        required: false,
-        default: Some("100"),
-        doc: "number of requests",
-    },
-    ArgSpec {
-        name: "concurrency",
-        ty: ArgType::Int {
+        Some("100"),
+        "number of requests",
+    ),
+    ArgSpec::optional(
+        "concurrency",
+        ArgType::Int {
             min: 1,
             max: 10_000,
         },
-        required: false,
-        default: Some("4"),
-        doc: "concurrent connections",
-    },
-    ArgSpec {
-        name: "method",
-        ty: ArgType::Str,
-        required: false,
-        default: Some("GET"),
-        doc: "HTTP method",
-    },
-    ArgSpec {
-        name: "timeout_s",
-        ty: ArgType::Number { min: 0.0 },
-        required: false,
-        default: Some("5"),
-        doc: "per-request timeout in seconds",
-    },
-    ArgSpec {
-        name: "headers",
-        ty: ArgType::Map,
-        required: false,
-        default: None,
-        doc: "request headers",
-    },
-    ArgSpec {
-        name: "body",
-        ty: ArgType::Str,
-        required: false,
-        default: None,
-        doc: "request body",
-    },
-    ArgSpec {
-        name: "rate",
-        ty: ArgType::Number { min: 0.0 },
-        required: false,
-        default: None,
-        doc: "requests per second (open model, latency from the intended send time); default: as fast as possible",
-    },
+        Some("4"),
+        "concurrent connections",
+    ),
+    ArgSpec::optional("method", ArgType::Str, Some("GET"), "HTTP method"),
+    ArgSpec::optional(
+        "timeout_s",
+        ArgType::Number { min: 0.0 },
+        Some("5"),
+        "per-request timeout in seconds",
+    ),
+    ArgSpec::optional("headers", ArgType::Map, None, "request headers"),
+    ArgSpec::optional("body", ArgType::Str, None, "request body"),
+    ArgSpec::optional(
+        "rate",
+        ArgType::Number { min: 0.0 },
+        None,
+        "requests per second (open model, latency from the intended send time); default: as fast as possible",
+    ),
 ];
 
 const RESTART_ARGS: &[ArgSpec] = &[
     TARGET_ARG,
-    ArgSpec {
-        name: "command",
-        ty: ArgType::Str,
-        required: true,
-        default: None,
-        doc: "shell command that starts the process again (run detached)",
-    },
-    ArgSpec {
-        name: "signal",
-        ty: ArgType::Str,
-        required: false,
-        default: Some("SIGTERM"),
-        doc: "signal asking it to stop",
-    },
-    ArgSpec {
-        name: "timeout_s",
-        ty: ArgType::Number { min: -1.0 },
-        required: false,
-        default: Some("5"),
-        doc: "seconds to wait before SIGKILL",
-    },
+    ArgSpec::required(
+        "command",
+        ArgType::Str,
+        "shell command that starts the process again (run detached)",
+    ),
+    ArgSpec::optional(
+        "signal",
+        ArgType::Str,
+        Some("SIGTERM"),
+        "signal asking it to stop",
+    ),
+    ArgSpec::optional(
+        "timeout_s",
+        ArgType::Number { min: -1.0 },
+        Some("5"),
+        "seconds to wait before SIGKILL",
+    ),
 ];
 
-const PROXY_ARG: ArgSpec = ArgSpec {
-    name: "proxy",
-    ty: ArgType::Str,
-    required: true,
-    default: None,
-    doc: "proxy name on the fault proxy",
-};
+const PROXY_ARG: ArgSpec =
+    ArgSpec::required("proxy", ArgType::Str, "proxy name on the fault proxy");
 
-const API_ARG: ArgSpec = ArgSpec {
-    name: "api",
-    ty: ArgType::Str,
-    required: false,
-    default: Some("http://127.0.0.1:8474"),
-    doc: "the fault proxy's API (monkeywrench proxy serve, or Toxiproxy)",
-};
+const API_ARG: ArgSpec = ArgSpec::optional(
+    "api",
+    ArgType::Str,
+    Some("http://127.0.0.1:8474"),
+    "the fault proxy's API (monkeywrench proxy serve, or Toxiproxy)",
+);
 
 const PROXY_ARGS: &[ArgSpec] = &[PROXY_ARG, API_ARG];
 
 const TOXIC_ARGS: &[ArgSpec] = &[
     PROXY_ARG,
-    ArgSpec {
-        name: "type",
-        ty: ArgType::Str,
-        required: true,
-        default: None,
-        doc: "latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, loss, noop",
-    },
-    ArgSpec {
-        name: "stream",
-        ty: ArgType::Str,
-        required: false,
-        default: Some("downstream"),
-        doc: "upstream (client→server) or downstream",
-    },
-    ArgSpec {
-        name: "toxicity",
-        ty: ArgType::Any,
-        required: false,
-        default: Some("1.0"),
-        doc: "share of connections affected, 0–1",
-    },
-    ArgSpec {
-        name: "attributes",
-        ty: ArgType::Map,
-        required: false,
-        default: None,
-        doc: "the toxic's integer attributes, e.g. {latency: 100, jitter: 10}",
-    },
+    ArgSpec::required(
+        "type",
+        ArgType::Str,
+        "latency, bandwidth, slow_close, timeout, reset_peer, slicer, limit_data, loss, noop",
+    ),
+    ArgSpec::optional(
+        "stream",
+        ArgType::Str,
+        Some("downstream"),
+        "upstream (client→server) or downstream",
+    ),
+    ArgSpec::optional(
+        "toxicity",
+        ArgType::Any,
+        Some("1.0"),
+        "share of connections affected, 0–1",
+    ),
+    ArgSpec::optional(
+        "attributes",
+        ArgType::Map,
+        None,
+        "the toxic's integer attributes, e.g. {latency: 100, jitter: 10}",
+    ),
     API_ARG,
 ];
 
-const TARGET_ARG: ArgSpec = ArgSpec {
-    name: "target",
-    ty: ArgType::Target,
-    required: true,
-    default: None,
-    doc: "process selector: {pid}, {name} or {pattern} (regex on the command line), optional ppid, user",
-};
+const TARGET_ARG: ArgSpec = ArgSpec::required(
+    "target",
+    ArgType::Target,
+    "process selector: {pid}, {name} or {pattern} (regex on the command line), optional ppid, user",
+);
 
 const TARGET_ARGS: &[ArgSpec] = &[TARGET_ARG];
 
 const KILL_ARGS: &[ArgSpec] = &[
     TARGET_ARG,
-    ArgSpec {
-        name: "signal",
-        ty: ArgType::Str,
-        required: false,
-        default: Some("SIGKILL"),
-        doc: "signal name (SIGKILL, SIGTERM, SIGINT, SIGHUP, …)",
-    },
+    ArgSpec::optional(
+        "signal",
+        ArgType::Str,
+        Some("SIGKILL"),
+        "signal name (SIGKILL, SIGTERM, SIGINT, SIGHUP, …)",
+    ),
 ];
 
-const CONTAINER_TARGET_ARG: ArgSpec = ArgSpec {
-    name: "target",
-    ty: ArgType::Target,
-    required: true,
-    default: None,
-    doc: "container selector: {name}, {pattern} (regex on the name), {labels}, {id}, {image}, {compose_project}, {compose_service} or {service} (Swarm)",
-};
+const CONTAINER_TARGET_ARG: ArgSpec = ArgSpec::required(
+    "target",
+    ArgType::Target,
+    "container selector: {name}, {pattern} (regex on the name), {labels}, {id}, {image}, {compose_project}, {compose_service} or {service} (Swarm)",
+);
 
 const CONTAINER_TARGET_ARGS: &[ArgSpec] = &[CONTAINER_TARGET_ARG];
 
 const CONTAINER_KILL_ARGS: &[ArgSpec] = &[
     CONTAINER_TARGET_ARG,
-    ArgSpec {
-        name: "signal",
-        ty: ArgType::Str,
-        required: false,
-        default: Some("SIGKILL"),
-        doc: "signal sent to the container's main process",
-    },
+    ArgSpec::optional(
+        "signal",
+        ArgType::Str,
+        Some("SIGKILL"),
+        "signal sent to the container's main process",
+    ),
 ];
 
 const CONTAINER_GRACE_ARGS: &[ArgSpec] = &[
     CONTAINER_TARGET_ARG,
-    ArgSpec {
-        name: "timeout_s",
-        ty: ArgType::Int { min: 0, max: 3600 },
-        required: false,
-        default: Some("10"),
-        doc: "seconds between SIGTERM and SIGKILL",
-    },
+    ArgSpec::optional(
+        "timeout_s",
+        ArgType::Int { min: 0, max: 3600 },
+        Some("10"),
+        "seconds between SIGTERM and SIGKILL",
+    ),
 ];
 
 const DISCONNECT_ARGS: &[ArgSpec] = &[
     CONTAINER_TARGET_ARG,
-    ArgSpec {
-        name: "network",
-        ty: ArgType::Str,
-        required: true,
-        default: None,
-        doc: "network to cut the containers off (name or id)",
-    },
+    ArgSpec::required(
+        "network",
+        ArgType::Str,
+        "network to cut the containers off (name or id)",
+    ),
 ];
 
-const SERVICE_ARG: ArgSpec = ArgSpec {
-    name: "service",
-    ty: ArgType::Str,
-    required: true,
-    default: None,
-    doc: "Swarm service name or id",
-};
+const SERVICE_ARG: ArgSpec = ArgSpec::required("service", ArgType::Str, "Swarm service name or id");
 
 const SERVICE_ARGS: &[ArgSpec] = &[SERVICE_ARG];
 
 const KILL_TASK_ARGS: &[ArgSpec] = &[
     SERVICE_ARG,
-    ArgSpec {
-        name: "signal",
-        ty: ArgType::Str,
-        required: false,
-        default: Some("SIGKILL"),
-        doc: "signal sent to the task's container",
-    },
+    ArgSpec::optional(
+        "signal",
+        ArgType::Str,
+        Some("SIGKILL"),
+        "signal sent to the task's container",
+    ),
 ];
 
 const SCALE_ARGS: &[ArgSpec] = &[
     SERVICE_ARG,
-    ArgSpec {
-        name: "replicas",
-        ty: ArgType::Int {
+    ArgSpec::required(
+        "replicas",
+        ArgType::Int {
             min: 0,
             max: 100_000,
         },
-        required: true,
-        default: None,
-        doc: "replica count while the fault lasts",
-    },
+        "replica count while the fault lasts",
+    ),
 ];
 
 const TRAFFIC_METRICS_ARGS: &[ArgSpec] = &[
     PROXY_ARG,
-    ArgSpec {
-        name: "route",
-        ty: ArgType::Str,
-        required: false,
-        default: None,
-        doc: "a route name of the proxy (or other); default: all requests",
-    },
-    ArgSpec {
-        name: "window_s",
-        ty: ArgType::Int { min: 0, max: 60 },
-        required: false,
-        default: Some("10"),
-        doc: "seconds of traffic to look at (0: since the proxy started)",
-    },
+    ArgSpec::optional(
+        "route",
+        ArgType::Str,
+        None,
+        "a route name of the proxy (or other); default: all requests",
+    ),
+    ArgSpec::optional(
+        "window_s",
+        ArgType::Int { min: 0, max: 60 },
+        Some("10"),
+        "seconds of traffic to look at (0: since the proxy started)",
+    ),
     API_ARG,
 ];
 
 const HTTP_FAULT_ARGS: &[ArgSpec] = &[
     PROXY_ARG,
-    ArgSpec {
-        name: "route",
-        ty: ArgType::Str,
-        required: false,
-        default: None,
-        doc: "only requests of this route",
-    },
-    ArgSpec {
-        name: "method",
-        ty: ArgType::Str,
-        required: false,
-        default: None,
-        doc: "only requests with this method",
-    },
-    ArgSpec {
-        name: "share",
-        ty: ArgType::Number { min: 0.0 },
-        required: false,
-        default: Some("100"),
-        doc: "percent of (matching) requests hit, drawn per request",
-    },
-    ArgSpec {
-        name: "status",
-        ty: ArgType::Int { min: 100, max: 599 },
-        required: false,
-        default: None,
-        doc: "answer with this status instead of the upstream",
-    },
-    ArgSpec {
-        name: "abort",
-        ty: ArgType::Str,
-        required: false,
-        default: None,
-        doc: "cut the connection before the response: reset or close",
-    },
-    ArgSpec {
-        name: "delay_ms",
-        ty: ArgType::Int {
+    ArgSpec::optional("route", ArgType::Str, None, "only requests of this route"),
+    ArgSpec::optional(
+        "method",
+        ArgType::Str,
+        None,
+        "only requests with this method",
+    ),
+    ArgSpec::optional(
+        "share",
+        ArgType::Number { min: 0.0 },
+        Some("100"),
+        "percent of (matching) requests hit, drawn per request",
+    ),
+    ArgSpec::optional(
+        "status",
+        ArgType::Int { min: 100, max: 599 },
+        None,
+        "answer with this status instead of the upstream",
+    ),
+    ArgSpec::optional(
+        "abort",
+        ArgType::Str,
+        None,
+        "cut the connection before the response: reset or close",
+    ),
+    ArgSpec::optional(
+        "delay_ms",
+        ArgType::Int {
             min: 0,
             max: 3_600_000,
         },
-        required: false,
-        default: None,
-        doc: "delay the response head by this many milliseconds",
-    },
+        None,
+        "delay the response head by this many milliseconds",
+    ),
     API_ARG,
 ];
 

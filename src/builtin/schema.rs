@@ -45,6 +45,35 @@ pub struct ArgSpec {
     pub doc: &'static str,
 }
 
+impl ArgSpec {
+    /// An argument that must be given.
+    pub const fn required(name: &'static str, ty: ArgType, doc: &'static str) -> ArgSpec {
+        ArgSpec {
+            name,
+            ty,
+            required: true,
+            default: None,
+            doc,
+        }
+    }
+
+    /// An argument that may be left out (`default`: what applies then, as shown in docs).
+    pub const fn optional(
+        name: &'static str,
+        ty: ArgType,
+        default: Option<&'static str>,
+        doc: &'static str,
+    ) -> ArgSpec {
+        ArgSpec {
+            name,
+            ty,
+            required: false,
+            default,
+            doc,
+        }
+    }
+}
+
 /// A problem with one argument.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ArgumentProblem {
@@ -162,27 +191,9 @@ mod tests {
     use serde_json::json;
 
     const SPECS: &[ArgSpec] = &[
-        ArgSpec {
-            name: "host",
-            ty: ArgType::Str,
-            required: true,
-            default: None,
-            doc: "host",
-        },
-        ArgSpec {
-            name: "port",
-            ty: ArgType::Int { min: 1, max: 65535 },
-            required: true,
-            default: None,
-            doc: "port",
-        },
-        ArgSpec {
-            name: "timeout_s",
-            ty: ArgType::Number { min: 0.0 },
-            required: false,
-            default: Some("3"),
-            doc: "t",
-        },
+        ArgSpec::required("host", ArgType::Str, "host"),
+        ArgSpec::required("port", ArgType::Int { min: 1, max: 65535 }, "port"),
+        ArgSpec::optional("timeout_s", ArgType::Number { min: 0.0 }, Some("3"), "t"),
     ];
 
     #[test]
