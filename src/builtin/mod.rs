@@ -330,6 +330,15 @@ impl Func {
     }
 }
 
+/// The fault proxy's API base URL of a proxy builtin: its `api` argument, or Toxiproxy's default
+/// address.
+pub fn proxy_api(args: &Value) -> &str {
+    args.get("api")
+        .and_then(Value::as_str)
+        .unwrap_or("http://127.0.0.1:8474")
+        .trim_end_matches('/')
+}
+
 /// A Python function mapped to a builtin with identical output.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PythonAlias {

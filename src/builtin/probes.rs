@@ -92,11 +92,7 @@ pub async fn http_measure(args: &Value) -> Result<Value, BuiltinError> {
 
 /// A proxy's live figures from the fault proxy's `GET /traffic`.
 pub async fn traffic_tcp(args: &Value) -> Result<Value, BuiltinError> {
-    let api = args
-        .get("api")
-        .and_then(Value::as_str)
-        .unwrap_or("http://127.0.0.1:8474")
-        .trim_end_matches('/');
+    let api = super::proxy_api(args);
     let proxy = args["proxy"].as_str().unwrap_or_default();
     let url = format!("{api}/traffic");
     let body: Value = reqwest::Client::new()
@@ -142,11 +138,7 @@ pub async fn swarm_replicas(args: &Value) -> Result<Value, BuiltinError> {
 /// An http proxy's figures over `window_s`: `{requests, rps, error_rate, p50_ms, p95_ms, p99_ms}`
 /// (plus time to first byte and status classes), for all requests or one route.
 pub async fn traffic_metrics(args: &Value) -> Result<Value, BuiltinError> {
-    let api = args
-        .get("api")
-        .and_then(Value::as_str)
-        .unwrap_or("http://127.0.0.1:8474")
-        .trim_end_matches('/');
+    let api = super::proxy_api(args);
     let proxy = args["proxy"].as_str().unwrap_or_default();
     let window = int_of(args.get("window_s").unwrap_or(&Value::Null)).unwrap_or(10);
     let url = format!("{api}/proxies/{proxy}/traffic?window_s={window}");

@@ -170,10 +170,7 @@ async fn run_proxy_fault(
         .get("proxy")
         .and_then(Value::as_str)
         .ok_or("arguments.proxy is required")?;
-    let api = args
-        .get("api")
-        .and_then(Value::as_str)
-        .unwrap_or("http://127.0.0.1:8474");
+    let api = crate::builtin::proxy_api(args);
     let fault = match func {
         Func::ProxyToxic => {
             let mut body = serde_json::Map::new();
