@@ -50,6 +50,7 @@ pub struct HttpContext {
     pub routes: Arc<Vec<Route>>,
 }
 
+/// One client connection's state, shared by its requests and their bodies.
 pub(super) struct Conn {
     pub(super) ctx: HttpContext,
     pub(super) upstream: String,
