@@ -10,7 +10,7 @@
 //! | [`probe`] | providers that measure or act: `process`, `http`; `tolerance` judges outputs |
 //! | [`builtin`] | the `builtin` provider registry: closed set of native probes/actions with argument schemas |
 //! | [`loadgen`] | HTTP load with HdrHistogram latencies (used by `http.measure`) |
-//! | [`proxy`] | the Toxiproxy-compatible fault proxy and its HTTP API |
+//! | [`proxy`] | the Toxiproxy-compatible fault proxy (TCP links with toxics, http proxies with per-request figures and HTTP toxics) and its HTTP API |
 //! | [`fault`] | faults that go through the ledger: process signals, containers, Swarm tasks and scale, proxy toxics |
 //! | [`store`] | the durable store: SQLite by default, PostgreSQL by URL; migrations |
 //! | [`ledger`] | leases written before a fault is applied; revert, leftovers, halt |
