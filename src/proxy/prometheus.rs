@@ -75,7 +75,7 @@ pub async fn render(registry: &Registry, options: &ApiOptions) -> String {
                 out,
                 "# HELP monkeywrench_http_requests_total Requests through http proxies by route and status class.\n# TYPE monkeywrench_http_requests_total counter"
             );
-            for (proxy, routes) in &http {
+            for (proxy, routes, _) in &http {
                 for (route, _, classes, _) in routes {
                     for (class, n) in ["1xx", "2xx", "3xx", "4xx", "5xx", "aborted"]
                         .iter()
@@ -92,7 +92,7 @@ pub async fn render(registry: &Registry, options: &ApiOptions) -> String {
                 out,
                 "# HELP monkeywrench_http_request_duration_seconds Time to the last byte, since the proxy started.\n# TYPE monkeywrench_http_request_duration_seconds summary"
             );
-            for (proxy, routes) in &http {
+            for (proxy, routes, _) in &http {
                 for (route, count, _, quantiles) in routes {
                     for (q, v) in quantiles {
                         let _ = writeln!(
@@ -105,6 +105,16 @@ pub async fn render(registry: &Registry, options: &ApiOptions) -> String {
                         "monkeywrench_http_request_duration_seconds_count{{proxy=\"{proxy}\",route=\"{route}\"}} {count}"
                     );
                 }
+            }
+            let _ = writeln!(
+                out,
+                "# HELP monkeywrench_http_retried_requests_total Requests sent again on a fresh connection after the upstream closed a kept-alive one on them.\n# TYPE monkeywrench_http_retried_requests_total counter"
+            );
+            for (proxy, _, retried) in &http {
+                let _ = writeln!(
+                    out,
+                    "monkeywrench_http_retried_requests_total{{proxy=\"{proxy}\"}} {retried}"
+                );
             }
         }
     }

@@ -556,12 +556,16 @@ impl Registry {
         Ok(m)
     }
 
-    /// Per-route request counters and latency quantiles of every http proxy (for `/metrics`).
-    pub async fn http_counters(&self) -> Vec<(String, HttpCounters)> {
+    /// Per-route request counters and latency quantiles of every http proxy, with its count of
+    /// requests sent again (for `/metrics`).
+    pub async fn http_counters(&self) -> Vec<(String, HttpCounters, u64)> {
         let proxies = self.proxies.lock().await;
         proxies
             .iter()
-            .filter_map(|(k, p)| p.http.as_ref().map(|h| (k.clone(), h.stats.counters())))
+            .filter_map(|(k, p)| {
+                let h = p.http.as_ref()?;
+                Some((k.clone(), h.stats.counters(), h.stats.retried()))
+            })
             .collect()
     }
 

@@ -666,6 +666,10 @@ async fn a_config_file_http_proxy_cookie_sampling_ttl_and_prometheus_series() {
         ),
         "{metrics}"
     );
+    assert!(
+        metrics.contains("monkeywrench_http_retried_requests_total{proxy=\"cfg\"} 0"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -807,6 +811,10 @@ async fn an_upstream_closing_a_kept_alive_connection_is_retried_only_when_safe()
         assert_eq!(t["connections"]["total"], 1, "one client connection: {t}");
         assert_eq!(t["http"]["requests"], 4, "{t}");
         assert_eq!(t["http"]["status"]["5xx"], 1, "only the POST failed: {t}");
+        // /b was sent again; /d too if the proxy had not yet seen connection 2 close (hyper then
+        // hands the unsent request back), otherwise it went out once on a fresh connection.
+        let retried = t["http"]["retried"].as_u64().unwrap();
+        assert!((1..=2).contains(&retried), "{t}");
     }
 }
 

@@ -341,6 +341,7 @@ async fn send(
     let Some(again) = again else {
         return Err(failed.into_error().to_string());
     };
+    conn.ctx.stats.count_retry();
     let mut fresh = connect(conn, false).await?;
     let response = fresh.send_request(again);
     *conn.sender.lock().unwrap_or_else(|e| e.into_inner()) = Some(fresh);

@@ -3,6 +3,7 @@
 //! last 60 s), overall and per route.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -169,6 +170,8 @@ pub struct HttpStats {
     started: Instant,
     routes: Vec<String>,
     inner: Mutex<Vec<Series>>,
+    /// Requests sent again after an upstream closed a kept-alive connection on them.
+    retried: AtomicU64,
 }
 
 impl HttpStats {
@@ -179,7 +182,18 @@ impl HttpStats {
             started: Instant::now(),
             routes,
             inner: Mutex::new((0..n).map(|_| Series::new()).collect()),
+            retried: AtomicU64::new(0),
         }
+    }
+
+    /// Counts a request sent again on a fresh upstream connection.
+    pub fn count_retry(&self) {
+        self.retried.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Requests sent again since the proxy started.
+    pub fn retried(&self) -> u64 {
+        self.retried.load(Ordering::Relaxed)
     }
 
     fn second(&self) -> u64 {
@@ -221,6 +235,7 @@ impl HttpStats {
         }
         let mut overall = figures(&series[series.len() - 1]);
         overall["window_s"] = json!(window_s.min(WINDOW_SECONDS as u64));
+        overall["retried"] = json!(self.retried());
         overall["routes"] = Value::Object(routes);
         overall
     }
