@@ -26,10 +26,12 @@ pub struct RunArgs {
     /// When to check the steady-state hypothesis (overrides the file's runtime block).
     #[arg(long, value_parser = parse_hypothesis_strategy, value_name = "STRATEGY")]
     pub hypothesis_strategy: Option<HypothesisStrategy>,
-    /// Seconds between during-method hypothesis iterations.
-    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
-    pub hypothesis_frequency: f64,
-    /// Stop the method at the first deviating during-iteration (cancels running work at once).
+    /// Seconds between during-method hypothesis iterations (overrides the file's runtime block;
+    /// default 1).
+    #[arg(long, value_name = "SECONDS")]
+    pub hypothesis_frequency: Option<f64>,
+    /// Stop the method at the first deviating during-iteration (cancels running work at once;
+    /// also turned on by the file's runtime.hypothesis.fail_fast).
     #[arg(long)]
     pub fail_fast: bool,
     /// When to play rollbacks (overrides the file's runtime block).
@@ -155,7 +157,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// Runs the subcommand; returns the exit code.
 pub async fn execute(args: RunArgs) -> anyhow::Result<i32> {
-    if !(args.hypothesis_frequency.is_finite() && args.hypothesis_frequency > 0.0) {
+    if args
+        .hypothesis_frequency
+        .is_some_and(|f| !(f.is_finite() && f > 0.0))
+    {
         eprintln!("monkeywrench: --hypothesis-frequency must be a positive number of seconds");
         return Ok(exit_code::USAGE);
     }
@@ -175,7 +180,7 @@ pub async fn execute(args: RunArgs) -> anyhow::Result<i32> {
     let settings = RunSettings {
         hypothesis_strategy: args.hypothesis_strategy,
         rollback_strategy: args.rollback_strategy,
-        hypothesis_frequency: Duration::from_secs_f64(args.hypothesis_frequency),
+        hypothesis_frequency: args.hypothesis_frequency.map(Duration::from_secs_f64),
         fail_fast: args.fail_fast,
         dry,
         during_journal: match args.during_journal {

@@ -263,11 +263,15 @@ pub enum SecretValue {
     },
 }
 
-/// `runtime` block strategies.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// The `runtime` block: strategies, the during-loop frequency and fail-fast.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Runtime {
     /// `runtime.hypothesis.strategy`.
     pub hypothesis: Option<HypothesisStrategy>,
+    /// `runtime.hypothesis.frequency`: seconds between during iterations.
+    pub hypothesis_frequency: Option<f64>,
+    /// `runtime.hypothesis.fail_fast`: stop the method at the first deviating during iteration.
+    pub fail_fast: bool,
     /// `runtime.rollbacks.strategy`.
     pub rollbacks: Option<RollbackStrategy>,
 }

@@ -42,6 +42,12 @@ fn every_example_validates() {
         {
             continue; // a monkey config, not an experiment: checked by its own test below
         }
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy() == "proxy-config.json")
+        {
+            continue; // a proxy server config, used by the http-proxy example's test
+        }
         let out = std::process::Command::new(binary())
             .args(["validate", &path.to_string_lossy()])
             .env("API_TOKEN", "x")
@@ -232,4 +238,70 @@ fn the_monkey_example_config_is_valid_and_plans() {
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(plan["date"], "2030-01-08");
     assert_eq!(plan["seed"], 1);
+}
+
+#[tokio::test]
+async fn the_http_proxy_example_deviates_at_once_and_its_fault_is_removed() {
+    let (url, cancel, handle) = start_service();
+    let dir = TempDir::new("ex-http-proxy");
+    // The example's proxy config, moved to free ports.
+    let listen = format!("127.0.0.1:{}", crate::harness::closed_port());
+    let config = std::fs::read_to_string(example("proxy-config.json"))
+        .unwrap()
+        .replace("127.0.0.1:8080", url.trim_start_matches("http://"))
+        .replace("127.0.0.1:8081", &listen);
+    let config = crate::harness::write(dir.path(), "proxy-config.json", &config);
+    let proxy = crate::proxy::Server::start(&["--config", &config]).await;
+    let (path, base, state) = (
+        example("http-proxy.yaml"),
+        proxy.base.clone(),
+        dir.path().join("state"),
+    );
+    let run_dir = dir.path().to_path_buf();
+    let started = std::time::Instant::now();
+    let (code, j, err) = tokio::task::spawn_blocking(move || {
+        run(
+            &run_dir,
+            &path,
+            &[
+                "--var",
+                &format!("shop=http://{listen}"),
+                "--var",
+                &format!("proxy_api={base}"),
+            ],
+            &[("MONKEYWRENCH_STATE_DIR", &state.to_string_lossy())],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 1, "deviated: {err}");
+    // The fault lasts 30 s; runtime.hypothesis.fail_fast ends the method at the first deviation.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "stopped at once, not at the fault's deadline ({:?})",
+        started.elapsed()
+    );
+    let during = j["steady_states"]["during"].as_array().unwrap();
+    assert!(
+        during.iter().any(|d| d["steady_state_met"] == false),
+        "a during iteration saw the 503s: {j}"
+    );
+    let faults = j["monkeywrench"]["faults"].as_array().unwrap();
+    assert_eq!(faults[0]["func"], "http.fault", "{j}");
+    assert_eq!(faults[0]["revert"], "reverted", "{j}");
+    let (_, toxics) = proxy.json("GET", "/proxies/shop/toxics", None).await;
+    assert_eq!(toxics, serde_json::json!([]), "removed when reverted");
+    let (_, traffic) = proxy
+        .json("GET", "/proxies/shop/traffic?window_s=0", None)
+        .await;
+    assert!(
+        traffic["http"]["routes"]["items"]["status"]["5xx"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "the proxy counted the injected 503s: {traffic}"
+    );
+    crate::faults::stop_guard(dir.path());
+    cancel.cancel();
+    handle.join().unwrap();
 }

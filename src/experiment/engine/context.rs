@@ -22,9 +22,9 @@ pub struct RunSettings {
     pub hypothesis_strategy: Option<HypothesisStrategy>,
     /// `--rollback-strategy` (beats the file's `runtime`).
     pub rollback_strategy: Option<RollbackStrategy>,
-    /// `--hypothesis-frequency`: wait between during iterations.
-    pub hypothesis_frequency: Duration,
-    /// `--fail-fast`.
+    /// `--hypothesis-frequency`: wait between during iterations (beats the file's `runtime`).
+    pub hypothesis_frequency: Option<Duration>,
+    /// `--fail-fast` (the file's `runtime.hypothesis.fail_fast` turns it on too).
     pub fail_fast: bool,
     /// `--dry`.
     pub dry: Option<DryMode>,
@@ -49,7 +49,7 @@ impl Default for RunSettings {
         RunSettings {
             hypothesis_strategy: None,
             rollback_strategy: None,
-            hypothesis_frequency: Duration::from_secs(1),
+            hypothesis_frequency: None,
             fail_fast: false,
             dry: None,
             during_journal: DuringJournal::Full,
@@ -203,6 +203,23 @@ impl RunContext {
             .hypothesis_strategy
             .or(self.experiment.runtime.hypothesis)
             .unwrap_or_default()
+    }
+
+    /// The wait between during iterations (CLI > file > 1 s).
+    pub fn hypothesis_frequency(&self) -> Duration {
+        self.settings
+            .hypothesis_frequency
+            .or(self
+                .experiment
+                .runtime
+                .hypothesis_frequency
+                .map(Duration::from_secs_f64))
+            .unwrap_or(Duration::from_secs(1))
+    }
+
+    /// Whether the first deviating during iteration stops the method (CLI or file).
+    pub fn fail_fast(&self) -> bool {
+        self.settings.fail_fast || self.experiment.runtime.fail_fast
     }
 
     /// The rollback strategy in force (CLI > file > default).

@@ -164,7 +164,7 @@ async fn run_started(
     let listener = tokio::spawn(listen_for_interrupts(ctx.clone(), interrupts));
 
     let strategy = ctx.hypothesis_strategy();
-    if ctx.settings.fail_fast && !strategy.during() {
+    if ctx.fail_fast() && !strategy.during() {
         ctx.events
             .warn("--fail-fast has no effect without a during-method hypothesis strategy");
     }
@@ -360,15 +360,21 @@ async fn run_method(ctx: &Arc<RunContext>, during: Option<&crate::experiment::mo
             ctx.facts(|f| f.aborted = true);
         }
     }
-    if ctx.method_cancel.is_cancelled() {
-        // Fail-fast, safeguard, signal or halt: revert at once rather than at the fault deadlines.
+    // The method ends only after its timed faults have reverted (safeguards and the during-
+    // hypothesis keep watching), or as soon as it is cut short — fail-fast, safeguard, signal or
+    // halt, before or while waiting for them: then every fault is reverted at once rather than at
+    // its deadline.
+    let cut_short = tokio::select! {
+        biased;
+        _ = ctx.method_cancel.cancelled() => true,
+        _ = faults::await_timed(ctx) => false,
+    };
+    if cut_short {
         if !faults::revert_all(ctx).await {
             ctx.facts(|f| f.rollback_failed = true);
         }
         faults::cancel_timers(ctx).await;
     }
-    // The method ends only after its timed faults have reverted (safeguards keep watching).
-    faults::await_timed(ctx).await;
     stop_watchers.cancel();
     while watchers.join_next().await.is_some() {}
 }

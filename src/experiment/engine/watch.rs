@@ -27,7 +27,7 @@ pub async fn during_loop(ctx: Arc<RunContext>, hypothesis: Hypothesis, stop: Can
         }
         if verdict.is_some_and(|v| v != ProbeVerdict::Met) {
             ctx.facts(|f| f.deviated = true);
-            if ctx.settings.fail_fast {
+            if ctx.fail_fast() {
                 ctx.facts(|f| f.fail_fast_tripped = true);
                 ctx.cancel_method(CancelReason::FailFast);
                 // The method is being cut short; further iterations would only record cancellations.
@@ -35,7 +35,7 @@ pub async fn during_loop(ctx: Arc<RunContext>, hypothesis: Hypothesis, stop: Can
             }
         }
         tokio::select! {
-            _ = tokio::time::sleep(ctx.settings.hypothesis_frequency) => {}
+            _ = tokio::time::sleep(ctx.hypothesis_frequency()) => {}
             _ = stop.cancelled() => return,
         }
         if stop.is_cancelled() {

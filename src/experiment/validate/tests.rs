@@ -253,6 +253,28 @@ fn runtime_strategies() {
 }
 
 #[test]
+fn runtime_hypothesis_frequency_and_fail_fast() {
+    let v = check(
+        "title: t\ndescription: d\nruntime:\n  hypothesis: {strategy: continuously, frequency: 0, fail_fast: yes please}\nmethod: []\n",
+    );
+    let errs = errors(&v);
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("runtime.hypothesis.frequency")),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("runtime.hypothesis.fail_fast") && e.contains("true or false")),
+        "{errs:?}"
+    );
+    let ok = check(
+        "title: t\ndescription: d\nruntime:\n  hypothesis: {strategy: continuously, frequency: 0.5, fail_fast: true}\nmethod: []\n",
+    );
+    assert!(errors(&ok).is_empty(), "{:?}", errors(&ok));
+}
+
+#[test]
 fn pauses_timeouts_dry_and_duration() {
     let v = check(
         "title: t\ndescription: d\nconfiguration: {wait: 1}\nmethod:\n  - type: action\n    name: a\n    pauses: {before: '${wait}', after: -1}\n    dry: probe\n    duration: 3\n    provider: {type: process, path: 'true'}\n",

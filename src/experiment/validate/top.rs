@@ -235,6 +235,16 @@ fn runtime(c: &mut Checker, root: &Node) -> Runtime {
                 c.warn(s, "runtime.hypothesis.strategy", "\"continously\" is accepted for Chaos Toolkit compatibility; the spelling is \"continuously\"");
             }
         }
+        rt.hypothesis_frequency = c.optional_seconds(h, "frequency", "runtime.hypothesis");
+        if let Some(n) = h.get("frequency")
+            && rt.hypothesis_frequency == Some(0.0)
+        {
+            c.error(n, "runtime.hypothesis.frequency", "expected seconds > 0");
+            rt.hypothesis_frequency = None;
+        }
+        rt.fail_fast = c
+            .optional_bool(h, "fail_fast", "runtime.hypothesis")
+            .unwrap_or(false);
     }
     if let Some(r) = n
         .get("rollbacks")
