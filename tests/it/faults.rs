@@ -344,6 +344,36 @@ fn a_safeguard_breach_reverts_the_faults_and_exits_5() {
 }
 
 #[test]
+fn a_safeguard_breach_ends_the_wait_for_a_timed_fault_at_once() {
+    let server = StatusServer::start(200);
+    let dir = TempDir::new("fault-safeguard-timed");
+    let victim = Victim::start();
+    // The method's only activity returns at once; the method then waits for the fault's 30 s.
+    let file = write(
+        dir.path(),
+        "e.json",
+        &format!(
+            r#"{{"title": "t", "description": "d",
+                "safeguards": [{{"type": "probe", "name": "web-up", "frequency": 0.1, "tolerance": 200,
+                  "provider": {{"type": "http", "url": "{}/", "timeout": 2}}}}],
+                "method": [
+                  {{"type": "action", "name": "freeze", "duration": 30, "provider": {{"type": "builtin", "func": "process.stop", "arguments": {{"target": {{"pattern": "{}"}}}}}}}}]}}"#,
+            server.url(),
+            victim.marker
+        ),
+    );
+    let mut run = spawn_run(dir.path(), &file);
+    assert!(victim.wait_state(true, Duration::from_secs(5)));
+    server.set_status(503);
+    assert!(
+        victim.wait_state(false, Duration::from_secs(5)),
+        "the breach reverted the fault, not its 30 s deadline"
+    );
+    assert_eq!(run.wait().unwrap().code(), Some(5));
+    stop_guard(dir.path());
+}
+
+#[test]
 fn kill_is_recorded_as_irreversible() {
     let dir = TempDir::new("fault-kill");
     let mut victim = Victim::start();
