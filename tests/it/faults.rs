@@ -311,10 +311,12 @@ fn halt_during_a_run_reverts_interrupts_and_refuses_until_resume() {
     stop_guard(dir.path());
 }
 
-#[test]
-fn a_safeguard_breach_reverts_the_faults_and_exits_5() {
+/// Runs `method` (its `{victim}` replaced by the victim's marker) under a safeguard on a test
+/// server, makes the server fail once the victim is frozen, and checks that the breach thaws the
+/// victim within seconds and the run exits 5.
+fn safeguard_breach_thaws_the_victim(name: &str, method: &str) {
     let server = StatusServer::start(200);
-    let dir = TempDir::new("fault-safeguard");
+    let dir = TempDir::new(name);
     let victim = Victim::start();
     let file = write(
         dir.path(),
@@ -323,11 +325,9 @@ fn a_safeguard_breach_reverts_the_faults_and_exits_5() {
             r#"{{"title": "t", "description": "d",
                 "safeguards": [{{"type": "probe", "name": "web-up", "frequency": 0.1, "tolerance": 200,
                   "provider": {{"type": "http", "url": "{}/", "timeout": 2}}}}],
-                "method": [
-                  {{"type": "action", "name": "freeze", "provider": {{"type": "builtin", "func": "process.stop", "arguments": {{"target": {{"pattern": "{}"}}}}}}}},
-                  {{"type": "action", "name": "wait", "provider": {{"type": "process", "path": "sleep", "arguments": ["30"]}}}}]}}"#,
+                "method": {}}}"#,
             server.url(),
-            victim.marker
+            method.replace("{victim}", &victim.marker)
         ),
     );
     let mut run = spawn_run(dir.path(), &file);
@@ -344,33 +344,21 @@ fn a_safeguard_breach_reverts_the_faults_and_exits_5() {
 }
 
 #[test]
+fn a_safeguard_breach_reverts_the_faults_and_exits_5() {
+    safeguard_breach_thaws_the_victim(
+        "fault-safeguard",
+        r#"[{"type": "action", "name": "freeze", "provider": {"type": "builtin", "func": "process.stop", "arguments": {"target": {"pattern": "{victim}"}}}},
+            {"type": "action", "name": "wait", "provider": {"type": "process", "path": "sleep", "arguments": ["30"]}}]"#,
+    );
+}
+
+#[test]
 fn a_safeguard_breach_ends_the_wait_for_a_timed_fault_at_once() {
-    let server = StatusServer::start(200);
-    let dir = TempDir::new("fault-safeguard-timed");
-    let victim = Victim::start();
     // The method's only activity returns at once; the method then waits for the fault's 30 s.
-    let file = write(
-        dir.path(),
-        "e.json",
-        &format!(
-            r#"{{"title": "t", "description": "d",
-                "safeguards": [{{"type": "probe", "name": "web-up", "frequency": 0.1, "tolerance": 200,
-                  "provider": {{"type": "http", "url": "{}/", "timeout": 2}}}}],
-                "method": [
-                  {{"type": "action", "name": "freeze", "duration": 30, "provider": {{"type": "builtin", "func": "process.stop", "arguments": {{"target": {{"pattern": "{}"}}}}}}}}]}}"#,
-            server.url(),
-            victim.marker
-        ),
+    safeguard_breach_thaws_the_victim(
+        "fault-safeguard-timed",
+        r#"[{"type": "action", "name": "freeze", "duration": 30, "provider": {"type": "builtin", "func": "process.stop", "arguments": {"target": {"pattern": "{victim}"}}}}]"#,
     );
-    let mut run = spawn_run(dir.path(), &file);
-    assert!(victim.wait_state(true, Duration::from_secs(5)));
-    server.set_status(503);
-    assert!(
-        victim.wait_state(false, Duration::from_secs(5)),
-        "the breach reverted the fault, not its 30 s deadline"
-    );
-    assert_eq!(run.wait().unwrap().code(), Some(5));
-    stop_guard(dir.path());
 }
 
 #[test]
