@@ -1,10 +1,16 @@
 //! `GET /metrics` in Prometheus text format: Toxiproxy's byte counters (live, not only when a link
-//! ends) plus `monkeywrench_` series for connections.
+//! ends) plus `monkeywrench_` series for connections and http proxies' requests.
 
 use std::fmt::Write;
 
 use super::api::ApiOptions;
+use super::http::stats::HttpCounters;
 use super::registry::Registry;
+
+/// Writes a series' `# HELP` and `# TYPE` lines.
+fn header(out: &mut String, series: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {series} {help}\n# TYPE {series} {kind}");
+}
 
 /// Renders the exposition text.
 pub async fn render(registry: &Registry, options: &ApiOptions) -> String {
@@ -23,7 +29,7 @@ pub async fn render(registry: &Registry, options: &ApiOptions) -> String {
                 "sent",
             ),
         ] {
-            let _ = writeln!(out, "# HELP {series} {help}\n# TYPE {series} counter");
+            header(&mut out, series, "counter", help);
             for (proxy, m) in &metrics {
                 for direction in ["upstream", "downstream"] {
                     let _ = writeln!(
@@ -58,7 +64,7 @@ pub async fn render(registry: &Registry, options: &ApiOptions) -> String {
             } else {
                 "gauge"
             };
-            let _ = writeln!(out, "# HELP {series} {help}\n# TYPE {series} {kind}");
+            header(&mut out, series, kind, help);
             for (proxy, m) in &metrics {
                 let _ = writeln!(
                     out,
@@ -67,56 +73,7 @@ pub async fn render(registry: &Registry, options: &ApiOptions) -> String {
                 );
             }
         }
-    }
-    if options.proxy_metrics {
-        let http = registry.http_counters().await;
-        if !http.is_empty() {
-            let _ = writeln!(
-                out,
-                "# HELP monkeywrench_http_requests_total Requests through http proxies by route and status class.\n# TYPE monkeywrench_http_requests_total counter"
-            );
-            for (proxy, routes, _) in &http {
-                for (route, _, classes, _) in routes {
-                    for (class, n) in ["1xx", "2xx", "3xx", "4xx", "5xx", "aborted"]
-                        .iter()
-                        .zip(classes)
-                    {
-                        let _ = writeln!(
-                            out,
-                            "monkeywrench_http_requests_total{{proxy=\"{proxy}\",route=\"{route}\",class=\"{class}\"}} {n}"
-                        );
-                    }
-                }
-            }
-            let _ = writeln!(
-                out,
-                "# HELP monkeywrench_http_request_duration_seconds Time to the last byte, since the proxy started.\n# TYPE monkeywrench_http_request_duration_seconds summary"
-            );
-            for (proxy, routes, _) in &http {
-                for (route, count, _, quantiles) in routes {
-                    for (q, v) in quantiles {
-                        let _ = writeln!(
-                            out,
-                            "monkeywrench_http_request_duration_seconds{{proxy=\"{proxy}\",route=\"{route}\",quantile=\"{q}\"}} {v}"
-                        );
-                    }
-                    let _ = writeln!(
-                        out,
-                        "monkeywrench_http_request_duration_seconds_count{{proxy=\"{proxy}\",route=\"{route}\"}} {count}"
-                    );
-                }
-            }
-            let _ = writeln!(
-                out,
-                "# HELP monkeywrench_http_retried_requests_total Requests sent again on a fresh connection after the upstream closed a kept-alive one on them.\n# TYPE monkeywrench_http_retried_requests_total counter"
-            );
-            for (proxy, _, retried) in &http {
-                let _ = writeln!(
-                    out,
-                    "monkeywrench_http_retried_requests_total{{proxy=\"{proxy}\"}} {retried}"
-                );
-            }
-        }
+        render_http(&mut out, &registry.http_counters().await);
     }
     if options.runtime_metrics
         && let Ok(status) = std::fs::read_to_string("/proc/self/status")
@@ -126,11 +83,67 @@ pub async fn render(registry: &Registry, options: &ApiOptions) -> String {
             .find_map(|l| l.strip_prefix("VmRSS:"))
             .and_then(|v| v.split_whitespace().next()?.parse().ok())
             .unwrap_or(0);
-        let _ = writeln!(
-            out,
-            "# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {}",
-            rss_kib * 1024
+        header(
+            &mut out,
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory size in bytes.",
         );
+        let _ = writeln!(out, "process_resident_memory_bytes {}", rss_kib * 1024);
     }
     out
+}
+
+/// The `monkeywrench_http_` series of the http proxies (none when there are none).
+fn render_http(out: &mut String, http: &[(String, HttpCounters, u64)]) {
+    if http.is_empty() {
+        return;
+    }
+    header(
+        out,
+        "monkeywrench_http_requests_total",
+        "counter",
+        "Requests through http proxies by route and status class.",
+    );
+    for (proxy, routes, _) in http {
+        for (route, _, classes, _) in routes {
+            for (class, n) in ["1xx", "2xx", "3xx", "4xx", "5xx", "aborted"]
+                .iter()
+                .zip(classes)
+            {
+                let _ = writeln!(
+                    out,
+                    "monkeywrench_http_requests_total{{proxy=\"{proxy}\",route=\"{route}\",class=\"{class}\"}} {n}"
+                );
+            }
+        }
+    }
+    let series = "monkeywrench_http_request_duration_seconds";
+    header(
+        out,
+        series,
+        "summary",
+        "Time to the last byte, since the proxy started.",
+    );
+    for (proxy, routes, _) in http {
+        for (route, count, _, quantiles) in routes {
+            let labels = format!("proxy=\"{proxy}\",route=\"{route}\"");
+            for (q, v) in quantiles {
+                let _ = writeln!(out, "{series}{{{labels},quantile=\"{q}\"}} {v}");
+            }
+            let _ = writeln!(out, "{series}_count{{{labels}}} {count}");
+        }
+    }
+    header(
+        out,
+        "monkeywrench_http_retried_requests_total",
+        "counter",
+        "Requests sent again on a fresh connection after the upstream closed a kept-alive one on them.",
+    );
+    for (proxy, _, retried) in http {
+        let _ = writeln!(
+            out,
+            "monkeywrench_http_retried_requests_total{{proxy=\"{proxy}\"}} {retried}"
+        );
+    }
 }
