@@ -138,6 +138,11 @@ async fn http_proxy(s: &Server, name: &str, upstream: &str) -> String {
     p["listen"].as_str().unwrap().to_string()
 }
 
+/// GETs `url` and reads the whole body.
+async fn fetch(client: &reqwest::Client, url: &str) -> Bytes {
+    client.get(url).send().await.unwrap().bytes().await.unwrap()
+}
+
 async fn traffic(s: &Server, name: &str) -> Value {
     let (status, t) = s
         .json("GET", &format!("/proxies/{name}/traffic?window_s=60"), None)
@@ -241,14 +246,7 @@ async fn http_proxies_keep_alive_stream_chunked_bodies_honour_expect_and_tunnel_
         echoed.len() as u64,
         "request bodies are counted: {t}"
     );
-    let big = client
-        .get(format!("http://{listen}/big"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let big = fetch(&client, &format!("http://{listen}/big")).await;
     assert_eq!(big.len(), 65_536);
 
     // Expect: 100-continue: the proxy says continue before the body is sent.
@@ -322,14 +320,7 @@ async fn figures_are_exact_and_toxics_hit_the_share_they_say() {
         }
     }
     for _ in 0..10 {
-        client
-            .get(format!("http://{listen}/big"))
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        fetch(&client, &format!("http://{listen}/big")).await;
     }
     // Binomial(1000, 0.2): sd ≈ 12.6; ±5 sd.
     assert!((137..=263).contains(&failed), "{failed} of {n}");
@@ -357,14 +348,7 @@ async fn figures_are_exact_and_toxics_hit_the_share_they_say() {
     )
     .await;
     for _ in 0..20 {
-        client
-            .get(format!("http://{listen}/big"))
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        fetch(&client, &format!("http://{listen}/big")).await;
     }
     let (_, t) = s
         .json("GET", "/proxies/shop/traffic?window_s=0", None)
