@@ -11,7 +11,7 @@ use jiff::Timestamp;
 use monkeywrench::monkey::calendar::Calendar;
 use monkeywrench::monkey::config::{Grouping, MonkeyConfig};
 use monkeywrench::monkey::inventory::{Instance, InstanceRef, group};
-use monkeywrench::monkey::planner::{Candidate, plan_day};
+use monkeywrench::monkey::planner::plan_day;
 
 const GROUPS: usize = 10_000;
 const INSTANCES: usize = 100_000;
@@ -72,16 +72,7 @@ fn main() {
         let before = rss_kib();
         let t = Instant::now();
         let inventory = group(&config, input);
-        let candidates: Vec<Candidate> = inventory
-            .groups
-            .values()
-            .map(|g| Candidate {
-                key: g.key.clone(),
-                mean: g.mean,
-                instances: g.instances.len(),
-            })
-            .collect();
-        let plan = plan_day(&calendar, &candidates, day, now, 7);
+        let plan = plan_day(&calendar, &inventory.candidates(), day, now, 7);
         plan_times.push(t.elapsed());
         grow_kib = grow_kib.max(rss_kib().saturating_sub(before));
         assert_eq!(inventory.groups.len(), GROUPS);

@@ -117,6 +117,20 @@ pub struct Inventory {
     pub warnings: Vec<String>,
 }
 
+impl Inventory {
+    /// What the daily draw needs of each group.
+    pub fn candidates(&self) -> Vec<super::planner::Candidate> {
+        self.groups
+            .values()
+            .map(|g| super::planner::Candidate {
+                key: g.key.clone(),
+                mean: g.mean,
+                instances: g.instances.len(),
+            })
+            .collect()
+    }
+}
+
 /// Finds every opted-in instance and groups it.
 pub async fn discover(config: &MonkeyConfig) -> Inventory {
     let mut instances = Vec::new();

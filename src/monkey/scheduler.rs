@@ -8,21 +8,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::history::{self, HistoryError, format_time};
 use super::inventory::{Inventory, discover};
-use super::planner::{Candidate, Plan, PlannedKill, local_time, plan_day};
+use super::planner::{Plan, PlannedKill, local_time, plan_day};
 use super::{AttemptReport, Monkey};
 
 /// The draw for `day` as made at `now` from the current inventory (nothing stored).
 pub fn draw(monkey: &Monkey, inventory: &Inventory, day: Date, now: Timestamp, seed: u64) -> Plan {
-    let candidates: Vec<Candidate> = inventory
-        .groups
-        .values()
-        .map(|g| Candidate {
-            key: g.key.clone(),
-            mean: g.mean,
-            instances: g.instances.len(),
-        })
-        .collect();
-    plan_day(&monkey.calendar, &candidates, day, now, seed)
+    plan_day(&monkey.calendar, &inventory.candidates(), day, now, seed)
 }
 
 /// The plan of `day` for the groups eligible now: stored draws where they exist, the rest drawn
