@@ -48,6 +48,23 @@ fn replicas(service: &str) -> (u64, u64) {
     (running.parse().unwrap_or(0), desired.parse().unwrap_or(0))
 }
 
+/// Creates a 2-replica test service (labelled for cleanup, plus `labels`) and waits until both
+/// replicas run.
+fn create_service(fx: &DockerFixture, name: &str, labels: &[&str]) {
+    let test_label = format!("monkeywrench.test={}", fx.run);
+    let mut args = vec!["service", "create", "-d", "--name", name];
+    for label in std::iter::once(test_label.as_str()).chain(labels.iter().copied()) {
+        args.extend(["--label", label]);
+    }
+    args.extend(["--replicas", "2", IMAGE, "sleep", "300"]);
+    docker_ok(&args);
+    assert!(
+        fx.wait_for(Duration::from_secs(60), || replicas(name) == (2, 2)),
+        "service {name} up: {:?}",
+        replicas(name)
+    );
+}
+
 fn method_experiment(actions: &str) -> String {
     format!(r#"{{"title": "swarm", "description": "d", "method": [{actions}]}}"#)
 }
@@ -91,25 +108,7 @@ fn swarm_faults_from_an_uninitialised_engine_to_a_rescheduled_task_and_a_restore
         membership.created = true;
     }
 
-    docker_ok(&[
-        "service",
-        "create",
-        "-d",
-        "--name",
-        &service,
-        "--label",
-        &format!("monkeywrench.test={}", fx.run),
-        "--replicas",
-        "2",
-        IMAGE,
-        "sleep",
-        "300",
-    ]);
-    assert!(
-        fx.wait_for(Duration::from_secs(60), || replicas(&service) == (2, 2)),
-        "service up: {:?}",
-        replicas(&service)
-    );
+    create_service(&fx, &service, &[]);
 
     // Kill one task: the journal names it, its container dies, the orchestrator replaces it.
     let file = write(
@@ -165,28 +164,13 @@ fn swarm_faults_from_an_uninitialised_engine_to_a_rescheduled_task_and_a_restore
     // orchestrator replaces it. (Created with its labels: a label update through this machine's
     // newer CLI would redeploy every task first.)
     let monkey_service = fx.name("monkeyed");
-    docker_ok(&[
-        "service",
-        "create",
-        "-d",
-        "--name",
+    create_service(
+        &fx,
         &monkey_service,
-        "--label",
-        &format!("monkeywrench.test={}", fx.run),
-        "--label",
-        "monkeywrench.monkey=enabled",
-        "--label",
-        &format!("monkeywrench.app={monkey_service}"),
-        "--replicas",
-        "2",
-        IMAGE,
-        "sleep",
-        "300",
-    ]);
-    assert!(
-        fx.wait_for(Duration::from_secs(60), || replicas(&monkey_service)
-            == (2, 2)),
-        "opted-in service up"
+        &[
+            "monkeywrench.monkey=enabled",
+            &format!("monkeywrench.app={monkey_service}"),
+        ],
     );
     let service = monkey_service;
     let config = write(
