@@ -9,7 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
-use monkeywrench::ledger::{Ledger, NewLease, Undo};
+use monkeywrench::fault::{self, Undo};
+use monkeywrench::ledger::{Ledger, NewLease};
 use monkeywrench::store::{Store, StoreLocation};
 use monkeywrench::target::process::ProcessIdentity;
 
@@ -44,7 +45,7 @@ fn wait(cond: impl Fn() -> bool) {
 }
 
 async fn measure(location: &StoreLocation, n: usize) -> (Duration, Duration) {
-    let ledger = Ledger::new(Store::open(location).await.unwrap());
+    let ledger = Ledger::new(Store::open(location).await.unwrap(), fault::reverter());
     ledger.resume().await.unwrap();
     let mut v = victims(n);
     for (_, id) in &v {
@@ -54,11 +55,14 @@ async fn measure(location: &StoreLocation, n: usize) -> (Duration, Duration) {
                 activity: "freeze".into(),
                 func: "process.stop".into(),
                 target: serde_json::json!({"pid": id.pid}),
-                undo: Undo::Signal {
+                undo: Undo::Process(fault::process::Undo::Signal {
                     process: *id,
                     signal: "SIGCONT".into(),
-                },
+                })
+                .to_value(),
+                reversible: true,
                 deadline: Timestamp::now() + SignedDuration::from_secs(600),
+                settles_within: None,
             })
             .await
             .unwrap();

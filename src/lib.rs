@@ -33,5 +33,6 @@ pub mod loadgen;
 pub mod monkey;
 pub mod probe;
 pub mod proxy;
+pub mod schema;
 pub mod store;
 pub mod target;

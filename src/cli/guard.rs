@@ -9,6 +9,9 @@ use super::state::StateArgs;
 use crate::exit_code;
 use crate::ledger::guard;
 
+/// How long one revert attempt of the guard keeps trying before the next poll.
+const GUARD_PATIENCE: Duration = Duration::from_secs(2);
+
 /// Options of `monkeywrench guard`.
 #[derive(Debug, Args)]
 pub struct GuardArgs {
@@ -42,7 +45,12 @@ pub async fn execute(args: GuardArgs) -> anyhow::Result<i32> {
         );
         return Ok(exit_code::OK);
     };
-    let ledger = args.state.open_ledger().await?;
+    // Short patience per attempt: the guard tries a failing revert again every poll anyway.
+    let ledger = args
+        .state
+        .open_ledger()
+        .await?
+        .with_patience(GUARD_PATIENCE);
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
     tokio::spawn(async move {

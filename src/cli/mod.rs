@@ -16,6 +16,7 @@ mod run;
 mod state;
 mod targets;
 mod validate;
+mod work;
 
 use clap::{Parser, Subcommand};
 
@@ -67,6 +68,9 @@ enum Command {
     Guard(guard::GuardArgs),
     /// The Chaos Monkey: random terminations of opted-in instances in working hours.
     Monkey(monkey::MonkeyArgs),
+    /// Run owner-bound work (started by monkeywrench itself for live faults; dies with its owner).
+    #[command(hide = true)]
+    Work(work::WorkArgs),
 }
 
 /// Entry point used by `main.rs`: returns the process exit code.
@@ -115,6 +119,7 @@ async fn dispatch(command: Command) -> i32 {
         Command::Targets(args) => targets::execute(args).await,
         Command::Guard(args) => guard::execute(args).await,
         Command::Monkey(args) => monkey::execute(args).await,
+        Command::Work(args) => work::execute(args),
     };
     match result {
         Ok(code) => code,

@@ -37,7 +37,7 @@ impl StateArgs {
         let store = Store::open(&location)
             .await
             .with_context(|| "open the ledger (no fault was applied)".to_string())?;
-        let ledger = Ledger::new(store);
+        let ledger = Ledger::new(store, crate::fault::reverter());
         for (lease, outcome) in ledger
             .revert_leftovers()
             .await

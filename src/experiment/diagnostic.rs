@@ -128,15 +128,7 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// The nearest of `candidates` to `word` within edit distance 2, for "did you mean" hints.
-pub fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (strsim::levenshtein(word, c), c))
-        .filter(|(d, _)| *d <= 2 && *d > 0)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
+pub use crate::schema::nearest;
 
 #[cfg(test)]
 mod tests {

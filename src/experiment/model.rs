@@ -33,7 +33,7 @@ pub struct Experiment {
     /// Safeguards (EXTENSION §11.3).
     pub safeguards: Vec<Safeguard>,
     /// Top-level blast radius (EXTENSION §11.4).
-    pub blast_radius: Option<BlastRadius>,
+    pub blast_radius: Option<crate::target::BlastRadius>,
     /// The file as loaded, key order kept, for the journal's `experiment` copy.
     pub document: Value,
 }
@@ -428,28 +428,4 @@ pub struct Safeguard {
     pub frequency: f64,
     /// Consecutive breaches needed to trip (default 1).
     pub failures: u32,
-}
-
-/// How many of the matched targets are hit (spec §11.4).
-#[derive(Debug, Clone, PartialEq)]
-pub struct BlastRadius {
-    /// Selection mode.
-    pub mode: BlastMode,
-    /// Seed for the victim draw.
-    pub seed: Option<u64>,
-}
-
-/// Blast-radius modes.
-#[derive(Debug, Clone, PartialEq)]
-pub enum BlastMode {
-    /// One victim.
-    One,
-    /// Every match.
-    All,
-    /// min(value, n).
-    Fixed(u64),
-    /// round(n·value/100), at least 1 when n > 0 and value > 0.
-    FixedPercent(f64),
-    /// p uniform in 0..=value; round(n·p/100), may be 0.
-    RandomMaxPercent(f64),
 }

@@ -4,80 +4,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::target::docker::Attachment;
 use crate::target::process::ProcessIdentity;
-
-/// How to undo a fault; stored as JSON in the ledger before the fault is applied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Undo {
-    /// Nothing can undo it (e.g. SIGKILL); recorded as irreversible.
-    Irreversible,
-    /// Send a signal to the process (SIGCONT after SIGSTOP).
-    Signal {
-        /// The exact process.
-        process: ProcessIdentity,
-        /// Signal name.
-        signal: String,
-    },
-    /// Remove a toxic from a proxy through the Toxiproxy API.
-    RemoveToxic {
-        /// API base URL, e.g. `http://127.0.0.1:8474`.
-        api: String,
-        /// Proxy name.
-        proxy: String,
-        /// Toxic name.
-        toxic: String,
-    },
-    /// Re-enable a proxy that was disabled ("down").
-    EnableProxy {
-        /// API base URL.
-        api: String,
-        /// Proxy name.
-        proxy: String,
-    },
-    /// Start a container that was stopped.
-    StartContainer {
-        /// Container id.
-        id: String,
-        /// Its name (for messages).
-        name: String,
-    },
-    /// Unpause a paused container.
-    UnpauseContainer {
-        /// Container id.
-        id: String,
-        /// Its name.
-        name: String,
-    },
-    /// Reconnect a container to the network it was cut off, with its former aliases and address.
-    ReconnectContainer {
-        /// Container id.
-        id: String,
-        /// Its name.
-        name: String,
-        /// Network name.
-        network: String,
-        /// Aliases and address it had.
-        attachment: Attachment,
-    },
-    /// Scale a Swarm service back to the replica count it had.
-    ScaleService {
-        /// Service id.
-        id: String,
-        /// Service name.
-        name: String,
-        /// Replicas before the fault.
-        replicas: u64,
-    },
-}
-
-impl Undo {
-    /// Whether there is anything to undo.
-    pub fn is_reversible(&self) -> bool {
-        !matches!(self, Undo::Irreversible)
-    }
-}
 
 /// Lifecycle of a lease.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,14 +80,19 @@ pub struct Lease {
     pub func: String,
     /// The target, as JSON (pid, name, container id, …).
     pub target: Value,
-    /// How to undo.
-    pub undo: Undo,
+    /// How to undo: a recipe of the fault family that took the lease (JSON, read by its undoer).
+    pub undo: Value,
+    /// Whether the recipe has anything to undo.
+    pub reversible: bool,
     /// The process that owns the lease; if it dies, the guard reverts.
     pub owner: ProcessIdentity,
     /// When it was written.
     pub created_at: Timestamp,
     /// When it must be reverted at the latest.
     pub deadline: Timestamp,
+    /// Until when an apply that was cut off may still take effect (e.g. a container stop that
+    /// the engine finishes after its grace period): a revert waits for it first.
+    pub settle_by: Option<Timestamp>,
     /// Lifecycle state.
     pub state: LeaseState,
     /// When the fault was applied.
@@ -184,8 +116,12 @@ pub struct NewLease {
     pub func: String,
     /// The target as JSON.
     pub target: Value,
-    /// How to undo.
-    pub undo: Undo,
+    /// How to undo (a family's recipe).
+    pub undo: Value,
+    /// Whether the recipe has anything to undo.
+    pub reversible: bool,
     /// The latest revert time.
     pub deadline: Timestamp,
+    /// How long an apply may go on taking effect after it was started.
+    pub settles_within: Option<std::time::Duration>,
 }

@@ -1,107 +1,133 @@
-//! Executing an undo recipe. Every recipe is idempotent: undoing twice is harmless.
+//! Reverting a lease: the recipe is undone by the fault family that wrote it (through
+//! [`Undoer`], so the ledger knows no family), the world is checked, and a revert that does not
+//! hold is tried again with backoff until the ledger's patience runs out.
 
-use super::lease::Undo;
-use crate::target::docker::{Engine, EngineError};
-use crate::target::process::SignalError;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
 
-/// What a revert attempt achieved.
+use serde_json::Value;
+
+/// A boxed future, as the object-safe [`Undoer`] returns it.
+pub type UndoFuture<'a> = Pin<Box<dyn Future<Output = UndoAttempt> + Send + 'a>>;
+
+/// What undoes (and checks) the recipes the fault families store; see `crate::fault::Reverter`.
+pub trait Undoer: Send + Sync + std::fmt::Debug {
+    /// Whether the recipe has anything to undo.
+    fn is_reversible(&self, recipe: &Value) -> bool;
+    /// Undoes the recipe once and checks the target's real state (idempotent).
+    fn undo<'a>(&'a self, recipe: &'a Value) -> UndoFuture<'a>;
+}
+
+/// One undo attempt, judged against the world.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UndoAttempt {
+    /// Undone, and the target is seen in its former state.
+    Verified,
+    /// The target no longer exists; nothing is left to undo.
+    Gone,
+    /// An irreversible recipe: nothing to do.
+    Nothing,
+    /// The undo failed, or the target does not (yet) show it: worth another try.
+    NotYet(String),
+}
+
+/// What a revert achieved, after its retries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RevertOutcome {
-    /// Undone.
+    /// Undone and verified.
     Reverted,
     /// The target no longer exists; nothing to undo.
     TargetGone,
     /// Irreversible: nothing to do.
     Nothing,
-    /// The undo failed (kept active; retried by the guard).
+    /// The undo did not hold within the patience (kept active; retried by the guard).
     Failed(String),
 }
 
-/// Applies `undo`.
-pub async fn undo(undo: &Undo) -> RevertOutcome {
-    match undo {
-        Undo::Irreversible => RevertOutcome::Nothing,
-        Undo::Signal { process, signal } => match process.signal(signal) {
-            Ok(()) => RevertOutcome::Reverted,
-            Err(SignalError::Gone(_)) => RevertOutcome::TargetGone,
-            Err(e) => RevertOutcome::Failed(e.to_string()),
-        },
-        Undo::RemoveToxic { api, proxy, toxic } => {
-            let url = format!(
-                "{}/proxies/{proxy}/toxics/{toxic}",
-                api.trim_end_matches('/')
-            );
-            proxy_call(reqwest::Method::DELETE, &url, None).await
-        }
-        Undo::EnableProxy { api, proxy } => {
-            let url = format!("{}/proxies/{proxy}", api.trim_end_matches('/'));
-            proxy_call(
-                reqwest::Method::POST,
-                &url,
-                Some(serde_json::json!({"enabled": true})),
-            )
-            .await
-        }
-        Undo::StartContainer { .. }
-        | Undo::UnpauseContainer { .. }
-        | Undo::ReconnectContainer { .. }
-        | Undo::ScaleService { .. } => docker_undo(undo).await,
-    }
+/// Backoff between attempts: 100 ms, doubling, at most 1 s.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(100u64.saturating_mul(1 << attempt.min(4)).min(1000))
 }
 
-/// Undoes a container or Swarm fault through the engine. An engine that cannot be reached is a
-/// failure (kept active and retried), a container or service that is gone is `TargetGone`.
-async fn docker_undo(undo: &Undo) -> RevertOutcome {
-    let engine = match Engine::connect().await {
-        Ok(e) => e,
-        Err(e) => return RevertOutcome::Failed(e.to_string()),
-    };
-    let result = match undo {
-        Undo::StartContainer { id, .. } => engine.start(id).await,
-        Undo::UnpauseContainer { id, .. } => engine.unpause(id).await,
-        Undo::ReconnectContainer {
-            id,
-            network,
-            attachment,
-            ..
-        } => engine.reconnect(id, network, attachment).await,
-        Undo::ScaleService { id, replicas, .. } => {
-            crate::target::swarm::scale(&engine, id, *replicas)
-                .await
-                .map(|_| ())
-        }
-        _ => return RevertOutcome::Failed("not a Docker undo".into()),
-    };
-    match result {
-        Ok(()) => RevertOutcome::Reverted,
-        Err(EngineError::NotFound(_)) => RevertOutcome::TargetGone,
-        Err(e) => RevertOutcome::Failed(e.to_string()),
-    }
-}
-
-/// One call to a Toxiproxy-compatible API. A 404 means the proxy or toxic is gone; a refused
-/// connection means the proxy server is gone, and with it every toxic it held in memory.
-async fn proxy_call(
-    method: reqwest::Method,
-    url: &str,
-    body: Option<serde_json::Value>,
+/// Undoes `recipe` and checks it, trying again until it holds or `patience` has passed.
+pub(super) async fn undo_verified(
+    undoer: &dyn Undoer,
+    recipe: &Value,
+    patience: Duration,
 ) -> RevertOutcome {
-    let client = match reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(5))
-        .build()
-    {
-        Ok(c) => c,
-        Err(e) => return RevertOutcome::Failed(e.to_string()),
-    };
-    let mut request = client.request(method, url);
-    if let Some(b) = body {
-        request = request.json(&b);
+    let give_up = tokio::time::Instant::now() + patience;
+    let mut attempt = 0;
+    loop {
+        match undoer.undo(recipe).await {
+            UndoAttempt::Verified => return RevertOutcome::Reverted,
+            UndoAttempt::Gone => return RevertOutcome::TargetGone,
+            UndoAttempt::Nothing => return RevertOutcome::Nothing,
+            UndoAttempt::NotYet(why) => {
+                let wait = backoff(attempt);
+                if tokio::time::Instant::now() + wait > give_up {
+                    return RevertOutcome::Failed(why);
+                }
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+        }
     }
-    match request.send().await {
-        Ok(r) if r.status().is_success() => RevertOutcome::Reverted,
-        Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => RevertOutcome::TargetGone,
-        Ok(r) => RevertOutcome::Failed(format!("{url}: HTTP {}", r.status())),
-        Err(e) if e.is_connect() => RevertOutcome::TargetGone,
-        Err(e) => RevertOutcome::Failed(format!("{url}: {e}")),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// Holds only from the `holds_from`-th attempt on.
+    #[derive(Debug)]
+    struct Stubborn {
+        calls: AtomicU32,
+        holds_from: u32,
+    }
+
+    impl Undoer for Stubborn {
+        fn is_reversible(&self, _: &Value) -> bool {
+            true
+        }
+        fn undo<'a>(&'a self, _: &'a Value) -> UndoFuture<'a> {
+            let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            let holds = n >= self.holds_from;
+            Box::pin(async move {
+                if holds {
+                    UndoAttempt::Verified
+                } else {
+                    UndoAttempt::NotYet(format!("attempt {n} did not hold"))
+                }
+            })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_revert_is_retried_until_it_holds_or_patience_runs_out() {
+        let eventually = Stubborn {
+            calls: AtomicU32::new(0),
+            holds_from: 4,
+        };
+        let outcome = undo_verified(&eventually, &Value::Null, Duration::from_secs(10)).await;
+        assert_eq!(outcome, RevertOutcome::Reverted);
+        assert_eq!(eventually.calls.load(Ordering::SeqCst), 4);
+
+        let never = Stubborn {
+            calls: AtomicU32::new(0),
+            holds_from: u32::MAX,
+        };
+        let started = tokio::time::Instant::now();
+        let outcome = undo_verified(&never, &Value::Null, Duration::from_secs(3)).await;
+        assert!(
+            matches!(&outcome, RevertOutcome::Failed(why) if why.contains("did not hold")),
+            "{outcome:?}"
+        );
+        assert!(started.elapsed() <= Duration::from_secs(3));
+        assert!(
+            never.calls.load(Ordering::SeqCst) >= 4,
+            "retried with backoff"
+        );
     }
 }

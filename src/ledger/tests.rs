@@ -64,7 +64,8 @@ async fn fixture(backend: Backend) -> Option<Fixture> {
     Some(Fixture {
         dir,
         location,
-        ledger: Ledger::new(store),
+        ledger: Ledger::new(store, crate::fault::reverter())
+            .with_patience(Duration::from_millis(300)),
     })
 }
 
@@ -126,12 +127,19 @@ fn stop_lease(victim: ProcessIdentity, in_secs: i64) -> NewLease {
         activity: "freeze".into(),
         func: "process.stop".into(),
         target: serde_json::json!({"pid": victim.pid}),
-        undo: Undo::Signal {
-            process: victim,
-            signal: "SIGCONT".into(),
-        },
+        undo: resume_recipe(victim),
+        reversible: true,
         deadline: Timestamp::now() + SignedDuration::from_secs(in_secs),
+        settles_within: None,
     }
+}
+
+fn resume_recipe(victim: ProcessIdentity) -> serde_json::Value {
+    crate::fault::Undo::Process(crate::fault::process::Undo::Signal {
+        process: victim,
+        signal: "SIGCONT".into(),
+    })
+    .to_value()
 }
 
 async fn a_lease_is_recorded_applied_and_reverted_idempotently(f: Fixture) {
@@ -171,7 +179,7 @@ async fn leftovers_are_leases_past_deadline_or_with_a_dead_owner(f: Fixture) {
     let (mut victim_child, victim) = sleeper();
     // Owned by a process that we then kill.
     let (mut owner_child, owner) = sleeper();
-    let orphaned = Ledger::with_owner(f.ledger.store().clone(), owner);
+    let orphaned = Ledger::with_owner(f.ledger.store().clone(), crate::fault::reverter(), owner);
     let lease = orphaned.record(&stop_lease(victim, 3600)).await.unwrap();
     victim.signal("SIGSTOP").unwrap();
     orphaned.mark_applied(&lease).await.unwrap();
@@ -263,7 +271,7 @@ async fn halt_reverts_everything_and_refuses_new_faults_until_resume(f: Fixture)
 
 async fn two_handles_share_one_store(f: Fixture) {
     let other = Store::open(&f.location).await.unwrap();
-    let other = Ledger::new(other);
+    let other = Ledger::new(other, crate::fault::reverter());
     let (mut child, victim) = sleeper();
     let lease = f.ledger.record(&stop_lease(victim, 60)).await.unwrap();
     assert_eq!(other.active().await.unwrap()[0].id, lease.id);
@@ -274,7 +282,7 @@ async fn two_handles_share_one_store(f: Fixture) {
 async fn the_guard_reverts_an_orphaned_fault_and_exits_when_idle(f: Fixture) {
     let (mut victim_child, victim) = sleeper();
     let (mut owner_child, owner) = sleeper();
-    let orphaned = Ledger::with_owner(f.ledger.store().clone(), owner);
+    let orphaned = Ledger::with_owner(f.ledger.store().clone(), crate::fault::reverter(), owner);
     let lease = orphaned.record(&stop_lease(victim, 3600)).await.unwrap();
     victim.signal("SIGSTOP").unwrap();
     orphaned.mark_applied(&lease).await.unwrap();
@@ -325,7 +333,8 @@ fn only_one_guard_holds_a_state_directory() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A tiny HTTP server answering every request with the current status (500 until told otherwise).
+/// A tiny proxy API: DELETE answers the current status (500 until told otherwise); GET of the
+/// toxic answers 404 "toxic not found" once DELETE succeeds.
 fn flaky_api() -> (String, std::sync::Arc<std::sync::atomic::AtomicU16>) {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -333,14 +342,22 @@ fn flaky_api() -> (String, std::sync::Arc<std::sync::atomic::AtomicU16>) {
     let status = std::sync::Arc::new(std::sync::atomic::AtomicU16::new(500));
     let s = status.clone();
     std::thread::spawn(move || {
-        for stream in listener.incoming().take(200) {
+        for stream in listener.incoming().take(2000) {
             let Ok(mut stream) = stream else { continue };
             let mut buf = [0u8; 4096];
-            let _ = stream.read(&mut buf);
+            let n = stream.read(&mut buf).unwrap_or(0);
             let code = s.load(std::sync::atomic::Ordering::Relaxed);
+            let (code, body) = if buf[..n].starts_with(b"GET") && code < 300 {
+                (404, r#"{"error":"toxic not found","status":404}"#)
+            } else {
+                (code, "")
+            };
             let _ = stream.write_all(
-                format!("HTTP/1.1 {code} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                    .as_bytes(),
+                format!(
+                    "HTTP/1.1 {code} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
             );
         }
     });
@@ -356,12 +373,15 @@ async fn a_failing_undo_stays_active_and_the_guard_retries_it(f: Fixture) {
             activity: "lag".into(),
             func: "proxy.toxic".into(),
             target: serde_json::json!({"proxy": "web"}),
-            undo: Undo::RemoveToxic {
+            undo: crate::fault::Undo::Proxy(crate::fault::proxy::Undo::RemoveToxic {
                 api,
                 proxy: "web".into(),
                 toxic: "t1".into(),
-            },
+            })
+            .to_value(),
+            reversible: true,
             deadline: Timestamp::now() - SignedDuration::from_secs(1),
+            settles_within: None,
         })
         .await
         .unwrap();
@@ -381,13 +401,14 @@ async fn a_failing_undo_stays_active_and_the_guard_retries_it(f: Fixture) {
 
     let cancel = tokio_util::sync::CancellationToken::new();
     let guard = {
-        let ledger = f.ledger.clone();
+        // One attempt per poll, as the guard's short patience gives.
+        let ledger = f.ledger.clone().with_patience(Duration::ZERO);
         let cancel = cancel.clone();
         tokio::spawn(
             async move { guard::watch(&ledger, Duration::from_millis(50), 3, &cancel).await },
         )
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(
         f.ledger.list(5).await.unwrap()[0].attempts >= 3,
         "the guard keeps retrying"

@@ -11,10 +11,8 @@ use super::Monkey;
 use super::history::{self, Attempt, Claim, Limits, Outcome, format_time};
 use super::inventory::{Instance, InstanceRef, discover};
 use super::planner::group_rng;
-use crate::fault::container::{ContainerFault, ContainerFaultError};
-use crate::fault::process::{FaultError, FaultOrigin, ProcessFault};
+use crate::fault::{self, Error, Origin};
 use crate::target::docker::{Engine, EngineError};
-use crate::target::process::SignalError;
 use crate::target::selector::pick;
 
 /// What one attempt did.
@@ -207,36 +205,28 @@ impl Monkey {
 
     /// Kills one victim through the fault path (an irreversible lease in the ledger first).
     pub(super) async fn terminate(&self, victim: &Instance) -> (Outcome, Option<String>) {
-        let origin = FaultOrigin {
+        let origin = Origin {
             run_id: self.run_id.clone(),
             activity: format!("monkey {}", victim.app),
             func: match victim.target {
-                InstanceRef::Container { .. } => "container.kill".into(),
-                InstanceRef::Process { .. } => "process.kill".into(),
+                InstanceRef::Container { .. } => fault::container::Verb::Kill.name().into(),
+                InstanceRef::Process { .. } => fault::process::Verb::Kill.name().into(),
             },
             deadline: self.clock.now() + SignedDuration::from_mins(1),
         };
-        let failed = |e: String| (Outcome::Failed, Some(e));
-        match &victim.target {
+        let killed = match &victim.target {
             InstanceRef::Process { info, .. } => {
-                let fault = ProcessFault::Kill {
+                let kill = fault::process::Action::Kill {
                     signal: "SIGKILL".into(),
                 };
-                match fault.apply(&self.ledger, info, &origin).await {
-                    Ok(_) => (Outcome::Killed, None),
-                    Err(FaultError::Signal {
-                        source: SignalError::Gone(pid),
-                        ..
-                    }) => (Outcome::TargetGone, Some(format!("process {pid} is gone"))),
-                    Err(e) => failed(e.to_string()),
-                }
+                fault::apply(&self.ledger, &kill, info, &origin).await
             }
             InstanceRef::Container { id } => {
                 let engine = match Engine::connect().await {
                     Ok(e) => e,
-                    Err(e) => return failed(e.to_string()),
+                    Err(e) => return (Outcome::Failed, Some(e.to_string())),
                 };
-                let info = match engine.container(id).await {
+                let container = match engine.container(id).await {
                     Ok(c) if c.state == "running" => c,
                     Ok(c) => {
                         return (
@@ -247,29 +237,19 @@ impl Monkey {
                     Err(EngineError::NotFound(what)) => {
                         return (Outcome::TargetGone, Some(format!("{what} is gone")));
                     }
-                    Err(e) => return failed(e.to_string()),
+                    Err(e) => return (Outcome::Failed, Some(e.to_string())),
                 };
-                let fault = ContainerFault::Kill {
+                let kill = fault::container::Action::Kill {
                     signal: "SIGKILL".into(),
                 };
-                match fault.apply(&self.ledger, &engine, &info, &origin).await {
-                    Ok(_) => (Outcome::Killed, None),
-                    Err(ContainerFaultError::Engine {
-                        source: EngineError::NotFound(what),
-                        ..
-                    }) => (Outcome::TargetGone, Some(format!("{what} is gone"))),
-                    Err(ContainerFaultError::Engine {
-                        source:
-                            EngineError::Api {
-                                status: Some(409),
-                                message,
-                                ..
-                            },
-                        ..
-                    }) => (Outcome::TargetGone, Some(message)),
-                    Err(e) => failed(e.to_string()),
-                }
+                let victim = fault::container::Victim { engine, container };
+                fault::apply(&self.ledger, &kill, &victim, &origin).await
             }
+        };
+        match killed {
+            Ok(_) => (Outcome::Killed, None),
+            Err(Error::Gone(why)) => (Outcome::TargetGone, Some(why)),
+            Err(e) => (Outcome::Failed, Some(e.to_string())),
         }
     }
 

@@ -60,7 +60,7 @@ impl Monkey {
         Monkey {
             calendar: calendar::Calendar::new(&config),
             notifier: notify::Notifier::new(config.webhooks.clone()),
-            ledger: Ledger::new(store.clone()),
+            ledger: Ledger::new(store.clone(), crate::fault::reverter()),
             store,
             clock,
             metrics: Default::default(),

@@ -7,6 +7,7 @@ use sqlx::AnyPool;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_ledger.sql")),
     (2, include_str!("migrations/0002_monkey.sql")),
+    (3, include_str!("migrations/0003_settle.sql")),
 ];
 
 /// Applies every migration not yet recorded, each in its own transaction.

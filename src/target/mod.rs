@@ -1,8 +1,14 @@
-//! Targets faults act on and the selectors that find them.
+//! Targets faults act on: the platforms behind one [`Driver`] trait (processes, Docker
+//! containers, Swarm tasks), their selectors, and the one selection path with the blast radius.
 
 pub mod container_selector;
 pub mod docker;
+mod drivers;
 pub mod label;
 pub mod process;
+mod select;
 pub mod selector;
 pub mod swarm;
+
+pub use drivers::{Processes, ServiceTasks};
+pub use select::{BlastRadius, Driver, FindError, Selection, choose, select};

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::harness::{TempDir, run_in, stderr};
-use monkeywrench::builtin::Func;
+use monkeywrench::builtin::{Func, Probe};
 
 /// Starts the demo service on 127.0.0.1:0 in a runtime of its own; returns its URL.
 pub fn start_service() -> (
@@ -62,7 +62,7 @@ async fn http_measure_sees_the_injected_error_share_and_latency() {
         .send()
         .await
         .unwrap();
-    let report = Func::HttpMeasure
+    let report = Func::Probe(Probe::HttpMeasure)
         .run(&json!({"url": format!("{url}/api/items"), "requests": 40, "concurrency": 4}))
         .await
         .unwrap();
@@ -76,7 +76,7 @@ async fn http_measure_sees_the_injected_error_share_and_latency() {
         .send()
         .await
         .unwrap();
-    let clean = Func::HttpMeasure
+    let clean = Func::Probe(Probe::HttpMeasure)
         .run(&json!({"url": format!("{url}/health"), "requests": 20, "concurrency": 2}))
         .await
         .unwrap();
@@ -88,17 +88,17 @@ async fn http_measure_sees_the_injected_error_share_and_latency() {
 #[tokio::test]
 async fn http_measure_counts_an_unreachable_url_as_errors_but_rejects_a_bad_one() {
     let port = crate::harness::closed_port();
-    let report = Func::HttpMeasure
+    let report = Func::Probe(Probe::HttpMeasure)
         .run(&json!({"url": format!("http://127.0.0.1:{port}/"), "requests": 5, "concurrency": 1, "timeout_s": 1}))
         .await
         .unwrap();
     assert_eq!(report["error_rate"], 1.0);
-    let err = Func::HttpMeasure
+    let err = Func::Probe(Probe::HttpMeasure)
         .run(&json!({"url": "not a url"}))
         .await
         .unwrap_err();
     assert!(err.to_string().contains("url"), "{err}");
-    let err = Func::HttpMeasure
+    let err = Func::Probe(Probe::HttpMeasure)
         .run(&json!({"url": "https://example.invalid/"}))
         .await
         .unwrap_err();
@@ -109,7 +109,7 @@ async fn http_measure_counts_an_unreachable_url_as_errors_but_rejects_a_bad_one(
 async fn http_measure_in_open_model_paces_requests() {
     let (url, cancel, handle) = start_service();
     let started = std::time::Instant::now();
-    let report = Func::HttpMeasure
+    let report = Func::Probe(Probe::HttpMeasure)
         .run(
             &json!({"url": format!("{url}/health"), "requests": 20, "concurrency": 2, "rate": 100}),
         )
@@ -130,7 +130,7 @@ async fn tcp_connect_and_file_exists_are_real() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     assert_eq!(
-        Func::TcpConnect
+        Func::Probe(Probe::TcpConnect)
             .run(&json!({"host": "127.0.0.1", "port": port}))
             .await
             .unwrap(),
@@ -138,24 +138,27 @@ async fn tcp_connect_and_file_exists_are_real() {
     );
     drop(listener);
     assert_eq!(
-        Func::TcpConnect
+        Func::Probe(Probe::TcpConnect)
             .run(&json!({"host": "127.0.0.1", "port": port, "timeout_s": 1}))
             .await
             .unwrap(),
         json!(false)
     );
     assert_eq!(
-        Func::FileExists.run(&json!({"path": "/"})).await.unwrap(),
+        Func::Probe(Probe::FileExists)
+            .run(&json!({"path": "/"}))
+            .await
+            .unwrap(),
         json!(true)
     );
     assert_eq!(
-        Func::FileExists
+        Func::Probe(Probe::FileExists)
             .run(&json!({"path": "/no/such/path"}))
             .await
             .unwrap(),
         json!(false)
     );
-    let err = Func::TcpConnect
+    let err = Func::Probe(Probe::TcpConnect)
         .run(&json!({"host": "127.0.0.1"}))
         .await
         .unwrap_err();

@@ -242,7 +242,7 @@ impl RunContext {
             Seconds::Var(name) => self
                 .substitutions
                 .lookup(name)
-                .and_then(crate::builtin::schema::number_of),
+                .and_then(crate::schema::number_of),
         };
         match secs {
             Some(s) if s.is_finite() && s >= 0.0 => Some(Duration::from_secs_f64(s)),

@@ -1,6 +1,7 @@
-//! Builtin faults in a run: resolve targets, pick victims (blast radius, seeded), take a lease in
-//! the ledger **before** applying each fault, revert timed faults at their deadline, and revert
-//! everything still active when the method ends, fails, is interrupted or a safeguard trips.
+//! Builtin faults in a run — one generic loop for every family: parse the typed arguments, pick
+//! victims (blast radius, seeded), apply each through the ledger (a lease **before** the change),
+//! revert timed faults at their deadline, and revert every lease of the run still active (read
+//! from the ledger) when the method ends, fails, is interrupted or a safeguard trips.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -11,15 +12,16 @@ use tokio::sync::OnceCell;
 use tokio::task::JoinSet;
 
 use super::context::RunContext;
-use super::selection::{Selection, describe_process, select_processes};
-use crate::builtin::{Func, TargetKind};
+use super::selection::{resume_victims, selecting};
+use crate::builtin::{Action, Func};
 use crate::experiment::event::{FaultRecord, Interruption, RunEvent};
 use crate::experiment::model::Activity;
-use crate::fault::process::{FaultError, FaultOrigin, ProcessFault};
-use crate::fault::proxy::{ProxyFault, ProxyFaultError};
+use crate::fault::{self, Act, Error, Family, Fault, FaultFunc, Origin};
 use crate::ledger::guard;
 use crate::ledger::{Lease, Ledger, LedgerError, RevertOutcome};
+use crate::schema::describe_problems;
 use crate::store::{Store, StoreLocation};
+use crate::target::Selection;
 
 /// Where the ledger lives for this run.
 #[derive(Debug, Clone)]
@@ -38,7 +40,6 @@ pub struct FaultBook {
     ledger: OnceCell<Ledger>,
     /// The halt epoch when the ledger was opened (see `Ledger::halt_epoch`).
     halt_epoch: Mutex<Option<String>>,
-    active: Mutex<Vec<Lease>>,
     timers: tokio::sync::Mutex<JoinSet<()>>,
 }
 
@@ -52,14 +53,14 @@ impl FaultBook {
                 let store = Store::open(&location)
                     .await
                     .map_err(|e| format!("failed to {e}"))?;
-                let mut ledger = Ledger::new(store);
+                let mut ledger = Ledger::new(store, fault::reverter());
                 // A guard must be watching before any reversible fault takes effect: the lease is
                 // committed, then the guard is ensured, then the fault is applied. (A guard that
                 // was about to exit re-checks after releasing its lock, so it cannot miss it.)
                 if let Some(exe) = state.exe.clone() {
                     let (dir, store) = (state.dir.clone(), state.store.clone());
                     ledger = ledger.on_record(move |lease| {
-                        if lease.undo.is_reversible() {
+                        if lease.reversible {
                             let _ = guard::ensure_running(&exe, &dir, store.as_deref());
                         }
                     });
@@ -76,82 +77,72 @@ impl FaultBook {
     }
 }
 
-/// Runs a target-taking builtin (`process.kill`, `process.stop`, `process.resume`).
+/// Runs a fault or a target-taking action (`process.resume`).
 pub async fn run(
     ctx: &RunContext,
     activity: &Activity,
     func: Func,
     args: &Value,
 ) -> Result<Value, String> {
-    if matches!(func, Func::ProxyToxic | Func::ProxyDown | Func::HttpFault) {
-        return run_proxy_fault(ctx, activity, func, args).await;
+    let bad = |problems: Vec<_>| format!("invalid arguments: {}", describe_problems(&problems));
+    match func {
+        Func::Fault(f) => match f.parse(args).map_err(bad)? {
+            Fault::Process(fault) => inject(ctx, activity, f, &fault).await,
+            Fault::Container(fault) => inject(ctx, activity, f, &fault).await,
+            Fault::Swarm(fault) => inject(ctx, activity, f, &fault).await,
+            Fault::Proxy(fault) => inject(ctx, activity, f, &fault).await,
+        },
+        Func::Action(Action::ProcessResume) => {
+            let selecting = selecting(
+                &ctx.experiment,
+                ctx.settings.state.as_ref(),
+                ctx.settings.seed,
+            );
+            let (victims, selection) = resume_victims(args, &selecting).await?;
+            announce(ctx, activity, &selection);
+            fault::process::resume(&victims).map_err(|e| e.to_string())
+        }
+        Func::Probe(_) => Err(format!("{} is a probe, not a fault", func.name())),
     }
-    if !matches!(func.target_kind(), Some(TargetKind::Process)) {
-        return super::docker_faults::run(ctx, activity, func, args).await;
-    }
-    let selection = select_processes(
+}
+
+/// The one apply-and-track loop: victims, then a lease and the change for each.
+async fn inject<F: Family>(
+    ctx: &RunContext,
+    activity: &Activity,
+    func: FaultFunc,
+    fault: &F,
+) -> Result<Value, String> {
+    let selecting = selecting(
         &ctx.experiment,
         ctx.settings.state.as_ref(),
         ctx.settings.seed,
-        args,
-    )?;
-    announce(ctx, activity, &selection, describe_process);
-    let victims = selection.victims;
-
-    if func == Func::ProcessResume {
-        let mut resumed = Vec::new();
-        for v in &victims {
-            v.identity
-                .signal("SIGCONT")
-                .map_err(|e| format!("resume process {}: {e}", v.identity.pid))?;
-            resumed.push(json!({"pid": v.identity.pid, "name": v.name}));
-        }
-        return Ok(json!({"resumed": resumed}));
+    );
+    let victims = fault.victims(&selecting).await.map_err(|e| e.to_string())?;
+    if let Some(selection) = &victims.selection {
+        announce(ctx, activity, selection);
     }
-
-    let fault = match func {
-        Func::ProcessKill => ProcessFault::Kill {
-            signal: args
-                .get("signal")
-                .and_then(Value::as_str)
-                .unwrap_or("SIGKILL")
-                .to_string(),
-        },
-        Func::ProcessRestart => ProcessFault::Restart {
-            signal: args
-                .get("signal")
-                .and_then(Value::as_str)
-                .unwrap_or("SIGTERM")
-                .to_string(),
-            grace: std::time::Duration::from_secs_f64(
-                args.get("timeout_s")
-                    .and_then(Value::as_f64)
-                    .unwrap_or(5.0)
-                    .max(0.0),
-            ),
-            command: args
-                .get("command")
-                .and_then(Value::as_str)
-                .ok_or("arguments.command is required")?
-                .to_string(),
-        },
-        _ => ProcessFault::Stop,
-    };
-    crate::target::process::parse_signal(fault.signal()).map_err(|e| e.to_string())?;
     let (ledger, origin, timed) = prepare(ctx, activity, func).await?;
-    let deadline = origin.deadline;
     let mut records = Vec::new();
-    for victim in &victims {
-        let lease = match fault.apply(&ledger, victim, &origin).await {
-            Ok(lease) => lease,
-            Err(FaultError::Ledger(LedgerError::Halted { reason })) => {
-                return Err(halted(ctx, &reason));
-            }
-            Err(e) => return Err(e.to_string()),
-        };
-        records.push(track(ctx, activity, func, &lease, deadline, &ledger, timed).await);
+    for victim in &victims.list {
+        let lease = apply_one(ctx, &ledger, fault.act(), victim, &origin).await?;
+        records.push(track(ctx, activity, func, &lease, origin.deadline, &ledger, timed).await);
     }
     Ok(json!({"faults": records}))
+}
+
+async fn apply_one<A: Act>(
+    ctx: &RunContext,
+    ledger: &Ledger,
+    act: &A,
+    victim: &A::Victim,
+    origin: &Origin,
+) -> Result<Lease, String> {
+    match fault::apply(ledger, act, victim, origin).await {
+        Ok(lease) => Ok(lease),
+        Err(Error::Halted { reason }) => Err(halted(ctx, &reason)),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Stops the deadline timers (after `revert_all` reverted their faults early).
@@ -159,83 +150,12 @@ pub async fn cancel_timers(ctx: &RunContext) {
     ctx.faults.timers.lock().await.abort_all();
 }
 
-/// `proxy.toxic` / `proxy.down`: one lease, applied through the proxy's API.
-async fn run_proxy_fault(
-    ctx: &RunContext,
-    activity: &Activity,
-    func: Func,
-    args: &Value,
-) -> Result<Value, String> {
-    let proxy = args
-        .get("proxy")
-        .and_then(Value::as_str)
-        .ok_or("arguments.proxy is required")?;
-    let api = crate::builtin::proxy_api(args);
-    let fault = match func {
-        Func::ProxyToxic => {
-            let mut body = serde_json::Map::new();
-            for key in ["type", "stream", "toxicity", "attributes"] {
-                if let Some(v) = args.get(key) {
-                    body.insert(key.into(), v.clone());
-                }
-            }
-            ProxyFault::Toxic {
-                body: Value::Object(body),
-            }
-        }
-        Func::HttpFault => ProxyFault::Toxic {
-            body: http_fault_toxic(args)?,
-        },
-        _ => ProxyFault::Down,
-    };
-    let (ledger, origin, timed) = prepare(ctx, activity, func).await?;
-    let deadline = origin.deadline;
-    let lease = match crate::fault::proxy::apply(&fault, &ledger, api, proxy, &origin).await {
-        Ok(lease) => lease,
-        Err(ProxyFaultError::Ledger(LedgerError::Halted { reason })) => {
-            return Err(halted(ctx, &reason));
-        }
-        Err(e) => return Err(e.to_string()),
-    };
-    let record = track(ctx, activity, func, &lease, deadline, &ledger, timed).await;
-    Ok(json!({"faults": [record]}))
-}
-
-/// The toxic an `http.fault` adds: `http_status`, `http_abort` or `http_delay` for `share` % of
-/// the requests that match `route` / `method`.
-fn http_fault_toxic(args: &Value) -> Result<Value, String> {
-    let mut matcher = serde_json::Map::new();
-    for key in ["route", "method"] {
-        if let Some(v) = args.get(key).and_then(Value::as_str) {
-            matcher.insert(key.into(), json!(v));
-        }
-    }
-    let (kind, mut attributes) = if let Some(status) = args.get("status") {
-        ("http_status", json!({"status": status}))
-    } else if let Some(mode) = args.get("abort") {
-        ("http_abort", json!({"mode": mode, "when": "headers"}))
-    } else if let Some(delay) = args.get("delay_ms") {
-        ("http_delay", json!({"delay_ms": delay}))
-    } else {
-        return Err("http.fault needs one of status, abort or delay_ms".into());
-    };
-    if !matcher.is_empty() {
-        attributes["match"] = Value::Object(matcher);
-    }
-    let share = args.get("share").and_then(Value::as_f64).unwrap_or(100.0);
-    Ok(json!({
-        "type": kind,
-        "toxicity": (share / 100.0).clamp(0.0, 1.0),
-        "attributes": attributes,
-    }))
-}
-
 /// Opens the ledger, works out the deadline, starts the guard for a reversible fault.
-pub(super) async fn prepare(
+async fn prepare(
     ctx: &RunContext,
     activity: &Activity,
-    func: Func,
-) -> Result<(Ledger, FaultOrigin, Option<std::time::Duration>), String> {
+    func: FaultFunc,
+) -> Result<(Ledger, Origin, Option<std::time::Duration>), String> {
     let ledger = ctx
         .faults
         .ledger(ctx.settings.state.as_ref())
@@ -245,7 +165,7 @@ pub(super) async fn prepare(
     if func.is_reversible() {
         ensure_guard(ctx);
     }
-    let origin = FaultOrigin {
+    let origin = Origin {
         run_id: ctx.run_id.clone(),
         activity: activity.name.clone(),
         func: func.name().to_string(),
@@ -284,11 +204,11 @@ fn ensure_guard(ctx: &RunContext) {
     }
 }
 
-/// Reports an applied lease, remembers it for the end-of-run revert, arms its timer.
-pub(super) async fn track(
+/// Reports an applied lease and arms its timer.
+async fn track(
     ctx: &RunContext,
     activity: &Activity,
-    func: Func,
+    func: FaultFunc,
     lease: &Lease,
     deadline: Timestamp,
     ledger: &Ledger,
@@ -302,32 +222,27 @@ pub(super) async fn track(
         applied_at: Timestamp::now(),
         deadline,
         reverted_at: None,
-        revert: (!lease.undo.is_reversible()).then(|| "irreversible".to_string()),
+        revert: (!lease.reversible).then(|| "irreversible".to_string()),
     };
     ctx.events.emit(RunEvent::FaultApplied {
         fault: record.clone(),
     });
-    if lease.undo.is_reversible() {
-        ctx.faults
-            .active
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(lease.clone());
-        if let Some(d) = timed {
-            let (ledger, events, lease) = (ledger.clone(), ctx.events.clone(), lease.clone());
-            ctx.faults.timers.lock().await.spawn(async move {
-                tokio::time::sleep(d).await;
-                let outcome = ledger.revert(&lease).await;
-                report_revert(&events, &lease, outcome);
-            });
-        }
+    if lease.reversible
+        && let Some(d) = timed
+    {
+        let (ledger, events, lease) = (ledger.clone(), ctx.events.clone(), lease.clone());
+        ctx.faults.timers.lock().await.spawn(async move {
+            tokio::time::sleep(d).await;
+            let outcome = ledger.revert(&lease).await;
+            report_revert(&events, &lease, outcome);
+        });
     }
     json!({
         "id": record.id,
         "target": record.target,
         "applied_at": crate::experiment::event::format_timestamp(&record.applied_at),
         "deadline": crate::experiment::event::format_timestamp(&deadline),
-        "revert": if lease.undo.is_reversible() { "pending" } else { "irreversible" },
+        "revert": if lease.reversible { "pending" } else { "irreversible" },
     })
 }
 
@@ -337,33 +252,23 @@ pub async fn await_timed(ctx: &RunContext) {
     while timers.join_next().await.is_some() {}
 }
 
-/// Reverts every still-active fault of the run, newest first; returns false if a revert failed.
+/// Reverts every lease of the run the ledger still shows active, newest first — also one
+/// recorded just before its activity was cut short; returns false if a revert failed.
 pub async fn revert_all(ctx: &RunContext) -> bool {
     let Some(ledger) = ctx.faults.ledger.get() else {
         return true;
     };
-    let leases: Vec<Lease> = {
-        let mut active = ctx.faults.active.lock().unwrap_or_else(|e| e.into_inner());
-        std::mem::take(&mut *active)
-    };
-    // The ledger knows which of them a timer, the guard or a halt already reverted.
-    let still_active: Option<std::collections::HashSet<String>> = match leases.first() {
-        Some(first) => ledger.of_run(&first.run_id).await.ok().map(|all| {
-            all.into_iter()
-                .filter(|l| l.state.is_active())
-                .map(|l| l.id)
-                .collect()
-        }),
-        None => return true,
+    let leases = match ledger.of_run(&ctx.run_id).await {
+        Ok(all) => all,
+        Err(e) => {
+            ctx.events.warn(format!(
+                "read this run's faults from the ledger: {e}; the guard and the next start revert them"
+            ));
+            return false;
+        }
     };
     let mut ok = true;
-    for lease in leases.iter().rev() {
-        if still_active
-            .as_ref()
-            .is_some_and(|ids| !ids.contains(&lease.id))
-        {
-            continue;
-        }
+    for lease in leases.iter().rev().filter(|l| l.state.is_active()) {
         let outcome = ledger.revert(lease).await;
         ok &= !matches!(outcome, Ok(RevertOutcome::Failed(_)) | Err(_));
         report_revert(&ctx.events, lease, outcome);
@@ -446,12 +351,7 @@ pub async fn watch_halt(
 }
 
 /// Reports the selection (matched, victims, mode, seed) as a run event.
-pub(super) fn announce<T>(
-    ctx: &RunContext,
-    activity: &Activity,
-    selection: &Selection<T>,
-    describe: impl Fn(&T) -> Value,
-) {
+fn announce(ctx: &RunContext, activity: &Activity, selection: &Selection<Value>) {
     if let Some(w) = &selection.warning {
         ctx.events
             .warn(format!("activity \"{}\": {w}", activity.name));
@@ -459,13 +359,13 @@ pub(super) fn announce<T>(
     ctx.events.emit(RunEvent::TargetsSelected {
         activity: activity.name.clone(),
         matched: selection.matched,
-        selected: selection.victims.iter().map(describe).collect(),
+        selected: selection.victims.clone(),
         mode: selection.mode.into(),
         seed: selection.seed,
     });
 }
 
-pub(super) fn halted(ctx: &RunContext, reason: &str) -> String {
+fn halted(ctx: &RunContext, reason: &str) -> String {
     interrupt_for_halt(ctx, reason);
     format!("refused: monkeywrench is halted ({reason})")
 }

@@ -3,7 +3,6 @@
 
 mod activity;
 mod context;
-mod docker_faults;
 mod faults;
 mod hypothesis;
 mod provider;
@@ -22,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use context::{Interrupt, RunSettings};
 pub use faults::StateConfig;
-pub use selection::{Selection, parse_blast_radius, preview, select_processes};
+pub use selection::preview;
 
 use self::activity::{execute, report};
 use self::context::RunContext;

@@ -101,7 +101,14 @@ pub async fn call(ctx: &RunContext, activity: &Activity) -> Result<Value, String
             http::run(&call).await.map_err(|e| e.to_string())
         }
         Provider::Builtin(b) if b.func.takes_targets() || b.func.is_fault() => {
-            super::faults::run(ctx, activity, b.func, &subs.value(&b.arguments)).await
+            // Boxed: the fault path's future is large, and every provider call would carry it.
+            Box::pin(super::faults::run(
+                ctx,
+                activity,
+                b.func,
+                &subs.value(&b.arguments),
+            ))
+            .await
         }
         Provider::Builtin(b) => call_builtin(b.func, &subs.value(&b.arguments)).await,
     }

@@ -3,8 +3,10 @@
 use super::activity::{Definitions, Item, activity, resolve_refs};
 use super::checker::{Checker, join, number};
 use crate::experiment::diagnostic::{Diagnostic, nearest};
-use crate::experiment::model::{ActivityKind, BlastMode, BlastRadius, Safeguard};
+use crate::experiment::model::{ActivityKind, Safeguard};
 use crate::experiment::source::{Node, NodeValue};
+use crate::target::BlastRadius;
+use crate::target::selector::Pick;
 
 const MODES: [&str; 5] = ["one", "all", "fixed", "fixed-percent", "random-max-percent"];
 
@@ -116,13 +118,11 @@ pub fn blast_radius(c: &mut Checker, n: &Node, path: &str) -> Option<BlastRadius
         }
     };
     let mode = match mode_name.as_str() {
-        "one" => BlastMode::One,
-        "all" => BlastMode::All,
-        "fixed" => BlastMode::Fixed(need(c, "≥ 0 (a count)", None)? as u64),
-        "fixed-percent" => BlastMode::FixedPercent(need(c, "between 0 and 100", Some(100.0))?),
-        "random-max-percent" => {
-            BlastMode::RandomMaxPercent(need(c, "between 0 and 100", Some(100.0))?)
-        }
+        "one" => Pick::One,
+        "all" => Pick::All,
+        "fixed" => Pick::Fixed(need(c, "≥ 0 (a count)", None)? as u64),
+        "fixed-percent" => Pick::FixedPercent(need(c, "between 0 and 100", Some(100.0))?),
+        "random-max-percent" => Pick::RandomMaxPercent(need(c, "between 0 and 100", Some(100.0))?),
         other => {
             let at = n.get("mode").unwrap_or(n).clone();
             let mut d = Diagnostic::error(
@@ -151,5 +151,5 @@ pub fn blast_radius(c: &mut Checker, n: &Node, path: &str) -> Option<BlastRadius
             }
         },
     };
-    Some(BlastRadius { mode, seed })
+    Some(BlastRadius { pick: mode, seed })
 }

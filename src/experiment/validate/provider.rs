@@ -267,7 +267,7 @@ fn python(c: &mut Checker, n: &Node, path: &str, never_runs: bool) -> Option<Pro
         c.warn(n, path, format!("{message}; it is skipped by the dry mode"));
         // Never executed (dry); a harmless placeholder keeps the activity in the journal.
         return Some(Provider::Builtin(BuiltinProvider {
-            func: Func::FileExists,
+            func: Func::Probe(crate::builtin::Probe::FileExists),
             arguments: serde_json::json!({"path": "/"}),
             timeout: None,
         }));
@@ -292,14 +292,10 @@ fn builtin(c: &mut Checker, n: &Node, path: &str) -> Option<Provider> {
             join(path, "func"),
             format!(
                 "unknown builtin {name:?}; known: {}",
-                Func::ALL
-                    .iter()
-                    .map(|f| f.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                Func::all().map(|f| f.name()).collect::<Vec<_>>().join(", ")
             ),
         );
-        if let Some(s) = nearest(&name, Func::ALL.iter().map(|f| f.name())) {
+        if let Some(s) = nearest(&name, Func::all().map(|f| f.name())) {
             d = d.with_suggestion(s);
         }
         c.push(d);

@@ -167,7 +167,7 @@ fn python_is_refused_with_its_name_unless_aliased_or_dry() {
     );
     let exp = v.experiment.expect("aliased");
     assert!(
-        matches!(&exp.method[0].provider, Provider::Builtin(b) if b.func == crate::builtin::Func::FileExists)
+        matches!(&exp.method[0].provider, Provider::Builtin(b) if b.func == crate::builtin::Func::Probe(crate::builtin::Probe::FileExists))
     );
 }
 

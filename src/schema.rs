@@ -1,9 +1,9 @@
-//! Declarative argument schemas for builtins: checked at validation (literal values) and again at
-//! run time (after substitution); also the source of the argument docs.
+//! Declarative argument schemas of the native functions (probes and faults): checked at
+//! validation (literal values) and again at run time (after substitution); the source of the
+//! argument docs and of every default ([`Reader`] applies them), so validation and execution
+//! cannot disagree.
 
 use serde_json::Value;
-
-use crate::experiment::diagnostic::nearest;
 
 /// The type an argument must have.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -139,10 +139,19 @@ pub fn check(
     problems
 }
 
-fn is_placeholder(v: &Value) -> bool {
-    v.as_str().is_some_and(|s| {
-        crate::experiment::substitute::exact_placeholder(s).is_some() || s.contains("${")
-    })
+/// Whether a value still holds a `${name}` placeholder (checked again after substitution).
+pub fn is_placeholder(v: &Value) -> bool {
+    v.to_string().contains("${")
+}
+
+/// The candidate within edit distance 2 of `word` (for "did you mean" hints).
+pub fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::levenshtein(word, c), c))
+        .filter(|(d, _)| *d <= 2 && *d > 0)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
 }
 
 fn type_problem(ty: ArgType, v: &Value) -> Option<String> {
@@ -185,6 +194,99 @@ pub fn number_of(v: &Value) -> Option<f64> {
     }
 }
 
+/// Reads typed arguments after [`check`], applying the schema's defaults: the one place a default
+/// lives. Problems found while reading (beyond the schema's) are collected with the schema's, so
+/// validation reports them all at once.
+#[derive(Debug)]
+pub struct Reader<'a> {
+    specs: &'static [ArgSpec],
+    args: &'a Value,
+    problems: Vec<ArgumentProblem>,
+}
+
+impl<'a> Reader<'a> {
+    /// Checks `args` against `specs` (no placeholders may be left).
+    pub fn new(specs: &'static [ArgSpec], args: &'a Value) -> Reader<'a> {
+        Reader {
+            specs,
+            args,
+            problems: check(specs, args, false),
+        }
+    }
+
+    fn given(&self, name: &str) -> Option<&'a Value> {
+        self.args.get(name).filter(|v| !v.is_null())
+    }
+
+    fn default_of(&self, name: &str) -> Option<&'static str> {
+        let spec = self.specs.iter().find(|s| s.name == name);
+        debug_assert!(spec.is_some(), "{name} is not in the schema");
+        spec.and_then(|s| s.default)
+    }
+
+    /// The argument as given (no default).
+    pub fn value(&self, name: &str) -> Option<&'a Value> {
+        self.given(name)
+    }
+
+    /// A string argument, or its default.
+    pub fn text(&self, name: &str) -> Option<String> {
+        match self.given(name) {
+            Some(v) => v.as_str().map(str::to_string),
+            None => self.default_of(name).map(str::to_string),
+        }
+    }
+
+    /// An integer argument, or its default.
+    pub fn int(&self, name: &str) -> Option<i64> {
+        match self.given(name) {
+            Some(v) => int_of(v),
+            None => self.default_of(name).and_then(|d| d.parse().ok()),
+        }
+    }
+
+    /// A number argument, or its default.
+    pub fn number(&self, name: &str) -> Option<f64> {
+        match self.given(name) {
+            Some(v) => number_of(v),
+            None => self.default_of(name).and_then(|d| d.parse().ok()),
+        }
+    }
+
+    /// Records a problem with argument `path`.
+    pub fn problem(&mut self, path: &str, message: impl Into<String>) {
+        self.problems.push(ArgumentProblem {
+            path: path.to_string(),
+            message: message.into(),
+            suggestion: None,
+        });
+    }
+
+    /// `value` if no problem was found, else every problem.
+    pub fn finish<T>(self, value: T) -> Result<T, Vec<ArgumentProblem>> {
+        if self.problems.is_empty() {
+            Ok(value)
+        } else {
+            Err(self.problems)
+        }
+    }
+}
+
+/// Problems as one line (run-time errors, after substitution).
+pub fn describe_problems(problems: &[ArgumentProblem]) -> String {
+    problems
+        .iter()
+        .map(|p| {
+            if p.path.is_empty() {
+                p.message.clone()
+            } else {
+                format!("{}: {}", p.path, p.message)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +306,27 @@ mod tests {
             check(SPECS, &json!({"host": "h", "port": "8080"}), false).is_empty(),
             "numeric strings from --var"
         );
+    }
+
+    #[test]
+    fn the_reader_applies_schema_defaults_and_collects_problems() {
+        let args = json!({"host": "h", "port": "8080"});
+        let r = Reader::new(SPECS, &args);
+        assert_eq!(r.text("host").as_deref(), Some("h"));
+        assert_eq!(r.int("port"), Some(8080));
+        assert_eq!(
+            r.number("timeout_s"),
+            Some(3.0),
+            "the default from the schema"
+        );
+        assert!(r.finish(()).is_ok());
+
+        let bad = json!({"port": 0});
+        let mut r = Reader::new(SPECS, &bad);
+        r.problem("port", "not this one either");
+        let problems = r.finish(()).unwrap_err();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(describe_problems(&problems).contains("port: not this one either"));
     }
 
     #[test]

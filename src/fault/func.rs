@@ -1,0 +1,102 @@
+//! The closed set of fault functions, and a parsed fault call of any family.
+
+use serde_json::Value;
+
+use super::{container, process, proxy, swarm};
+use crate::schema::{ArgSpec, ArgumentProblem};
+
+/// A fault function, by family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FaultFunc {
+    /// `process.*`.
+    Process(process::Verb),
+    /// `container.*`.
+    Container(container::Verb),
+    /// `swarm.*`.
+    Swarm(swarm::Verb),
+    /// `proxy.*` and `http.fault`.
+    Proxy(proxy::Verb),
+}
+
+/// A parsed fault call: typed arguments, ready to select victims and apply.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// A process fault.
+    Process(process::ProcessFault),
+    /// A container fault.
+    Container(container::ContainerFault),
+    /// A Swarm fault.
+    Swarm(swarm::SwarmFault),
+    /// A proxy fault.
+    Proxy(proxy::ProxyFault),
+}
+
+impl FaultFunc {
+    /// Every fault function, family by family.
+    pub fn all() -> impl Iterator<Item = FaultFunc> {
+        let process = process::Verb::ALL.into_iter().map(FaultFunc::Process);
+        let container = container::Verb::ALL.into_iter().map(FaultFunc::Container);
+        let swarm = swarm::Verb::ALL.into_iter().map(FaultFunc::Swarm);
+        let proxy = proxy::Verb::ALL.into_iter().map(FaultFunc::Proxy);
+        process.chain(container).chain(swarm).chain(proxy)
+    }
+
+    /// The `family.verb` name used in experiment files.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultFunc::Process(v) => v.name(),
+            FaultFunc::Container(v) => v.name(),
+            FaultFunc::Swarm(v) => v.name(),
+            FaultFunc::Proxy(v) => v.name(),
+        }
+    }
+
+    /// One line for the catalogue.
+    pub fn describe(self) -> &'static str {
+        match self {
+            FaultFunc::Process(v) => v.describe(),
+            FaultFunc::Container(v) => v.describe(),
+            FaultFunc::Swarm(v) => v.describe(),
+            FaultFunc::Proxy(v) => v.describe(),
+        }
+    }
+
+    /// The argument schema.
+    pub fn arguments(self) -> &'static [ArgSpec] {
+        match self {
+            FaultFunc::Process(v) => v.arguments(),
+            FaultFunc::Container(v) => v.arguments(),
+            FaultFunc::Swarm(v) => v.arguments(),
+            FaultFunc::Proxy(v) => v.arguments(),
+        }
+    }
+
+    /// Whether its effect can be undone (so `duration` applies).
+    pub fn is_reversible(self) -> bool {
+        match self {
+            FaultFunc::Process(v) => v.is_reversible(),
+            FaultFunc::Container(v) => v.is_reversible(),
+            FaultFunc::Swarm(v) => v.is_reversible(),
+            FaultFunc::Proxy(v) => v.is_reversible(),
+        }
+    }
+
+    /// Whether it picks victims with a selector and a blast radius (previewed by `--dry-run`).
+    pub fn takes_targets(self) -> bool {
+        match self {
+            FaultFunc::Process(_) | FaultFunc::Container(_) => true,
+            FaultFunc::Swarm(v) => v.takes_targets(),
+            FaultFunc::Proxy(_) => false,
+        }
+    }
+
+    /// Parses substituted arguments into a typed call.
+    pub fn parse(self, args: &Value) -> Result<Fault, Vec<ArgumentProblem>> {
+        Ok(match self {
+            FaultFunc::Process(v) => Fault::Process(v.parse(args)?),
+            FaultFunc::Container(v) => Fault::Container(v.parse(args)?),
+            FaultFunc::Swarm(v) => Fault::Swarm(v.parse(args)?),
+            FaultFunc::Proxy(v) => Fault::Proxy(v.parse(args)?),
+        })
+    }
+}

@@ -1,0 +1,65 @@
+//! The target platforms behind [`Driver`]: processes on this host, Docker containers, and the
+//! running tasks of a Swarm service.
+
+use serde_json::{Value, json};
+
+use super::container_selector::ContainerSelector;
+use super::docker::{ContainerInfo, Engine};
+use super::process::ProcessInfo;
+use super::select::{Driver, FindError};
+use super::selector::ProcessSelector;
+use super::swarm::{self, ServiceInfo, TaskInfo};
+
+/// Processes on this host; `protected` pids (the guard, …) are never matched.
+#[derive(Debug, Clone, Default)]
+pub struct Processes {
+    /// Pids that are never targets, besides PID 1 and this process.
+    pub protected: Vec<i32>,
+}
+
+impl Driver for Processes {
+    type Selector = ProcessSelector;
+    type Target = ProcessInfo;
+
+    async fn find(&self, selector: &ProcessSelector) -> Result<Vec<ProcessInfo>, FindError> {
+        Ok(selector.find(&self.protected))
+    }
+
+    fn describe(p: &ProcessInfo) -> Value {
+        json!({"pid": p.identity.pid, "name": p.name})
+    }
+}
+
+/// Running containers of a Docker engine.
+impl Driver for Engine {
+    type Selector = ContainerSelector;
+    type Target = ContainerInfo;
+
+    async fn find(&self, selector: &ContainerSelector) -> Result<Vec<ContainerInfo>, FindError> {
+        Ok(selector.find(self).await?)
+    }
+
+    fn describe(c: &ContainerInfo) -> Value {
+        c.describe()
+    }
+}
+
+/// The running tasks of Swarm services.
+#[derive(Debug, Clone)]
+pub struct ServiceTasks {
+    /// The engine (a swarm manager).
+    pub engine: Engine,
+}
+
+impl Driver for ServiceTasks {
+    type Selector = ServiceInfo;
+    type Target = TaskInfo;
+
+    async fn find(&self, service: &ServiceInfo) -> Result<Vec<TaskInfo>, FindError> {
+        Ok(swarm::running_tasks(&self.engine, service).await?)
+    }
+
+    fn describe(t: &TaskInfo) -> Value {
+        t.describe()
+    }
+}
