@@ -13,7 +13,9 @@ use tokio::task::JoinSet;
 use super::context::RunContext;
 use super::selection::{Selection, describe_process, select_processes};
 use crate::builtin::{Func, TargetKind};
-use crate::experiment::event::{FaultRecord, Interruption, RunEvent};
+use crate::experiment::event::{
+    FaultRecord, Interruption, InterruptionKind, RevertResult, RunEvent, now_micros,
+};
 use crate::experiment::model::Activity;
 use crate::fault::process::{FaultError, FaultOrigin, ProcessFault};
 use crate::fault::proxy::{ProxyFault, ProxyFaultError};
@@ -297,12 +299,12 @@ pub(super) async fn track(
     let record = FaultRecord {
         id: lease.id.clone(),
         activity: activity.name.clone(),
-        func: func.name().to_string(),
+        func,
         target: lease.target.clone(),
-        applied_at: Timestamp::now(),
+        applied_at: now_micros(),
         deadline,
         reverted_at: None,
-        revert: (!lease.undo.is_reversible()).then(|| "irreversible".to_string()),
+        revert: (!lease.undo.is_reversible()).then_some(RevertResult::Irreversible),
     };
     ctx.events.emit(RunEvent::FaultApplied {
         fault: record.clone(),
@@ -377,11 +379,11 @@ fn report_revert(
     outcome: Result<RevertOutcome, LedgerError>,
 ) {
     let (revert, error) = match outcome {
-        Ok(RevertOutcome::Reverted) => ("reverted", None),
-        Ok(RevertOutcome::TargetGone) => ("target-gone", None),
-        Ok(RevertOutcome::Nothing) => ("irreversible", None),
-        Ok(RevertOutcome::Failed(e)) => ("failed", Some(e)),
-        Err(e) => ("failed", Some(e.to_string())),
+        Ok(RevertOutcome::Reverted) => (RevertResult::Reverted, None),
+        Ok(RevertOutcome::TargetGone) => (RevertResult::TargetGone, None),
+        Ok(RevertOutcome::Nothing) => (RevertResult::Irreversible, None),
+        Ok(RevertOutcome::Failed(e)) => (RevertResult::Failed, Some(e)),
+        Err(e) => (RevertResult::Failed, Some(e.to_string())),
     };
     if let Some(e) = &error {
         events.warn(format!(
@@ -391,25 +393,18 @@ fn report_revert(
     }
     events.emit(RunEvent::FaultReverted {
         id: lease.id.clone(),
-        revert: revert.into(),
+        revert,
         error,
-        at: Timestamp::now(),
     });
 }
 
 /// A halt seen by the run: interrupt it (exit 4, interruption kind `halt`).
 pub fn interrupt_for_halt(ctx: &RunContext, reason: &str) {
-    let interruption = Interruption {
-        kind: "halt".into(),
+    ctx.interrupt(Interruption {
+        kind: InterruptionKind::Halt,
         name: "halt".into(),
         reason: format!("monkeywrench is halted: {reason}"),
-    };
-    if ctx.interrupt(
-        &interruption,
-        crate::experiment::event::CancelReason::Signal,
-    ) {
-        ctx.events.emit(RunEvent::Interrupted { interruption });
-    }
+    });
 }
 
 /// Polls the halt switch while faults are active; a halt interrupts the run.
