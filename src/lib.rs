@@ -6,7 +6,7 @@
 //! |---|---|
 //! | [`cli`] | clap types, one file per subcommand; wiring only; the only place `anyhow` is used |
 //! | [`exit_code`] | the documented process exit codes, as named constants |
-//! | [`experiment`] | experiment files: `source` (YAML/JSON with spans) → `validate` → `model`; `engine` runs it, `dispatcher` fans out `RunEvent`s, `journal` writes the CTK-shaped journal |
+//! | [`experiment`] | experiment files: `source` (YAML/JSON with spans) → `validate` → `model`; `engine` runs it, `dispatcher` fans out timed `RunEvent`s, `run_state` folds them into the verdict, `journal` builds the CTK-shaped journal from them |
 //! | [`probe`] | providers that measure or act: `process`, `http`; `tolerance` judges outputs |
 //! | [`builtin`] | the `builtin` provider registry: closed set of native probes/actions with argument schemas |
 //! | [`loadgen`] | HTTP load with HdrHistogram latencies (used by `http.measure`) |

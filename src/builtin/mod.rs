@@ -248,6 +248,21 @@ pub fn python_suggestion(module: &str, func: &str) -> Option<&'static str> {
         .map(|(_, s)| *s)
 }
 
+// Journals and run events name a function by its `family.verb` name.
+impl serde::Serialize for Func {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Func {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Func, D::Error> {
+        let name = String::deserialize(d)?;
+        Func::parse(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown builtin function {name:?}")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

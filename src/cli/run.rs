@@ -12,8 +12,8 @@ use super::prepare::{OutputFormat, SourceArgs, prepare};
 use crate::exit_code;
 use crate::experiment::dispatcher::{Dispatcher, EventSink};
 use crate::experiment::engine::{self, Interrupt, RunSettings};
-use crate::experiment::event::{Interruption, RunStatus};
-use crate::experiment::journal::{DuringJournal, JournalBuilder, JournalExtras, write_atomic};
+use crate::experiment::event::{Interruption, InterruptionKind, RunStatus};
+use crate::experiment::journal::{DuringJournal, write_atomic};
 use crate::experiment::model::{DryMode, HypothesisStrategy, RollbackStrategy};
 use crate::experiment::progress::{NdjsonSink, ProgressView};
 
@@ -49,7 +49,8 @@ pub struct RunArgs {
     /// Accepted for Chaos Toolkit compatibility: validation always runs (an invalid file cannot run).
     #[arg(long)]
     pub no_validation: bool,
-    /// Write run events as NDJSON to this file.
+    /// Write run events as NDJSON to this file: one object per line, `{"at", "elapsed_s", "event",
+    /// …}`, the last `run-finished` with the verdict; the lines rebuild the journal exactly.
     #[arg(long, value_name = "PATH")]
     pub events_file: Option<PathBuf>,
     /// Cap on the run, e.g. 90s, 15m, 1h; expiry acts like SIGTERM.
@@ -213,8 +214,7 @@ pub async fn execute(args: RunArgs) -> anyhow::Result<i32> {
             .with_context(|| format!("create the events file {}", path.display()))?;
         sinks.push(Box::new(NdjsonSink::new(std::io::BufWriter::new(file))));
     }
-    let (dispatcher, events) =
-        Dispatcher::start(JournalBuilder::new(settings.during_journal), sinks);
+    let (dispatcher, events) = Dispatcher::start(sinks);
     let (interrupt_tx, interrupt_rx) = mpsc::unbounded_channel();
     let signals = spawn_signal_listeners(interrupt_tx)?;
 
@@ -238,10 +238,7 @@ pub async fn execute(args: RunArgs) -> anyhow::Result<i32> {
         eprintln!("monkeywrench: the event dispatcher stopped unexpectedly; no journal written");
         return Ok(exit_code::INTERNAL);
     };
-    let doc = journal.to_json(&JournalExtras {
-        redactions: report.redactions,
-        seed: args.seed,
-    });
+    let doc = journal.to_json();
     if let Err(err) = write_atomic(&args.journal_path, &doc) {
         eprintln!(
             "monkeywrench: failed to write the journal {}: {err}",
@@ -283,7 +280,7 @@ fn spawn_signal_listeners(
             while stream.recv().await.is_some() {
                 let _ = tx.send(Interrupt {
                     interruption: Interruption {
-                        kind: "signal".into(),
+                        kind: InterruptionKind::Signal,
                         name: name.into(),
                         reason: format!("received {name}"),
                     },

@@ -1,23 +1,27 @@
 //! The journal: Chaos Toolkit's document (same keys, order and status values) plus our additions
-//! under `monkeywrench` keys. Built from `RunEvent`s and written atomically.
+//! under `monkeywrench` keys. Built from the run's events alone ([`from_events`] rebuilds it from an
+//! `--events-file`) and written atomically.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
 use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::event::{
-    Entry, FaultRecord, Interruption, Phase, RunEvent, SteadyState, Verdict, format_timestamp,
+    Entry, FaultRecord, Phase, ProbeVerdict, RunEvent, Stamped, SteadyState, format_timestamp,
     seconds_between,
 };
+use super::run_state::RunState;
 
 /// The chaoslib version whose behaviour the journal reproduces.
 pub const CHAOSLIB_VERSION: &str = "1.44.0";
 
 /// How much of the during-loop history the journal keeps (`--during-journal`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum DuringJournal {
     /// Every iteration (CTK).
     #[default]
@@ -34,13 +38,30 @@ struct SafeguardRecord {
     last_output: Value,
 }
 
+/// The journal header, as `run-started` reports it.
+#[derive(Debug, Clone, Default)]
+struct Header {
+    run_id: String,
+    experiment: Value,
+    seed: Option<u64>,
+    during_mode: DuringJournal,
+    platform: String,
+    node: String,
+    version: String,
+}
+
 /// Accumulates a run's events into the journal document.
 #[derive(Debug, Default)]
 pub struct JournalBuilder {
-    during_mode: DuringJournal,
-    run_id: String,
-    experiment: Value,
+    state: RunState,
+    header: Header,
+    first_at: Option<Timestamp>,
+    last_at: Option<Timestamp>,
     start: Option<Timestamp>,
+    end: Option<Timestamp>,
+    redactions: usize,
+    /// Probes reported in each hypothesis phase since its last pass.
+    pending_probes: BTreeMap<Phase, Vec<Entry>>,
     before: Option<SteadyState>,
     after: Option<SteadyState>,
     during: Vec<SteadyState>,
@@ -48,29 +69,24 @@ pub struct JournalBuilder {
     rollbacks: BTreeMap<usize, Entry>,
     warnings: Vec<String>,
     safeguards: BTreeMap<String, SafeguardRecord>,
-    interruption: Option<Interruption>,
     faults: Vec<FaultRecord>,
     targets: Vec<Value>,
-    end: Option<Timestamp>,
-    verdict: Option<Verdict>,
 }
 
-/// Values known only to the caller that go under the journal's `monkeywrench` key.
-#[derive(Debug, Clone, Default)]
-pub struct JournalExtras {
-    /// Number of secret values replaced by `***`.
-    pub redactions: usize,
-    /// The target-selection seed.
-    pub seed: Option<u64>,
+/// The journal of a run rebuilt from its events (e.g. the lines of an `--events-file`): the very
+/// document the run wrote.
+pub fn from_events<'a>(events: impl IntoIterator<Item = &'a Stamped>) -> Value {
+    let mut builder = JournalBuilder::new();
+    for event in events {
+        builder.on_event(event);
+    }
+    builder.to_json()
 }
 
 impl JournalBuilder {
-    /// A builder keeping during iterations per `during_mode`.
-    pub fn new(during_mode: DuringJournal) -> Self {
-        JournalBuilder {
-            during_mode,
-            ..Default::default()
-        }
+    /// An empty builder.
+    pub fn new() -> Self {
+        JournalBuilder::default()
     }
 
     /// Whether the run started (a journal is written only then).
@@ -78,34 +94,67 @@ impl JournalBuilder {
         self.start.is_some()
     }
 
-    /// Records one event.
-    pub fn on_event(&mut self, event: &RunEvent) {
+    /// Records one event; events after `run-finished` are ignored, as the dispatcher stops there.
+    pub fn on_event(&mut self, stamped: &Stamped) {
+        if self.end.is_some() {
+            return;
+        }
+        let at = stamped.at;
+        self.first_at.get_or_insert(at);
+        self.last_at = Some(at);
+        let event = &stamped.event;
+        self.state.apply(event);
         match event {
             RunEvent::RunStarted {
                 run_id,
                 experiment,
-                start,
+                seed,
+                during_journal,
+                platform,
+                node,
+                version,
                 ..
             } => {
-                self.run_id = run_id.clone();
-                self.experiment = experiment.clone();
-                self.start = Some(*start);
+                self.header = Header {
+                    run_id: run_id.clone(),
+                    experiment: experiment.clone(),
+                    seed: *seed,
+                    during_mode: *during_journal,
+                    platform: platform.clone(),
+                    node: node.clone(),
+                    version: version.clone(),
+                };
+                self.start = Some(at);
             }
-            RunEvent::ActivityFinished { phase, seq, entry } => match phase {
-                Phase::Method => {
-                    self.run.insert(*seq, (**entry).clone());
+            RunEvent::ActivityFinished {
+                phase, seq, entry, ..
+            } => {
+                let entry = (**entry).clone();
+                match phase {
+                    Phase::HypothesisBefore | Phase::HypothesisDuring | Phase::HypothesisAfter => {
+                        self.pending_probes.entry(*phase).or_default().push(entry);
+                    }
+                    Phase::Method => {
+                        self.run.insert(*seq, entry);
+                    }
+                    Phase::Rollbacks => {
+                        self.rollbacks.insert(*seq, entry);
+                    }
+                    Phase::Safeguard | Phase::Configuration => {}
                 }
-                Phase::Rollbacks => {
-                    self.rollbacks.insert(*seq, (**entry).clone());
+            }
+            RunEvent::HypothesisChecked { phase, result } => {
+                let state = SteadyState {
+                    steady_state_met: Some(*result == ProbeVerdict::Met),
+                    probes: self.pending_probes.remove(phase).unwrap_or_default(),
+                };
+                match phase {
+                    Phase::HypothesisBefore => self.before = Some(state),
+                    Phase::HypothesisAfter => self.after = Some(state),
+                    Phase::HypothesisDuring => self.during.push(state),
+                    Phase::Method | Phase::Rollbacks | Phase::Safeguard | Phase::Configuration => {}
                 }
-                _ => {}
-            },
-            RunEvent::HypothesisChecked { phase, state, .. } => match phase {
-                Phase::HypothesisBefore => self.before = Some(state.clone()),
-                Phase::HypothesisAfter => self.after = Some(state.clone()),
-                Phase::HypothesisDuring => self.during.push(state.clone()),
-                _ => {}
-            },
+            }
             RunEvent::SafeguardChecked {
                 name,
                 tripped,
@@ -114,7 +163,7 @@ impl JournalBuilder {
             } => {
                 let record = self.safeguards.entry(name.clone()).or_default();
                 if *tripped {
-                    record.broken_at.get_or_insert_with(Timestamp::now);
+                    record.broken_at.get_or_insert(at);
                 } else {
                     record.checks += 1;
                     record.last_output = output.clone();
@@ -135,28 +184,28 @@ impl JournalBuilder {
                 "seed": seed,
             })),
             RunEvent::FaultApplied { fault } => self.faults.push(fault.clone()),
-            RunEvent::FaultReverted { id, revert, at, .. } => {
+            RunEvent::FaultReverted { id, revert, .. } => {
                 if let Some(f) = self.faults.iter_mut().find(|f| f.id == *id) {
-                    f.revert = Some(revert.clone());
-                    f.reverted_at = Some(*at);
+                    f.revert = Some(*revert);
+                    f.reverted_at = Some(at);
                 }
             }
-            RunEvent::Interrupted { interruption } => {
-                if self.interruption.is_none() {
-                    self.interruption = Some(interruption.clone());
-                }
+            RunEvent::RunFinished { redactions, .. } => {
+                self.end = Some(at);
+                self.redactions = *redactions;
             }
-            RunEvent::RunFinished { end, verdict } => {
-                self.end = Some(*end);
-                self.verdict = Some(verdict.clone());
-            }
-            RunEvent::PhaseStarted { .. } | RunEvent::ActivityStarted { .. } => {}
+            RunEvent::PhaseStarted { .. }
+            | RunEvent::ActivityStarted { .. }
+            | RunEvent::FailFastTripped
+            | RunEvent::Interrupted { .. }
+            | RunEvent::RollbacksSkipped { .. }
+            | RunEvent::Aborted { .. } => {}
         }
     }
 
     /// The during iterations the journal keeps.
     fn kept_during(&self) -> Vec<&SteadyState> {
-        match self.during_mode {
+        match self.header.during_mode {
             DuringJournal::Full => self.during.iter().collect(),
             DuringJournal::Changes => {
                 let last = self.during.len().saturating_sub(1);
@@ -174,20 +223,22 @@ impl JournalBuilder {
         }
     }
 
-    /// The journal document, top-level keys in Chaos Toolkit's order, ours last.
-    pub fn to_json(&self, extras: &JournalExtras) -> Value {
-        let start = self.start.unwrap_or_else(Timestamp::now);
-        let end = self.end.unwrap_or_else(Timestamp::now);
-        let verdict = self.verdict.clone();
+    /// The journal document, top-level keys in Chaos Toolkit's order, ours last. The verdict is
+    /// derived from the events; it is null until `run-finished` was seen.
+    pub fn to_json(&self) -> Value {
+        let start = self.start.or(self.first_at).unwrap_or_default();
+        let end = self.end.or(self.last_at).unwrap_or(start);
+        let verdict = self.end.is_some().then(|| self.state.verdict());
+        let header = &self.header;
         let mut doc = Map::new();
         doc.insert("chaoslib-version".into(), json!(CHAOSLIB_VERSION));
-        doc.insert("platform".into(), json!(platform()));
-        doc.insert("node".into(), json!(node()));
-        doc.insert("experiment".into(), self.experiment.clone());
+        doc.insert("platform".into(), json!(header.platform));
+        doc.insert("node".into(), json!(header.node));
+        doc.insert("experiment".into(), header.experiment.clone());
         doc.insert("start".into(), json!(format_timestamp(&start)));
         doc.insert(
             "status".into(),
-            serde_json::to_value(verdict.as_ref().map(|v| v.status)).unwrap_or(Value::Null),
+            json!(verdict.as_ref().map(|v| v.status.name())),
         );
         doc.insert(
             "deviated".into(),
@@ -208,7 +259,7 @@ impl JournalBuilder {
         );
         doc.insert("end".into(), json!(format_timestamp(&end)));
         doc.insert("duration".into(), json!(seconds_between(&start, &end)));
-        if let Some(interruption) = &self.interruption {
+        if let Some(interruption) = self.state.interruption() {
             doc.insert("interruption".into(), json!(interruption));
         }
         let safeguards: Vec<Value> = self
@@ -226,13 +277,13 @@ impl JournalBuilder {
         doc.insert(
             "monkeywrench".into(),
             json!({
-                "version": env!("CARGO_PKG_VERSION"),
-                "run_id": self.run_id,
+                "version": header.version,
+                "run_id": header.run_id,
                 "outcome": verdict.as_ref().map(|v| v.outcome),
                 "exit_code": verdict.as_ref().map(|v| v.exit_code),
                 "warnings": self.warnings,
-                "redactions": extras.redactions,
-                "seed": extras.seed,
+                "redactions": self.redactions,
+                "seed": header.seed,
                 "faults": self.faults,
                 "targets": self.targets,
                 "safeguards": safeguards,
@@ -264,24 +315,4 @@ pub fn write_atomic(path: &Path, doc: &Value) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
-}
-
-/// A CTK-shaped platform string, e.g. `Linux-6.1.0-x86_64`.
-fn platform() -> String {
-    match nix::sys::utsname::uname() {
-        Ok(u) => format!(
-            "{}-{}-{}",
-            u.sysname().to_string_lossy(),
-            u.release().to_string_lossy(),
-            u.machine().to_string_lossy()
-        ),
-        Err(_) => std::env::consts::OS.to_string(),
-    }
-}
-
-/// The host name.
-fn node() -> String {
-    nix::unistd::gethostname()
-        .map(|h| h.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }

@@ -2,7 +2,9 @@
 //!
 //! Pipeline: [`source`] parses JSON/YAML into a span-carrying [`source::Node`] tree (the raw mirror of
 //! the file), [`validate`] checks it and builds the [`model`], and the engine runs the model while the
-//! dispatcher fans `RunEvent`s out to the journal, the progress view and the event file.
+//! dispatcher fans `RunEvent`s out to the journal, the progress view and the event file. The events
+//! are the only record of a run: [`run_state`] folds them into the verdict the engine and the journal
+//! both read.
 
 pub mod configure;
 pub mod diagnostic;
@@ -16,6 +18,7 @@ pub mod model;
 pub mod overrides;
 pub mod progress;
 pub mod redact;
+pub mod run_state;
 pub mod source;
 pub mod substitute;
 pub mod validate;

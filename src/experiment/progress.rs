@@ -7,7 +7,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::dispatcher::EventSink;
-use super::event::{EntryStatus, Phase, RunEvent};
+use super::event::{EntryStatus, Phase, ProbeVerdict, RunEvent, Stamped};
 
 /// Human progress on stderr.
 pub struct ProgressView {
@@ -41,8 +41,8 @@ impl ProgressView {
 }
 
 impl EventSink for ProgressView {
-    fn on_event(&mut self, event: &RunEvent) {
-        match event {
+    fn on_event(&mut self, stamped: &Stamped) {
+        match &stamped.event {
             RunEvent::RunStarted { title, .. } if !self.quiet => {
                 self.line(format!("▶ running experiment: {title}"));
             }
@@ -84,13 +84,12 @@ impl EventSink for ProgressView {
                 }
                 self.line(text);
             }
-            RunEvent::HypothesisChecked { phase, met, .. } if !self.quiet => {
-                let verdict = match met {
-                    Some(true) => "steady state met",
-                    Some(false) => "steady state NOT met",
-                    None => "steady state not judged",
+            RunEvent::HypothesisChecked { result, .. } if !self.quiet => {
+                let verdict = match result {
+                    ProbeVerdict::Met => "steady state met",
+                    ProbeVerdict::Unmet => "steady state NOT met",
+                    ProbeVerdict::Errored => "steady state NOT met (a probe errored)",
                 };
-                let _ = phase;
                 self.line(format!("  = {verdict}"));
             }
             RunEvent::SafeguardChecked {
@@ -106,7 +105,7 @@ impl EventSink for ProgressView {
             RunEvent::FaultApplied { fault } if !self.quiet => {
                 self.line(format!(
                     "  ⚡ {} on {} (lease {}, revert by {})",
-                    fault.func,
+                    fault.func.name(),
                     crate::target::label::label(&fault.target),
                     fault.id.get(..8).unwrap_or(&fault.id),
                     super::event::format_timestamp(&fault.deadline)
@@ -117,8 +116,9 @@ impl EventSink for ProgressView {
             } if !self.quiet => {
                 let why = error.as_ref().map(|e| format!(": {e}")).unwrap_or_default();
                 self.line(format!(
-                    "  ↺ fault {} {revert}{why}",
-                    id.get(..8).unwrap_or(id)
+                    "  ↺ fault {} {}{why}",
+                    id.get(..8).unwrap_or(id),
+                    revert.name()
                 ));
             }
             RunEvent::TargetsSelected {
@@ -136,17 +136,21 @@ impl EventSink for ProgressView {
             RunEvent::Interrupted { interruption } => {
                 self.line(format!("⚠ interrupted: {}", interruption.reason));
             }
+            RunEvent::FailFastTripped => {
+                self.line("⚠ steady state deviated: --fail-fast stops the method".into());
+            }
+            RunEvent::RollbacksSkipped { reason } => {
+                self.line(format!("⚠ no rollbacks will play: {reason}"));
+            }
+            RunEvent::Aborted { reason } => self.line(format!("⚠ aborted: {reason}")),
             RunEvent::RunFinished { verdict, .. } => {
                 if let Some(bar) = &self.spinner {
                     bar.finish_and_clear();
                 }
                 self.line(format!(
                     "■ {} (status {}, deviated {}, exit {})",
-                    verdict.outcome,
-                    serde_json::to_value(verdict.status)
-                        .ok()
-                        .and_then(|v| v.as_str().map(String::from))
-                        .unwrap_or_default(),
+                    verdict.outcome.name(),
+                    verdict.status.name(),
                     verdict.deviated,
                     verdict.exit_code
                 ));
@@ -182,7 +186,7 @@ impl<W: Write + Send> NdjsonSink<W> {
 }
 
 impl<W: Write + Send> EventSink for NdjsonSink<W> {
-    fn on_event(&mut self, event: &RunEvent) {
+    fn on_event(&mut self, event: &Stamped) {
         if let Ok(line) = serde_json::to_string(event) {
             let _ = writeln!(self.out, "{line}");
         }

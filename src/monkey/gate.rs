@@ -6,7 +6,6 @@ use tokio::sync::mpsc;
 
 use crate::experiment::dispatcher::Dispatcher;
 use crate::experiment::engine::{self, RunSettings};
-use crate::experiment::journal::{DuringJournal, JournalBuilder, JournalExtras};
 use crate::experiment::model::{Experiment, HypothesisStrategy};
 
 /// Runs the gate; `Err` carries the reason the kill must be skipped.
@@ -16,8 +15,7 @@ pub async fn check(gate: &Experiment) -> Result<(), String> {
         cwd: std::env::current_dir().unwrap_or_else(|_| ".".into()),
         ..RunSettings::default()
     };
-    let (dispatcher, events) =
-        Dispatcher::start(JournalBuilder::new(DuringJournal::Full), Vec::new());
+    let (dispatcher, events) = Dispatcher::start(Vec::new());
     // Nothing interrupts a gate check; the sender is kept so the channel stays open.
     let (_interrupts, interrupt_rx) = mpsc::unbounded_channel();
     let env = |k: &str| std::env::var(k).ok();
@@ -27,12 +25,7 @@ pub async fn check(gate: &Experiment) -> Result<(), String> {
     let journal = dispatcher
         .finish()
         .await
-        .map(|j| {
-            j.to_json(&JournalExtras {
-                redactions: 0,
-                seed: None,
-            })
-        })
+        .map(|j| j.to_json())
         .unwrap_or(Value::Null);
     if report.verdict.exit_code == crate::exit_code::OK {
         return Ok(());

@@ -6,6 +6,7 @@ mod containers;
 mod ctk_compat;
 mod demo;
 mod docker_fixture;
+mod event_stream;
 mod examples;
 mod faults;
 mod harness;

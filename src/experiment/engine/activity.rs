@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use jiff::Timestamp;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -10,7 +9,7 @@ use super::context::RunContext;
 use super::provider::{self, provider_timeout};
 use super::tolerance;
 use crate::experiment::event::{
-    CancelReason, Entry, EntryExtra, EntryStatus, Phase, RunEvent, seconds_between,
+    CancelReason, Entry, EntryExtra, EntryStatus, Phase, RunEvent, now_micros, seconds_between,
 };
 use crate::experiment::model::{Activity, ActivityKind, DryMode, Provider};
 
@@ -49,7 +48,7 @@ pub async fn execute(
         cancelled_in_pause = pause_for(ctx, d, cancel).await;
     }
 
-    let start = Timestamp::now();
+    let start = now_micros();
     let ended = if let Some(reason) = cancelled_in_pause {
         Ended::Cancelled(reason)
     } else if skip_execution {
@@ -57,7 +56,7 @@ pub async fn execute(
     } else {
         run_provider(ctx, activity, cancel).await
     };
-    let end = Timestamp::now();
+    let end = now_micros();
 
     let mut extra = EntryExtra::default();
     let (output, status, exception) = match ended {
@@ -122,11 +121,12 @@ pub async fn execute(
     entry
 }
 
-/// Reports a finished entry to the dispatcher.
-pub fn report(ctx: &RunContext, phase: Phase, seq: usize, entry: &Entry) {
+/// Reports the finished entry of `activity` to the dispatcher.
+pub fn report(ctx: &RunContext, phase: Phase, seq: usize, activity: &Activity, entry: &Entry) {
     ctx.events.emit(RunEvent::ActivityFinished {
         phase,
         seq,
+        kind: activity.kind,
         entry: Box::new(entry.clone()),
     });
 }

@@ -1,18 +1,19 @@
 //! State shared by the executors of one run: settings, substitutions, redaction, cancellation.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 use crate::experiment::dispatcher::Events;
-use crate::experiment::event::{CancelReason, Interruption};
+use crate::experiment::event::{CancelReason, Interruption, RunEvent};
 use crate::experiment::journal::DuringJournal;
 use crate::experiment::model::{
     Activity, DryMode, Experiment, HypothesisStrategy, RollbackStrategy, Seconds,
 };
 use crate::experiment::redact::Redactor;
+use crate::experiment::run_state::RunState;
 use crate::experiment::substitute::Substitutions;
 
 /// Command-line choices that shape a run (spec §10).
@@ -75,35 +76,6 @@ pub struct Interrupt {
 /// How long a fault without `duration` may last when no `--max-duration` is given.
 pub const DEFAULT_FAULT_DEADLINE: Duration = Duration::from_secs(3600);
 
-/// Facts gathered while the run executes; the verdict is computed from them.
-#[derive(Debug, Clone, Default)]
-pub struct Facts {
-    /// The before-hypothesis had an unmet probe.
-    pub before_unmet: bool,
-    /// A before-hypothesis probe errored.
-    pub before_errored: bool,
-    /// The after-hypothesis or a during iteration was unmet or errored.
-    pub deviated: bool,
-    /// An after-hypothesis probe errored.
-    pub after_errored: bool,
-    /// The after-hypothesis ran.
-    pub after_ran: bool,
-    /// A method action failed.
-    pub action_failed: bool,
-    /// A method action started (rollbacks are then always played under `default`).
-    pub action_started: bool,
-    /// A rollback failed.
-    pub rollback_failed: bool,
-    /// `--fail-fast` cancelled the method.
-    pub fail_fast_tripped: bool,
-    /// What interrupted the run, first cause only.
-    pub interruption: Option<Interruption>,
-    /// SIGUSR2 was received.
-    pub skip_rollbacks: bool,
-    /// An unexpected error stopped the run.
-    pub aborted: bool,
-}
-
 /// Everything the executors of one run share.
 #[derive(Debug)]
 pub struct RunContext {
@@ -127,8 +99,6 @@ pub struct RunContext {
     pub run_deadline: jiff::Timestamp,
     /// The run's faults and their ledger.
     pub faults: super::faults::FaultBook,
-    cancel_reason: Mutex<Option<CancelReason>>,
-    facts: Mutex<Facts>,
 }
 
 impl RunContext {
@@ -155,46 +125,36 @@ impl RunContext {
             rollback_cancel: CancellationToken::new(),
             run_id: uuid::Uuid::new_v4().to_string(),
             faults: super::faults::FaultBook::default(),
-            cancel_reason: Mutex::new(None),
-            facts: Mutex::new(Facts::default()),
         })
     }
 
-    /// Reads or changes the facts under the lock.
-    pub fn facts<R>(&self, f: impl FnOnce(&mut Facts) -> R) -> R {
-        let mut guard = self.facts.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut guard)
+    /// Reads the run state: the fold of every event sent so far.
+    pub fn state<R>(&self, read: impl FnOnce(&RunState) -> R) -> R {
+        self.events.state(read)
     }
 
-    /// Stops the method for `reason` (first reason wins).
-    pub fn cancel_method(&self, reason: CancelReason) {
-        {
-            let mut r = self.cancel_reason.lock().unwrap_or_else(|e| e.into_inner());
-            if r.is_none() {
-                *r = Some(reason);
-            }
-        }
-        self.method_cancel.cancel();
+    /// Whether the run was interrupted.
+    pub fn interrupted(&self) -> bool {
+        self.state(RunState::interrupted)
     }
 
-    /// Records `interruption` (only the first one counts) and stops the method for `reason`;
-    /// returns whether this was the first interruption (the caller then reports it).
-    pub fn interrupt(&self, interruption: &Interruption, reason: CancelReason) -> bool {
-        let first = self.facts(|f| {
-            if f.interruption.is_none() {
-                f.interruption = Some(interruption.clone());
-                true
+    /// Reports `interruption` unless the run already is interrupted (the first cause counts), then
+    /// stops the method. The event goes out before the cancellation, so whatever the cancellation
+    /// cuts short is reported after it.
+    pub fn interrupt(&self, interruption: Interruption) {
+        self.events.emit_with(|state| {
+            if state.interrupted() {
+                Vec::new()
             } else {
-                false
+                vec![RunEvent::Interrupted { interruption }]
             }
         });
-        self.cancel_method(reason);
-        first
+        self.method_cancel.cancel();
     }
 
     /// Why the method was cancelled, if it was.
     pub fn cancel_reason(&self) -> Option<CancelReason> {
-        *self.cancel_reason.lock().unwrap_or_else(|e| e.into_inner())
+        self.state(RunState::cancel_reason)
     }
 
     /// The hypothesis strategy in force (CLI > file > default).

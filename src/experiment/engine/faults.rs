@@ -14,11 +14,13 @@ use tokio::task::JoinSet;
 use super::context::RunContext;
 use super::selection::{resume_victims, selecting};
 use crate::builtin::{Action, Func};
-use crate::experiment::event::{FaultRecord, Interruption, RunEvent};
+use crate::experiment::event::{
+    FaultRecord, Interruption, InterruptionKind, RevertResult, RunEvent, now_micros,
+};
 use crate::experiment::model::Activity;
 use crate::fault::{self, Act, Error, Family, Fault, FaultFunc, Origin};
 use crate::ledger::guard;
-use crate::ledger::{Lease, Ledger, LedgerError, RevertOutcome};
+use crate::ledger::{Lease, LeaseState, Ledger, LedgerError, RevertOutcome};
 use crate::schema::describe_problems;
 use crate::store::{Store, StoreLocation};
 use crate::target::Selection;
@@ -145,7 +147,7 @@ async fn apply_one<A: Act>(
     }
 }
 
-/// Stops the deadline timers (after `revert_all` reverted their faults early).
+/// Stops the deadline timers (the method was cut short: `revert_all` reverts everything now).
 pub async fn cancel_timers(ctx: &RunContext) {
     ctx.faults.timers.lock().await.abort_all();
 }
@@ -217,12 +219,12 @@ async fn track(
     let record = FaultRecord {
         id: lease.id.clone(),
         activity: activity.name.clone(),
-        func: func.name().to_string(),
+        func: Func::Fault(func),
         target: lease.target.clone(),
-        applied_at: Timestamp::now(),
+        applied_at: now_micros(),
         deadline,
         reverted_at: None,
-        revert: (!lease.reversible).then(|| "irreversible".to_string()),
+        revert: (!lease.reversible).then_some(RevertResult::Irreversible),
     };
     ctx.events.emit(RunEvent::FaultApplied {
         fault: record.clone(),
@@ -253,10 +255,11 @@ pub async fn await_timed(ctx: &RunContext) {
 }
 
 /// Reverts every lease of the run the ledger still shows active, newest first — also one
-/// recorded just before its activity was cut short; returns false if a revert failed.
-pub async fn revert_all(ctx: &RunContext) -> bool {
+/// recorded just before its activity was cut short. Each outcome is an event; a fault never
+/// reverted counts as a failed revert in the verdict.
+pub async fn revert_all(ctx: &RunContext) {
     let Some(ledger) = ctx.faults.ledger.get() else {
-        return true;
+        return;
     };
     let leases = match ledger.of_run(&ctx.run_id).await {
         Ok(all) => all,
@@ -264,16 +267,25 @@ pub async fn revert_all(ctx: &RunContext) -> bool {
             ctx.events.warn(format!(
                 "read this run's faults from the ledger: {e}; the guard and the next start revert them"
             ));
-            return false;
+            return;
         }
     };
-    let mut ok = true;
-    for lease in leases.iter().rev().filter(|l| l.state.is_active()) {
-        let outcome = ledger.revert(lease).await;
-        ok &= !matches!(outcome, Ok(RevertOutcome::Failed(_)) | Err(_));
-        report_revert(&ctx.events, lease, outcome);
+    for lease in leases.iter().rev() {
+        let outcome = match lease.state {
+            LeaseState::Pending | LeaseState::Applied | LeaseState::RevertFailed => {
+                ledger.revert(lease).await
+            }
+            // Closed by a halt or the guard: the run reports what they did.
+            LeaseState::Reverted | LeaseState::ApplyFailed => Ok(RevertOutcome::Reverted),
+            LeaseState::TargetGone => Ok(RevertOutcome::TargetGone),
+            LeaseState::Irreversible => continue,
+        };
+        let already_reported =
+            !lease.state.is_active() && !ctx.events.state(|s| s.awaits_revert(&lease.id));
+        if !already_reported {
+            report_revert(&ctx.events, lease, outcome);
+        }
     }
-    ok
 }
 
 fn report_revert(
@@ -282,11 +294,11 @@ fn report_revert(
     outcome: Result<RevertOutcome, LedgerError>,
 ) {
     let (revert, error) = match outcome {
-        Ok(RevertOutcome::Reverted) => ("reverted", None),
-        Ok(RevertOutcome::TargetGone) => ("target-gone", None),
-        Ok(RevertOutcome::Nothing) => ("irreversible", None),
-        Ok(RevertOutcome::Failed(e)) => ("failed", Some(e)),
-        Err(e) => ("failed", Some(e.to_string())),
+        Ok(RevertOutcome::Reverted) => (RevertResult::Reverted, None),
+        Ok(RevertOutcome::TargetGone) => (RevertResult::TargetGone, None),
+        Ok(RevertOutcome::Nothing) => (RevertResult::Irreversible, None),
+        Ok(RevertOutcome::Failed(e)) => (RevertResult::Failed, Some(e)),
+        Err(e) => (RevertResult::Failed, Some(e.to_string())),
     };
     if let Some(e) = &error {
         events.warn(format!(
@@ -296,25 +308,18 @@ fn report_revert(
     }
     events.emit(RunEvent::FaultReverted {
         id: lease.id.clone(),
-        revert: revert.into(),
+        revert,
         error,
-        at: Timestamp::now(),
     });
 }
 
 /// A halt seen by the run: interrupt it (exit 4, interruption kind `halt`).
 pub fn interrupt_for_halt(ctx: &RunContext, reason: &str) {
-    let interruption = Interruption {
-        kind: "halt".into(),
+    ctx.interrupt(Interruption {
+        kind: InterruptionKind::Halt,
         name: "halt".into(),
         reason: format!("monkeywrench is halted: {reason}"),
-    };
-    if ctx.interrupt(
-        &interruption,
-        crate::experiment::event::CancelReason::Signal,
-    ) {
-        ctx.events.emit(RunEvent::Interrupted { interruption });
-    }
+    });
 }
 
 /// Polls the halt switch while faults are active; a halt interrupts the run.

@@ -5,52 +5,31 @@ use tokio_util::sync::CancellationToken;
 use super::activity::{execute, report};
 use super::context::RunContext;
 use super::tolerance;
-use crate::experiment::event::{Entry, EntryStatus, Phase, RunEvent, SteadyState};
+use crate::experiment::event::{Entry, EntryStatus, Phase, ProbeVerdict, RunEvent};
 use crate::experiment::model::{Activity, Hypothesis};
 
-/// The verdict on one probe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProbeVerdict {
-    /// Within tolerance (or dry: not judged).
-    Met,
-    /// Outside tolerance.
-    Unmet,
-    /// The probe or its tolerance errored.
-    Errored,
-}
-
-/// Runs the hypothesis probes in order, stopping at the first unmet or errored one.
+/// Runs the hypothesis probes in order, stopping at the first unmet or errored one; reports each
+/// probe, then the pass. Returns the worst verdict (`Met` when there are no probes).
 pub async fn check(
     ctx: &RunContext,
     hypothesis: &Hypothesis,
     phase: Phase,
     cancel: &CancellationToken,
-) -> (SteadyState, Option<ProbeVerdict>) {
-    let mut probes = Vec::new();
-    let mut worst = None;
+) -> ProbeVerdict {
+    let mut worst = ProbeVerdict::Met;
     for (seq, probe) in hypothesis.probes.iter().enumerate() {
         let (entry, verdict) = judged_probe(ctx, probe, phase, seq, cancel).await;
-        report(ctx, phase, seq, &entry);
-        probes.push(entry);
-        worst = Some(verdict);
+        report(ctx, phase, seq, probe, &entry);
+        worst = verdict;
         if verdict != ProbeVerdict::Met {
             break;
         }
     }
-    let met = match worst {
-        None => Some(true),
-        Some(v) => Some(v == ProbeVerdict::Met),
-    };
-    let state = SteadyState {
-        steady_state_met: met,
-        probes,
-    };
     ctx.events.emit(RunEvent::HypothesisChecked {
         phase,
-        state: state.clone(),
-        met,
+        result: worst,
     });
-    (state, worst)
+    worst
 }
 
 /// Runs one probe and judges its tolerance; the entry carries `tolerance_met`.

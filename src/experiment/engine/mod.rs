@@ -8,12 +8,10 @@ mod hypothesis;
 mod provider;
 mod selection;
 mod tolerance;
-mod verdict;
 mod watch;
 
 use std::sync::Arc;
 
-use jiff::Timestamp;
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -25,13 +23,13 @@ pub use selection::preview;
 
 use self::activity::{execute, report};
 use self::context::RunContext;
-use self::hypothesis::ProbeVerdict;
 use crate::experiment::configure::{self, ConfigureError};
 use crate::experiment::dispatcher::Events;
-use crate::experiment::event::{CancelReason, EntryStatus, Phase, RunEvent, Verdict};
-use crate::experiment::model::{
-    Activity, ActivityKind, ConfigValue, Experiment, Provider, RollbackStrategy,
+use crate::experiment::event::{
+    EntryStatus, Interruption, InterruptionKind, Phase, RunEvent, RunStatus, Verdict, host_name,
+    host_platform,
 };
+use crate::experiment::model::{Activity, ConfigValue, Experiment, Provider, RollbackStrategy};
 use crate::experiment::redact::{Redactor, redact_inline_secrets};
 use crate::experiment::substitute::Substitutions;
 
@@ -46,10 +44,8 @@ pub enum EngineError {
 /// What a finished run reports besides its events.
 #[derive(Debug, Clone)]
 pub struct RunReport {
-    /// The verdict (also sent as the last event).
+    /// The verdict the events imply (also sent as the last event).
     pub verdict: Verdict,
-    /// How many secret occurrences were redacted.
-    pub redactions: usize,
 }
 
 /// Runs `experiment`; `interrupts` delivers signals (the first interrupts, a second skips the
@@ -158,7 +154,11 @@ async fn run_started(
         run_id: ctx.run_id.clone(),
         title,
         experiment: copy,
-        start: Timestamp::now(),
+        seed: ctx.settings.seed,
+        during_journal: ctx.settings.during_journal,
+        platform: host_platform(),
+        node: host_name(),
+        version: env!("CARGO_PKG_VERSION").into(),
     });
     let listener = tokio::spawn(listen_for_interrupts(ctx.clone(), interrupts));
 
@@ -169,21 +169,14 @@ async fn run_started(
     }
     let hypothesis = ctx.experiment.hypothesis.clone();
 
-    let mut gate_passed = true;
     if let Some(h) = hypothesis.as_ref().filter(|_| strategy.before()) {
         ctx.events.emit(RunEvent::PhaseStarted {
             phase: Phase::HypothesisBefore,
         });
-        let (_, verdict) =
-            hypothesis::check(&ctx, h, Phase::HypothesisBefore, &ctx.method_cancel).await;
-        match verdict {
-            Some(ProbeVerdict::Unmet) => ctx.facts(|f| f.before_unmet = true),
-            Some(ProbeVerdict::Errored) => ctx.facts(|f| f.before_errored = true),
-            _ => {}
-        }
-        gate_passed = verdict.is_none_or(|v| v == ProbeVerdict::Met);
+        hypothesis::check(&ctx, h, Phase::HypothesisBefore, &ctx.method_cancel).await;
     }
-    if gate_passed && !interrupted(&ctx) {
+    let gate_passed = ctx.state(|s| s.gate_passed());
+    if gate_passed && !ctx.interrupted() {
         for safeguard in &ctx.experiment.safeguards {
             if watch::check_safeguard(&ctx, safeguard, &ctx.method_cancel).await {
                 watch::trip(&ctx, &safeguard.probe.name, 1);
@@ -191,7 +184,7 @@ async fn run_started(
             }
         }
     }
-    if gate_passed && !interrupted(&ctx) {
+    if gate_passed && !ctx.interrupted() {
         run_method(
             &ctx,
             hypothesis
@@ -203,7 +196,7 @@ async fn run_started(
 
     if let Some(h) = hypothesis
         .as_ref()
-        .filter(|_| strategy.after() && gate_passed && !interrupted(&ctx))
+        .filter(|_| strategy.after() && gate_passed && !ctx.interrupted())
     {
         ctx.events.emit(RunEvent::PhaseStarted {
             phase: Phase::HypothesisAfter,
@@ -216,43 +209,20 @@ async fn run_started(
                 stop.cancel();
             })
         };
-        let (_, verdict) =
-            hypothesis::check(&ctx, h, Phase::HypothesisAfter, &stop_on_signal).await;
+        hypothesis::check(&ctx, h, Phase::HypothesisAfter, &stop_on_signal).await;
         signal_watch.abort();
-        ctx.facts(|f| {
-            f.after_ran = true;
-            match verdict {
-                Some(ProbeVerdict::Unmet) => f.deviated = true,
-                Some(ProbeVerdict::Errored) => {
-                    f.deviated = true;
-                    f.after_errored = true;
-                }
-                _ => {}
-            }
-        });
     }
 
-    // Step 7: faults without a duration last until here; revert what is still active, newest first.
-    if !faults::revert_all(&ctx).await {
-        ctx.facts(|f| f.rollback_failed = true);
-    }
+    // Step 7: faults without a duration last until here; revert what is still active, newest
+    // first (a failed revert is reported as an event and counts in the verdict).
+    faults::revert_all(&ctx).await;
     if should_roll_back(&ctx) {
         run_rollbacks(&ctx).await;
     }
     listener.abort();
-    let verdict = ctx.facts(|f| verdict::verdict(f));
-    ctx.events.emit(RunEvent::RunFinished {
-        end: Timestamp::now(),
-        verdict: verdict.clone(),
-    });
     RunReport {
-        verdict,
-        redactions: ctx.redactor.count(),
+        verdict: ctx.events.finish_run(ctx.redactor.count()),
     }
-}
-
-fn interrupted(ctx: &RunContext) -> bool {
-    ctx.facts(|f| f.interruption.is_some())
 }
 
 /// First interrupt: record it and stop the method. Any later one: stop the rollbacks too.
@@ -269,8 +239,8 @@ async fn listen_for_interrupts(
         let next = tokio::select! {
             i = interrupts.recv() => match i { Some(i) => i, None => std::future::pending().await },
             _ = sleep_until(deadline), if !seen => Interrupt {
-                interruption: crate::experiment::event::Interruption {
-                    kind: "max-duration".into(),
+                interruption: Interruption {
+                    kind: InterruptionKind::MaxDuration,
                     name: "max-duration".into(),
                     reason: format!("the run exceeded --max-duration ({} s)",
                         ctx.settings.max_duration.map(|d| d.as_secs_f64()).unwrap_or_default()),
@@ -285,21 +255,21 @@ async fn listen_for_interrupts(
             continue;
         }
         seen = true;
-        let first = ctx.facts(|f| {
-            f.skip_rollbacks |= next.skip_rollbacks;
-            if f.interruption.is_none() {
-                f.interruption = Some(next.interruption.clone());
-                true
-            } else {
-                false
+        // Both in one step: the engine must not reach its rollbacks between the two.
+        ctx.events.emit_with(|state| {
+            let mut events = Vec::new();
+            let reason = next.interruption.reason.clone();
+            if !state.interrupted() {
+                events.push(RunEvent::Interrupted {
+                    interruption: next.interruption,
+                });
             }
+            if next.skip_rollbacks {
+                events.push(RunEvent::RollbacksSkipped { reason });
+            }
+            events
         });
-        if first {
-            ctx.events.emit(RunEvent::Interrupted {
-                interruption: next.interruption,
-            });
-        }
-        ctx.cancel_method(CancelReason::Signal);
+        ctx.method_cancel.cancel();
     }
 }
 
@@ -340,23 +310,22 @@ async fn run_method(ctx: &Arc<RunContext>, during: Option<&crate::experiment::mo
         if ctx.method_cancel.is_cancelled() {
             break;
         }
-        if activity.kind == ActivityKind::Action {
-            ctx.facts(|f| f.action_started = true);
-        }
         if activity.background {
             let (ctx, activity) = (ctx.clone(), activity.clone());
             background.spawn(async move {
                 let entry = execute(&ctx, &activity, Phase::Method, seq, &ctx.method_cancel).await;
-                record_method_entry(&ctx, &activity, seq, &entry);
+                report(&ctx, Phase::Method, seq, &activity, &entry);
             });
         } else {
             let entry = execute(ctx, activity, Phase::Method, seq, &ctx.method_cancel).await;
-            record_method_entry(ctx, activity, seq, &entry);
+            report(ctx, Phase::Method, seq, activity, &entry);
         }
     }
     while let Some(joined) = background.join_next().await {
-        if joined.is_err() {
-            ctx.facts(|f| f.aborted = true);
+        if let Err(e) = joined {
+            ctx.events.emit(RunEvent::Aborted {
+                reason: format!("a background activity stopped unexpectedly: {e}"),
+            });
         }
     }
     // The method ends only after its timed faults have reverted (safeguards and the during-
@@ -369,51 +338,32 @@ async fn run_method(ctx: &Arc<RunContext>, during: Option<&crate::experiment::mo
         _ = faults::await_timed(ctx) => false,
     };
     if cut_short {
-        if !faults::revert_all(ctx).await {
-            ctx.facts(|f| f.rollback_failed = true);
-        }
+        // Timers first: one stopped half-way leaves its lease active, and revert_all takes it.
         faults::cancel_timers(ctx).await;
+        faults::revert_all(ctx).await;
     }
     stop_watchers.cancel();
     while watchers.join_next().await.is_some() {}
-}
-
-fn record_method_entry(
-    ctx: &RunContext,
-    activity: &Activity,
-    seq: usize,
-    entry: &crate::experiment::event::Entry,
-) {
-    report(ctx, Phase::Method, seq, entry);
-    let cut_short = matches!(
-        entry.monkeywrench.cancelled,
-        Some(CancelReason::FailFast | CancelReason::Safeguard | CancelReason::Signal)
-    );
-    if activity.kind == ActivityKind::Action && entry.status == EntryStatus::Failed && !cut_short {
-        ctx.facts(|f| f.action_failed = true);
-    }
 }
 
 /// Spec §6.3: our `default` plays rollbacks whenever a method action started, otherwise as CTK
 /// (unless the status is failed or interrupted); SIGUSR2 plays none.
 fn should_roll_back(ctx: &RunContext) -> bool {
     let strategy = ctx.rollback_strategy();
-    ctx.facts(|f| {
-        if f.skip_rollbacks {
+    ctx.state(|s| {
+        if s.skip_rollbacks() {
             return false;
         }
         match strategy {
             RollbackStrategy::Never => false,
             RollbackStrategy::Always => true,
-            RollbackStrategy::Deviated => f.deviated,
+            RollbackStrategy::Deviated => s.deviated(),
             RollbackStrategy::Default => {
-                let v = verdict::verdict(f);
-                f.action_started
-                    || !matches!(
-                        v.status,
-                        crate::experiment::event::RunStatus::Failed
-                            | crate::experiment::event::RunStatus::Interrupted
-                    )
+                s.action_started()
+                    || match s.verdict().status {
+                        RunStatus::Failed | RunStatus::Interrupted => false,
+                        RunStatus::Completed | RunStatus::Aborted => true,
+                    }
             }
         }
     })
@@ -431,9 +381,6 @@ async fn run_rollbacks(ctx: &Arc<RunContext>) {
             break;
         }
         let entry = execute(ctx, activity, Phase::Rollbacks, seq, &ctx.rollback_cancel).await;
-        report(ctx, Phase::Rollbacks, seq, &entry);
-        if entry.status == EntryStatus::Failed {
-            ctx.facts(|f| f.rollback_failed = true);
-        }
+        report(ctx, Phase::Rollbacks, seq, activity, &entry);
     }
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::context::RunContext;
-use super::hypothesis::{self, ProbeVerdict};
-use crate::experiment::event::{CancelReason, Interruption, Phase, RunEvent};
+use super::hypothesis;
+use crate::experiment::event::{Interruption, InterruptionKind, Phase, ProbeVerdict, RunEvent};
 use crate::experiment::model::{Hypothesis, Safeguard};
 
 /// Runs hypothesis iterations until `stop`: the first starts with the method, then one every
@@ -15,24 +15,21 @@ use crate::experiment::model::{Hypothesis, Safeguard};
 pub async fn during_loop(ctx: Arc<RunContext>, hypothesis: Hypothesis, stop: CancellationToken) {
     loop {
         // Probes in flight are cut only by an interruption; a normal stop lets the iteration finish.
-        let (_, verdict) = hypothesis::check(
+        let verdict = hypothesis::check(
             &ctx,
             &hypothesis,
             Phase::HypothesisDuring,
             &ctx.method_cancel,
         )
         .await;
-        if ctx.facts(|f| f.interruption.is_some()) {
+        if ctx.interrupted() {
             return;
         }
-        if verdict.is_some_and(|v| v != ProbeVerdict::Met) {
-            ctx.facts(|f| f.deviated = true);
-            if ctx.fail_fast() {
-                ctx.facts(|f| f.fail_fast_tripped = true);
-                ctx.cancel_method(CancelReason::FailFast);
-                // The method is being cut short; further iterations would only record cancellations.
-                return;
-            }
+        if verdict != ProbeVerdict::Met && ctx.fail_fast() {
+            ctx.events.emit(RunEvent::FailFastTripped);
+            ctx.method_cancel.cancel();
+            // The method is being cut short; further iterations would only record cancellations.
+            return;
         }
         tokio::select! {
             _ = tokio::time::sleep(ctx.hypothesis_frequency()) => {}
@@ -86,20 +83,26 @@ pub async fn safeguard_loop(ctx: Arc<RunContext>, safeguard: Safeguard, stop: Ca
     }
 }
 
-/// Records a tripped safeguard and stops the method.
+/// Reports a tripped safeguard (unless the run is already interrupted) and stops the method.
 pub fn trip(ctx: &RunContext, name: &str, breaches: u32) {
     let interruption = Interruption {
-        kind: "safeguard".into(),
+        kind: InterruptionKind::Safeguard,
         name: name.to_string(),
         reason: format!("safeguard \"{name}\" broke ({breaches} consecutive breach(es))"),
     };
-    if ctx.interrupt(&interruption, CancelReason::Safeguard) {
-        ctx.events.emit(RunEvent::SafeguardChecked {
-            name: name.to_string(),
-            breached: true,
-            tripped: true,
-            output: serde_json::Value::Null,
-        });
-        ctx.events.emit(RunEvent::Interrupted { interruption });
-    }
+    ctx.events.emit_with(|state| {
+        if state.interrupted() {
+            return Vec::new();
+        }
+        vec![
+            RunEvent::SafeguardChecked {
+                name: name.to_string(),
+                breached: true,
+                tripped: true,
+                output: serde_json::Value::Null,
+            },
+            RunEvent::Interrupted { interruption },
+        ]
+    });
+    ctx.method_cancel.cancel();
 }
