@@ -141,6 +141,16 @@ impl RunState {
         self.action_started
     }
 
+    /// The last reported revert of this fault.
+    pub fn last_revert(&self, id: &str) -> Option<RevertResult> {
+        self.reverts.get(id).copied()
+    }
+
+    /// Whether the events tell of this fault at all (applied or reverted).
+    pub fn knows_fault(&self, id: &str) -> bool {
+        self.reversible.contains(id) || self.reverts.contains_key(id)
+    }
+
     /// Whether a reversible fault was applied and no revert of it has been reported yet.
     pub fn awaits_revert(&self, id: &str) -> bool {
         self.reversible.contains(id) && !self.reverts.contains_key(id)

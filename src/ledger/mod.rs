@@ -381,6 +381,11 @@ impl Ledger {
         Ok(out)
     }
 
+    /// Waits until no apply of lease `id` is under way in this process.
+    pub async fn settled(&self, id: &str) {
+        self.inflight.settled(id).await;
+    }
+
     /// Reverts one lease (idempotent) and records the outcome. Waits first for an apply of the
     /// lease that is under way here, or that may still be taking effect elsewhere (its
     /// `settle_by`); then undoes and checks the world, retrying within the patience.

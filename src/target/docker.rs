@@ -205,6 +205,24 @@ impl Engine {
         })
     }
 
+    /// The container's status and when its current run started (to tell a container that
+    /// stayed up from one that was started again).
+    pub async fn run_state(&self, id: &str) -> Result<(String, String), EngineError> {
+        let c = self
+            .docker
+            .inspect_container(id, None::<q::InspectContainerOptions>)
+            .await
+            .map_err(|e| object_error(&format!("container {id}"), "inspect container", &e))?;
+        let state = c.state.unwrap_or_default();
+        Ok((
+            state
+                .status
+                .map(|s| s.to_string().to_lowercase())
+                .unwrap_or_default(),
+            state.started_at.unwrap_or_default(),
+        ))
+    }
+
     /// How a container is attached to `network` (None when it is not attached).
     pub async fn attachment(
         &self,

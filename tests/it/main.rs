@@ -14,6 +14,7 @@ mod http_proxy;
 mod monkey;
 mod proxy;
 mod proxy_faults;
+mod reverts;
 mod run_experiments;
 mod source;
 mod swarm;

@@ -271,7 +271,14 @@ pub async fn revert_all(ctx: &RunContext) {
         }
     };
     for lease in leases.iter().rev() {
+        let lease = &report_cut_off(ctx, ledger, lease).await;
         let outcome = match lease.state {
+            // Tried already in this run (its timer), for a whole patience: the guard goes on.
+            LeaseState::RevertFailed
+                if ctx.events.state(|s| s.last_revert(&lease.id)) == Some(RevertResult::Failed) =>
+            {
+                continue;
+            }
             LeaseState::Pending | LeaseState::Applied | LeaseState::RevertFailed => {
                 ledger.revert(lease).await
             }
@@ -286,6 +293,42 @@ pub async fn revert_all(ctx: &RunContext) {
             report_revert(&ctx.events, lease, outcome);
         }
     }
+}
+
+/// A fault whose activity was cut off (a timeout) after its lease was recorded: its apply ran on
+/// to the end. Once it has settled, the journal is told it was applied, so its revert is shown.
+async fn report_cut_off(ctx: &RunContext, ledger: &Ledger, lease: &Lease) -> Lease {
+    if ctx.events.state(|s| s.knows_fault(&lease.id)) {
+        return lease.clone();
+    }
+    ledger.settled(&lease.id).await;
+    let lease = match ledger.get(&lease.id).await {
+        Ok(Some(current)) => current,
+        Ok(None) | Err(_) => lease.clone(),
+    };
+    if lease.reversible
+        && matches!(lease.state, LeaseState::Applied | LeaseState::RevertFailed)
+        && let Some(func) = Func::parse(&lease.func)
+    {
+        ctx.events.emit(RunEvent::FaultApplied {
+            fault: FaultRecord {
+                id: lease.id.clone(),
+                activity: lease.activity.clone(),
+                func,
+                target: lease.target.clone(),
+                applied_at: micros(lease.applied_at.unwrap_or(lease.created_at)),
+                deadline: lease.deadline,
+                reverted_at: None,
+                revert: None,
+            },
+        });
+    }
+    lease
+}
+
+/// `t` at the journal's precision (see `now_micros`).
+fn micros(t: Timestamp) -> Timestamp {
+    Timestamp::from_microsecond(t.as_microsecond()).unwrap_or(t)
 }
 
 fn report_revert(

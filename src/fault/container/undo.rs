@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 use crate::ledger::UndoAttempt;
 use crate::target::docker::{Attachment, Engine, EngineError};
 
+/// How long a started container must stay up to count as back.
+const START_SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// How to undo a container fault.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -70,13 +73,28 @@ impl Undo {
 
     /// What is still wrong with the container, if anything.
     async fn check(&self, engine: &Engine, id: &str) -> Result<Option<String>, EngineError> {
-        let container = engine.container(id).await?;
         Ok(match self {
             Undo::StartContainer { .. } => {
-                (container.state != "running").then(|| container.state.clone())
+                let (state, started) = engine.run_state(id).await?;
+                if state == "running" {
+                    // A container that crashes on start is "running" for an instant: it must
+                    // still be up a moment later, in the same run (not started again meanwhile).
+                    tokio::time::sleep(START_SETTLE).await;
+                    let (again, restarted) = engine.run_state(id).await?;
+                    if again != "running" {
+                        Some(again)
+                    } else if restarted != started {
+                        Some("restarting".to_string())
+                    } else {
+                        None
+                    }
+                } else {
+                    Some(state)
+                }
             }
             Undo::UnpauseContainer { .. } => {
-                (container.state == "paused").then(|| container.state.clone())
+                let container = engine.container(id).await?;
+                (container.state == "paused").then_some(container.state)
             }
             Undo::ReconnectContainer { network, .. } => engine
                 .attachment(id, network)
