@@ -3,9 +3,11 @@
 //!
 //! Layout: [`toxic`] (model, JSON, validation) · [`registry`] (proxies and their lifecycle) ·
 //! `listener` (bind, accept) · `link` (one connection: fast path or per-direction toxic chain) ·
-//! [`http`] (http proxies) · [`api`] (HTTP) · `metrics`.
+//! [`http`] (http proxies) · [`api`] (HTTP) · `metrics` · [`client`] (the one client of a
+//! Toxiproxy-compatible API, ours or Toxiproxy's).
 
 pub mod api;
+pub mod client;
 pub mod http;
 mod link;
 mod listener;
@@ -15,4 +17,5 @@ pub mod registry;
 pub mod toxic;
 
 pub use api::{ApiOptions, serve};
+pub use client::{ApiError, ProxyApi};
 pub use registry::Registry;

@@ -82,6 +82,18 @@ impl Proxy {
         v
     }
 
+    /// Connection and byte figures, where it listens and forwards to, and for http proxies the
+    /// per-request figures over `window_s`.
+    fn traffic(&self, window_s: u64) -> Value {
+        let mut m = self.metrics.to_json();
+        m["listen"] = json!(self.bound.map(|b| b.to_string()).unwrap_or_default());
+        m["upstream"] = json!(self.upstream);
+        if let Some(h) = &self.http {
+            m["http"] = h.stats.snapshot(window_s);
+        }
+        m
+    }
+
     fn publish(&self) {
         self.toxics_tx.send_replace(Arc::new(self.toxics.clone()));
     }
@@ -532,28 +544,17 @@ impl Registry {
         let proxies = self.proxies.lock().await;
         proxies
             .iter()
-            .map(|(k, p)| {
-                let mut m = p.metrics.to_json();
-                m["listen"] = json!(p.bound.map(|b| b.to_string()).unwrap_or_default());
-                m["upstream"] = json!(p.upstream);
-                if let Some(h) = &p.http {
-                    m["http"] = h.stats.snapshot(10);
-                }
-                (k.clone(), m)
-            })
+            .map(|(k, p)| (k.clone(), p.traffic(10)))
             .collect()
     }
 
-    /// `GET /proxies/{name}/traffic?window_s=N`: one proxy's figures; http proxies add
-    /// per-request figures over the window (0: since the proxy started), overall and by route.
+    /// `GET /proxies/{name}/traffic?window_s=N`: one proxy's figures (as in `GET /traffic`); http
+    /// proxies add per-request figures over the window (0: since the proxy started), overall and
+    /// by route.
     pub async fn traffic(&self, name: &str, window_s: u64) -> Result<Value, ApiError> {
         let proxies = self.proxies.lock().await;
         let p = proxies.get(name).ok_or_else(not_found)?;
-        let mut m = p.metrics.to_json();
-        if let Some(h) = &p.http {
-            m["http"] = h.stats.snapshot(window_s);
-        }
-        Ok(m)
+        Ok(p.traffic(window_s))
     }
 
     /// Per-route request counters and latency quantiles of every http proxy, with its count of
