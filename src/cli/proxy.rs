@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use crate::exit_code;
+use crate::http_serve::{self, ServeError};
 use crate::proxy::{ApiOptions, Registry, serve};
 
 /// `monkeywrench proxy …`.
@@ -114,17 +115,19 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<i32> {
         );
         return Ok(exit_code::OK);
     }
-    let loopback = matches!(
-        args.host.as_str(),
-        "localhost" | "127.0.0.1" | "::1" | "[::1]"
-    );
-    if !loopback && args.auth_token.is_none() {
-        eprintln!(
-            "monkeywrench proxy: binding {} beyond loopback needs --auth-token (or MONKEYWRENCH_PROXY_TOKEN)",
-            args.host
-        );
-        return Ok(exit_code::USAGE);
-    }
+    // Checked before the config is applied (a refused address starts nothing), bound after it.
+    let addr = format!("{}:{}", args.host, args.port);
+    let resolved = match http_serve::resolve(&addr, args.auth_token.as_deref()).await {
+        Ok(r) => r,
+        Err(ServeError::TokenRequired { .. }) => {
+            eprintln!(
+                "monkeywrench proxy: binding {} beyond loopback needs --auth-token (or MONKEYWRENCH_PROXY_TOKEN)",
+                args.host
+            );
+            return Ok(exit_code::USAGE);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let seed = args.seed.map(|s| s as u64).unwrap_or_else(rand::random);
     eprintln!("monkeywrench proxy: seed {seed}");
     // LOG_LEVEL as Toxiproxy reads it: info (the default) and below log each accepted client.
@@ -149,8 +152,7 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<i32> {
             return Ok(exit_code::USAGE);
         }
     }
-    let addr = format!("{}:{}", args.host, args.port);
-    let listener = tokio::net::TcpListener::bind(&addr)
+    let listener = tokio::net::TcpListener::bind(&resolved[..])
         .await
         .with_context(|| format!("listen on {addr}"))?;
     eprintln!(
