@@ -1,7 +1,6 @@
 //! `monkeywrench proxy serve`: a drop-in for `toxiproxy-server` (same API on port 8474).
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -160,17 +159,6 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<i32> {
         listener.local_addr()?
     );
     let cancel = CancellationToken::new();
-    let expiry = {
-        let (registry, cancel) = (registry.clone(), cancel.clone());
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(100)) => registry.expire_toxics().await,
-                    _ = cancel.cancelled() => return,
-                }
-            }
-        })
-    };
     let options = ApiOptions {
         token: args.auth_token,
         proxy_metrics: args.proxy_metrics,
@@ -185,6 +173,5 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<i32> {
     cancel.cancel();
     registry.shutdown().await;
     let _ = server.await;
-    let _ = expiry.await;
     Ok(exit_code::OK)
 }

@@ -1,6 +1,6 @@
 //! Proxy faults through the Toxiproxy API: add a toxic (undone by removing it) or take a proxy
-//! down (undone by enabling it). The toxic also carries a `ttl` up to the lease deadline, so the
-//! proxy removes it by itself even if nothing else is left to revert it.
+//! down (undone by enabling it). The toxic also carries a `ttl` until shortly after the lease
+//! deadline, so the proxy removes it by itself even if nothing else is left to revert it.
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
@@ -46,9 +46,12 @@ pub async fn apply(
                 "monkeywrench-{}",
                 &uuid::Uuid::new_v4().simple().to_string()[..12]
             );
+            // 5 s past the deadline: a safety net behind the run's own (verified) revert, not a
+            // race with it now that the proxy expires toxics on time.
             let ttl = (origin.deadline.as_millisecond() - Timestamp::now().as_millisecond())
                 .max(1000) as f64
-                / 1000.0;
+                / 1000.0
+                + 5.0;
             let mut body = body.clone();
             if let Value::Object(m) = &mut body {
                 m.insert("name".into(), json!(name));

@@ -13,6 +13,7 @@ mod http_proxy;
 mod monkey;
 mod proxy;
 mod proxy_faults;
+mod proxy_in_process;
 mod run_experiments;
 mod source;
 mod swarm;
