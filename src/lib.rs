@@ -10,6 +10,7 @@
 //! | [`probe`] | providers that measure or act: `process`, `http`; `tolerance` judges outputs |
 //! | [`builtin`] | the `builtin` provider registry: closed set of native probes/actions with argument schemas |
 //! | [`loadgen`] | HTTP load with HdrHistogram latencies (used by `http.measure`) |
+//! | [`http_serve`] | the one HTTP-serving helper: bound listener + cancellation token, bearer token, loopback rule, graceful shutdown |
 //! | [`proxy`] | the Toxiproxy-compatible fault proxy (TCP links with toxics, http proxies with per-request figures and HTTP toxics) and its HTTP API |
 //! | [`fault`] | faults that go through the ledger: process signals, containers, Swarm tasks and scale, proxy toxics |
 //! | [`store`] | the durable store: SQLite by default, PostgreSQL by URL; migrations |
@@ -28,6 +29,7 @@ pub mod demo;
 pub mod exit_code;
 pub mod experiment;
 pub mod fault;
+pub mod http_serve;
 pub mod ledger;
 pub mod loadgen;
 pub mod monkey;

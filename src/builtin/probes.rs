@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::BuiltinError;
 use super::schema::{int_of, number_of};
 use crate::loadgen::{self, LoadPlan};
+use crate::proxy::{ApiError, ProxyApi};
 
 /// `true` when a TCP connection opens within the timeout; refused/unreachable/timeout → `false`.
 pub async fn tcp_connect(args: &Value) -> Result<Value, BuiltinError> {
@@ -90,23 +91,29 @@ pub async fn http_measure(args: &Value) -> Result<Value, BuiltinError> {
     serde_json::to_value(report).map_err(|e| BuiltinError::Failed(e.to_string()))
 }
 
-/// A proxy's live figures from the fault proxy's `GET /traffic`.
+/// A proxy's live figures from the fault proxy's `GET /proxies/{proxy}/traffic`.
 pub async fn traffic_tcp(args: &Value) -> Result<Value, BuiltinError> {
-    let api = super::proxy_api(args);
+    let api = ProxyApi::new(super::proxy_api(args));
     let proxy = args["proxy"].as_str().unwrap_or_default();
-    let url = format!("{api}/traffic");
-    let body: Value = reqwest::Client::new()
-        .get(&url)
-        .timeout(Duration::from_secs(5))
-        .send()
+    api.traffic(proxy, None)
         .await
-        .map_err(|e| BuiltinError::Failed(format!("read {url}: {e}")))?
-        .json()
-        .await
-        .map_err(|e| BuiltinError::Failed(format!("read {url}: {e}")))?;
-    body.get(proxy)
-        .cloned()
-        .ok_or_else(|| BuiltinError::Failed(format!("proxy {proxy:?} not found at {api}")))
+        .map_err(|e| traffic_error(&api, proxy, e))
+}
+
+/// A missing proxy, or an API without traffic figures (Toxiproxy's own has none), said plainly.
+fn traffic_error(api: &ProxyApi, proxy: &str, e: ApiError) -> BuiltinError {
+    match e {
+        ApiError::NotFound { message, .. } if message == "proxy not found" => {
+            BuiltinError::Failed(format!("proxy {proxy:?} not found at {}", api.base()))
+        }
+        ApiError::NotFound { url, .. } => BuiltinError::Failed(format!(
+            "read {url}: the API has no traffic figures (only monkeywrench's proxy serves them)"
+        )),
+        e @ (ApiError::Unreachable { .. }
+        | ApiError::TimedOut { .. }
+        | ApiError::Status { .. }
+        | ApiError::Decode { .. }) => BuiltinError::Failed(e.to_string()),
+    }
 }
 
 /// How many running containers match `target` (opted-out ones are not counted).
@@ -138,25 +145,17 @@ pub async fn swarm_replicas(args: &Value) -> Result<Value, BuiltinError> {
 /// An http proxy's figures over `window_s`: `{requests, rps, error_rate, p50_ms, p95_ms, p99_ms}`
 /// (plus time to first byte and status classes), for all requests or one route.
 pub async fn traffic_metrics(args: &Value) -> Result<Value, BuiltinError> {
-    let api = super::proxy_api(args);
+    let api = ProxyApi::new(super::proxy_api(args));
     let proxy = args["proxy"].as_str().unwrap_or_default();
-    let window = int_of(args.get("window_s").unwrap_or(&Value::Null)).unwrap_or(10);
-    let url = format!("{api}/proxies/{proxy}/traffic?window_s={window}");
-    let response = reqwest::Client::new()
-        .get(&url)
-        .timeout(Duration::from_secs(5))
-        .send()
+    let window = args
+        .get("window_s")
+        .and_then(int_of)
+        .and_then(|w| u64::try_from(w).ok())
+        .unwrap_or(10);
+    let body = api
+        .traffic(proxy, Some(window))
         .await
-        .map_err(|e| BuiltinError::Failed(format!("read {url}: {e}")))?;
-    if response.status() == reqwest::StatusCode::NOT_FOUND {
-        return Err(BuiltinError::Failed(format!(
-            "proxy {proxy:?} not found at {api}"
-        )));
-    }
-    let body: Value = response
-        .json()
-        .await
-        .map_err(|e| BuiltinError::Failed(format!("read {url}: {e}")))?;
+        .map_err(|e| traffic_error(&api, proxy, e))?;
     let http = body.get("http").ok_or_else(|| {
         BuiltinError::Failed(format!(
             "proxy {proxy:?} is not an http proxy (create it with \"protocol\": \"http\")"

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::prepare::OutputFormat;
 use super::state::StateArgs;
 use crate::exit_code;
+use crate::http_serve::{self, ServeError};
 use crate::monkey::clock::Clock;
 use crate::monkey::config::{self, ConfigError, MonkeyConfig};
 use crate::monkey::history::{self, Filter};
@@ -176,27 +177,28 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut int = signal(SignalKind::interrupt()).context("listen for SIGINT")?;
     let mut term = signal(SignalKind::terminate()).context("listen for SIGTERM")?;
+    let mut server = None;
     if let Some(listen) = &args.listen {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("listen on {listen}"))?;
-        let loopback = listener.local_addr()?.ip().is_loopback();
-        if !loopback && args.auth_token.is_none() {
-            eprintln!(
-                "monkeywrench: listening on {listen} (beyond loopback) requires --auth-token"
-            );
-            return Ok(exit_code::USAGE);
-        }
+        let listener = match http_serve::bind(listen, args.auth_token.as_deref()).await {
+            Ok(l) => l,
+            Err(ServeError::TokenRequired { .. }) => {
+                eprintln!(
+                    "monkeywrench: listening on {listen} (beyond loopback) requires --auth-token"
+                );
+                return Ok(exit_code::USAGE);
+            }
+            Err(e) => return Err(e.into()),
+        };
         eprintln!(
             "monkeywrench monkey: metrics on http://{}/metrics",
             listener.local_addr()?
         );
-        tokio::spawn(crate::monkey::server::serve(
+        server = Some(tokio::spawn(crate::monkey::server::serve(
             listener,
             Arc::clone(&monkey.metrics),
             args.auth_token.clone(),
             cancel.clone(),
-        ));
+        )));
     }
     let stop = cancel.clone();
     tokio::spawn(async move {
@@ -221,6 +223,10 @@ async fn run(args: RunArgs) -> anyhow::Result<i32> {
     );
     scheduler::run(&monkey, &cancel).await;
     cancel.cancel();
+    if let Some(server) = server {
+        // Scrapes in flight are answered before the daemon exits.
+        let _ = server.await;
+    }
     monkey.notifier.drain(monkey.notifier.longest()).await;
     Ok(exit_code::OK)
 }

@@ -1,13 +1,13 @@
 //! `monkeywrench proxy serve`: a drop-in for `toxiproxy-server` (same API on port 8474).
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use crate::exit_code;
+use crate::http_serve::{self, ServeError};
 use crate::proxy::{ApiOptions, Registry, serve};
 
 /// `monkeywrench proxy …`.
@@ -114,17 +114,19 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<i32> {
         );
         return Ok(exit_code::OK);
     }
-    let loopback = matches!(
-        args.host.as_str(),
-        "localhost" | "127.0.0.1" | "::1" | "[::1]"
-    );
-    if !loopback && args.auth_token.is_none() {
-        eprintln!(
-            "monkeywrench proxy: binding {} beyond loopback needs --auth-token (or MONKEYWRENCH_PROXY_TOKEN)",
-            args.host
-        );
-        return Ok(exit_code::USAGE);
-    }
+    // Checked before the config is applied (a refused address starts nothing), bound after it.
+    let addr = format!("{}:{}", args.host, args.port);
+    let resolved = match http_serve::resolve(&addr, args.auth_token.as_deref()).await {
+        Ok(r) => r,
+        Err(ServeError::TokenRequired { .. }) => {
+            eprintln!(
+                "monkeywrench proxy: binding {} beyond loopback needs --auth-token (or MONKEYWRENCH_PROXY_TOKEN)",
+                args.host
+            );
+            return Ok(exit_code::USAGE);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let seed = args.seed.map(|s| s as u64).unwrap_or_else(rand::random);
     eprintln!("monkeywrench proxy: seed {seed}");
     // LOG_LEVEL as Toxiproxy reads it: info (the default) and below log each accepted client.
@@ -149,8 +151,7 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<i32> {
             return Ok(exit_code::USAGE);
         }
     }
-    let addr = format!("{}:{}", args.host, args.port);
-    let listener = tokio::net::TcpListener::bind(&addr)
+    let listener = tokio::net::TcpListener::bind(&resolved[..])
         .await
         .with_context(|| format!("listen on {addr}"))?;
     eprintln!(
@@ -158,17 +159,6 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<i32> {
         listener.local_addr()?
     );
     let cancel = CancellationToken::new();
-    let expiry = {
-        let (registry, cancel) = (registry.clone(), cancel.clone());
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(100)) => registry.expire_toxics().await,
-                    _ = cancel.cancelled() => return,
-                }
-            }
-        })
-    };
     let options = ApiOptions {
         token: args.auth_token,
         proxy_metrics: args.proxy_metrics,
@@ -183,6 +173,5 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<i32> {
     cancel.cancel();
     registry.shutdown().await;
     let _ = server.await;
-    let _ = expiry.await;
     Ok(exit_code::OK)
 }

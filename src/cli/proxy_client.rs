@@ -6,6 +6,8 @@ use std::io::IsTerminal;
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
 
+use crate::proxy::{ApiError, ProxyApi};
+
 /// Options of `proxy cli`.
 #[derive(Debug, Args)]
 pub struct ClientArgs {
@@ -17,6 +19,9 @@ pub struct ClientArgs {
         default_value = "http://localhost:8474"
     )]
     pub host: String,
+    /// Bearer token for a server started with --auth-token (env MONKEYWRENCH_PROXY_TOKEN).
+    #[arg(long, env = "MONKEYWRENCH_PROXY_TOKEN", hide_env_values = true)]
+    pub auth_token: Option<String>,
     /// Print help (`-h` is the host, as in toxiproxy-cli).
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
@@ -122,11 +127,19 @@ pub enum ToxicCommand {
 /// Runs the command; errors print a message and exit 1 like toxiproxy-cli.
 pub async fn execute(args: ClientArgs) -> anyhow::Result<i32> {
     let base = if args.host.contains("://") {
-        args.host.trim_end_matches('/').to_string()
+        args.host.clone()
     } else {
-        format!("http://{}", args.host.trim_end_matches('/'))
+        format!("http://{}", args.host)
     };
-    match run(&base, args.command).await {
+    let api = ProxyApi::new(&base)
+        .with_token(args.auth_token)
+        .with_user_agent(format!(
+            "toxiproxy-cli/{} ({}/{})",
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::OS,
+            std::env::consts::ARCH
+        ));
+    match run(&api, args.command).await {
         Ok(()) => Ok(0),
         Err(message) => {
             eprintln!("{message}");
@@ -135,39 +148,18 @@ pub async fn execute(args: ClientArgs) -> anyhow::Result<i32> {
     }
 }
 
-async fn call(
-    base: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> Result<Value, String> {
-    let client = reqwest::Client::builder()
-        .user_agent(format!(
-            "toxiproxy-cli/{} ({}/{})",
-            env!("CARGO_PKG_VERSION"),
-            std::env::consts::OS,
-            std::env::consts::ARCH
-        ))
-        .build()
-        .map_err(|e| e.to_string())?;
-    let mut req = client.request(method, format!("{base}{path}"));
-    if let Some(b) = body {
-        req = req.json(&b);
+/// toxiproxy-cli's wording: `HTTP 409: proxy already exists`, `failed to reach <base>: …`.
+fn cli_message(api: &ProxyApi, e: ApiError) -> String {
+    match e {
+        ApiError::NotFound { message, .. } => format!("HTTP 404: {message}"),
+        ApiError::Status {
+            status, message, ..
+        } => format!("HTTP {status}: {message}"),
+        ApiError::Unreachable { message, .. } => {
+            format!("failed to reach {}: {message}", api.base())
+        }
+        e @ (ApiError::TimedOut { .. } | ApiError::Decode { .. }) => format!("failed to {e}"),
     }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| format!("failed to reach {base}: {e}"))?;
-    let status = resp.status();
-    let text = resp.text().await.unwrap_or_default();
-    if !status.is_success() {
-        let msg = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| v["error"].as_str().map(str::to_string))
-            .unwrap_or(text);
-        return Err(format!("HTTP {}: {msg}", status.as_u16()));
-    }
-    Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 fn attributes(pairs: &[String]) -> Result<Map<String, Value>, String> {
@@ -188,12 +180,12 @@ fn attributes(pairs: &[String]) -> Result<Map<String, Value>, String> {
     Ok(m)
 }
 
-async fn run(base: &str, command: ClientCommand) -> Result<(), String> {
-    use reqwest::Method;
+async fn run(api: &ProxyApi, command: ClientCommand) -> Result<(), String> {
+    let fail = |e| cli_message(api, e);
     let tty = std::io::stdout().is_terminal();
     match command {
         ClientCommand::List => {
-            let proxies = call(base, Method::GET, "/proxies", None).await?;
+            let proxies = api.proxies().await.map_err(fail)?;
             let map = proxies.as_object().cloned().unwrap_or_default();
             if tty {
                 println!(
@@ -220,7 +212,7 @@ async fn run(base: &str, command: ClientCommand) -> Result<(), String> {
             }
         }
         ClientCommand::Inspect { proxy } => {
-            let p = call(base, Method::GET, &format!("/proxies/{proxy}"), None).await?;
+            let p = api.proxy(&proxy).await.map_err(fail)?;
             if tty {
                 println!(
                     "Name: {}\tListen: {}\tUpstream: {}",
@@ -250,32 +242,22 @@ async fn run(base: &str, command: ClientCommand) -> Result<(), String> {
             upstream,
             proxy,
         } => {
-            call(
-                base,
-                Method::POST,
-                "/proxies",
-                Some(json!({"name": proxy, "listen": listen, "upstream": upstream})),
-            )
-            .await?;
+            api.create_proxy(&json!({"name": proxy, "listen": listen, "upstream": upstream}))
+                .await
+                .map_err(fail)?;
             println!("Created new proxy {proxy}");
         }
         ClientCommand::Toggle { proxy } => {
-            let p = call(base, Method::GET, &format!("/proxies/{proxy}"), None).await?;
+            let p = api.proxy(&proxy).await.map_err(fail)?;
             let enable = p["enabled"] != json!(true);
-            call(
-                base,
-                Method::POST,
-                &format!("/proxies/{proxy}"),
-                Some(json!({"enabled": enable})),
-            )
-            .await?;
+            api.set_enabled(&proxy, enable).await.map_err(fail)?;
             println!(
                 "Proxy {proxy} is now {}",
                 if enable { "enabled" } else { "disabled" }
             );
         }
         ClientCommand::Delete { proxy } => {
-            call(base, Method::DELETE, &format!("/proxies/{proxy}"), None).await?;
+            api.delete_proxy(&proxy).await.map_err(fail)?;
             println!("Deleted proxy {proxy}");
         }
         ClientCommand::Toxic(ToxicCommand::Add {
@@ -295,13 +277,7 @@ async fn run(base: &str, command: ClientCommand) -> Result<(), String> {
             if let Some(n) = &name {
                 body["name"] = json!(n);
             }
-            let t = call(
-                base,
-                Method::POST,
-                &format!("/proxies/{proxy}/toxics"),
-                Some(body),
-            )
-            .await?;
+            let t = api.add_toxic(&proxy, &body).await.map_err(fail)?;
             println!(
                 "Added {stream} {kind} toxic '{}' on proxy '{proxy}'",
                 t["name"].as_str().unwrap_or("")
@@ -317,23 +293,11 @@ async fn run(base: &str, command: ClientCommand) -> Result<(), String> {
             if let Some(t) = toxicity {
                 body["toxicity"] = json!(t);
             }
-            call(
-                base,
-                Method::POST,
-                &format!("/proxies/{proxy}/toxics/{name}"),
-                Some(body),
-            )
-            .await?;
+            api.update_toxic(&proxy, &name, &body).await.map_err(fail)?;
             println!("Updated toxic '{name}' on proxy '{proxy}'");
         }
         ClientCommand::Toxic(ToxicCommand::Remove { name, proxy }) => {
-            call(
-                base,
-                Method::DELETE,
-                &format!("/proxies/{proxy}/toxics/{name}"),
-                None,
-            )
-            .await?;
+            api.remove_toxic(&proxy, &name).await.map_err(fail)?;
             println!("Removed toxic '{name}' on proxy '{proxy}'");
         }
     }

@@ -1,5 +1,6 @@
 //! The Toxiproxy HTTP API (spec §2–§6): same paths, JSON shapes, status codes and error strings,
-//! so existing client libraries work unchanged. Served with hyper on an already-bound listener.
+//! so existing client libraries work unchanged. Served through [`crate::http_serve`] on an
+//! already-bound listener.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -8,16 +9,15 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::registry::Registry;
 use super::toxic::ApiError;
+use crate::http_serve::{self, ServeOptions};
 
 /// The Toxiproxy API level we emulate (clients pick PATCH/POST from it).
 pub const TOXIPROXY_VERSION: &str = "2.12.0";
@@ -38,54 +38,33 @@ pub struct ApiOptions {
 
 type Reply = Response<Full<Bytes>>;
 
-/// Serves the API until `cancel`.
+/// Serves the API until `cancel` (then requests in flight finish, see [`crate::http_serve`]).
 pub async fn serve(
     listener: TcpListener,
     registry: Registry,
     options: ApiOptions,
     cancel: CancellationToken,
 ) {
+    let serve_options = ServeOptions {
+        token: options.token.clone(),
+        unauthorized,
+        ..ServeOptions::default()
+    };
     let registry = Arc::new(registry);
-    loop {
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            _ = cancel.cancelled() => return,
-        };
-        let Ok((stream, _)) = accepted else {
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let registry = registry.clone();
-        let cancel = cancel.clone();
-        let options = options.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let registry = registry.clone();
-                let options = options.clone();
-                async move { Ok::<_, Infallible>(handle(&registry, &options, req).await) }
-            });
-            let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-            tokio::select! {
-                _ = conn => {}
-                _ = cancel.cancelled() => {}
-            }
-        });
-    }
+    let service = service_fn(move |req| {
+        let (registry, options) = (registry.clone(), options.clone());
+        async move { Ok::<_, Infallible>(with_ids(route(&registry, &options, req).await)) }
+    });
+    http_serve::serve(listener, service, serve_options, cancel).await;
 }
 
-async fn handle(registry: &Registry, options: &ApiOptions, req: Request<Incoming>) -> Reply {
-    let authorized = options.token.as_ref().is_none_or(|token| {
-        req.headers()
-            .get(hyper::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.strip_prefix("Bearer ") == Some(token.as_str()))
-    });
-    let mut reply = if authorized {
-        route(registry, options, req).await
-    } else {
-        error(&ApiError::new(401, "missing or wrong bearer token"))
-    };
+/// Toxiproxy's error shape for a request without the right token.
+fn unauthorized() -> Reply {
+    with_ids(error(&ApiError::new(401, "missing or wrong bearer token")))
+}
+
+/// The headers every answer carries: a request id (as Toxiproxy) and our version.
+fn with_ids(mut reply: Reply) -> Reply {
     let id = uuid::Uuid::new_v4().simple().to_string();
     if let Ok(v) = HeaderValue::from_str(&id) {
         reply.headers_mut().insert("X-Toxiproxy-Request-Id", v);

@@ -282,6 +282,7 @@ impl Registry {
 
     async fn start_new(&self, spec: ProxySpec) -> Result<Proxy, ApiError> {
         let toxics = spec.toxics.unwrap_or_default();
+        self.expire_later(&spec.name, &toxics);
         let (tx, _) = watch::channel(Arc::new(toxics.clone()));
         let mut proxy = Proxy {
             name: spec.name,
@@ -425,6 +426,7 @@ impl Registry {
                     existing.http.as_ref().map(|h| h.routes.as_ref()) == spec.http.as_ref();
                 if same_listen && existing.upstream == spec.upstream && same_protocol {
                     if let Some(toxics) = spec.toxics {
+                        self.expire_later(&spec.name, &toxics);
                         existing.toxics = toxics;
                         existing.publish();
                     }
@@ -477,6 +479,7 @@ impl Registry {
             return Err(ApiError::new(409, "toxic already exists"));
         }
         let json = t.to_json();
+        self.expire_later(name, std::slice::from_ref(&t));
         p.toxics.push(t);
         p.publish();
         Ok(json)
@@ -526,16 +529,36 @@ impl Registry {
         Ok(())
     }
 
-    /// Removes toxics whose `ttl` expired (the proxy reverts them itself).
-    pub async fn expire_toxics(&self) {
-        let now = std::time::SystemTime::now();
-        let mut proxies = self.proxies.lock().await;
-        for p in proxies.values_mut() {
-            let before = p.toxics.len();
-            p.toxics.retain(|t| t.expires_at.is_none_or(|at| at > now));
-            if p.toxics.len() != before {
-                p.publish();
-            }
+    /// Removes each toxic that has a `ttl` when it expires, whoever runs the proxy (the CLI's
+    /// server or an in-process [`super::serve`]): one `tokio::time` timer per toxic. The timer
+    /// removes only the toxic it was set for (same name and expiry), never a successor of that
+    /// name, and does nothing once the registry is gone.
+    fn expire_later(&self, proxy: &str, toxics: &[Toxic]) {
+        for toxic in toxics {
+            let Some(at) = toxic.expires_at else {
+                continue;
+            };
+            let left = at
+                .duration_since(std::time::SystemTime::now())
+                .unwrap_or_default();
+            let proxies = Arc::downgrade(&self.proxies);
+            let (proxy, name) = (proxy.to_string(), toxic.name.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(left).await;
+                let Some(proxies) = proxies.upgrade() else {
+                    return;
+                };
+                let mut proxies = proxies.lock().await;
+                let Some(p) = proxies.get_mut(&proxy) else {
+                    return;
+                };
+                let before = p.toxics.len();
+                p.toxics
+                    .retain(|t| !(t.name == name && t.expires_at == Some(at)));
+                if p.toxics.len() != before {
+                    p.publish();
+                }
+            });
         }
     }
 

@@ -14,6 +14,7 @@ mod http_proxy;
 mod monkey;
 mod proxy;
 mod proxy_faults;
+mod proxy_in_process;
 mod reverts;
 mod run_experiments;
 mod source;

@@ -468,3 +468,29 @@ fn monkeywrench_processes_are_never_candidates() {
     let _ = other.kill();
     let _ = other.wait();
 }
+
+#[test]
+fn the_daemon_refuses_to_listen_beyond_loopback_without_a_token() {
+    let dir = TempDir::new("monkey-listen");
+    let config = write(dir.path(), "monkey.yaml", "enabled: true\ndocker: false\n");
+    let out = Command::new(binary())
+        .args([
+            "monkey",
+            "run",
+            "--config",
+            &config,
+            "--listen",
+            "0.0.0.0:0",
+        ])
+        .env("MONKEYWRENCH_STATE_DIR", dir.path().join("state"))
+        .env_remove("MONKEYWRENCH_AUTH_TOKEN")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("listening on 0.0.0.0:0 (beyond loopback) requires --auth-token"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -1132,3 +1132,67 @@ async fn version_flag_and_client_log_lines_follow_log_level() {
         );
     }
 }
+
+#[tokio::test]
+async fn beyond_loopback_a_token_is_required_and_then_every_client_sends_it() {
+    let refused = std::process::Command::new(binary())
+        .args(["proxy", "serve", "--host", "0.0.0.0", "--port", "0"])
+        .env_remove("MONKEYWRENCH_PROXY_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(64));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("binding 0.0.0.0 beyond loopback needs --auth-token"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    let s = Server::start(&["--auth-token", "s3cret"]).await;
+    assert_eq!(
+        s.json("GET", "/proxies", None).await,
+        (
+            401,
+            json!({"error": "missing or wrong bearer token", "status": 401})
+        )
+    );
+    let authorized = reqwest::Client::new()
+        .get(format!("{}/proxies", s.base))
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(authorized.status().as_u16(), 200);
+    let cli = |token: Option<&str>| {
+        let mut command = std::process::Command::new(binary());
+        command
+            .args(["proxy", "cli", "-h", &s.base])
+            .env_remove("MONKEYWRENCH_PROXY_TOKEN");
+        if let Some(t) = token {
+            command.args(["--auth-token", t]);
+        }
+        let out = command.arg("list").output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert_eq!(
+        cli(None),
+        (Some(1), "HTTP 401: missing or wrong bearer token\n".into())
+    );
+    assert_eq!(cli(Some("s3cret")), (Some(0), String::new()));
+
+    let port = closed_port();
+    let nobody = std::process::Command::new(binary())
+        .args(["proxy", "cli", "-h", &format!("127.0.0.1:{port}"), "list"])
+        .output()
+        .unwrap();
+    assert_eq!(nobody.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&nobody.stderr);
+    assert!(
+        err.starts_with(&format!("failed to reach http://127.0.0.1:{port}: "))
+            && err.to_lowercase().contains("refused"),
+        "{err}"
+    );
+}
