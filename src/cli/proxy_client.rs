@@ -6,6 +6,8 @@ use std::io::IsTerminal;
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
 
+use crate::exit_code;
+
 /// Options of `proxy cli`.
 #[derive(Debug, Args)]
 pub struct ClientArgs {
@@ -127,10 +129,10 @@ pub async fn execute(args: ClientArgs) -> anyhow::Result<i32> {
         format!("http://{}", args.host.trim_end_matches('/'))
     };
     match run(&base, args.command).await {
-        Ok(()) => Ok(0),
+        Ok(()) => Ok(exit_code::toxiproxy_cli::OK),
         Err(message) => {
             eprintln!("{message}");
-            Ok(1)
+            Ok(exit_code::toxiproxy_cli::FAILED)
         }
     }
 }
