@@ -14,7 +14,7 @@
 //! | [`fault`] | faults that go through the ledger: process signals, containers, Swarm tasks and scale, proxy toxics |
 //! | [`store`] | the durable store: SQLite by default, PostgreSQL by URL; migrations |
 //! | [`ledger`] | leases written before a fault is applied; revert, leftovers, halt |
-//! | [`target`] | things faults act on and their selectors: processes (pidfd signals), Docker containers and Swarm services (bollard) |
+//! | [`target`] | things faults act on and their selectors: processes (pidfd signals), Docker containers and Swarm services (bollard); the one protected-target policy |
 //! | [`seed`] | reproducible randomness behind `--seed`: a fixed RNG (ChaCha8), fixed draws and a fixed hash (FNV-1a), the same on every version and platform |
 //! | [`monkey`] | the Chaos Monkey: config, calendar, inventory, daily plan, scheduler (injected clock), kills, history, webhooks |
 //! | [`demo`] | the small HTTP service and bundled experiments behind `monkeywrench demo` |

@@ -8,6 +8,7 @@ use crate::exit_code;
 use crate::ledger::guard::guard_pid;
 use crate::target::container_selector::ContainerSelector;
 use crate::target::docker::Engine;
+use crate::target::protected::Protected;
 use crate::target::selector::{Pick, ProcessSelector, pick};
 
 /// Blast-radius modes.
@@ -98,7 +99,7 @@ pub async fn execute(args: TargetsArgs) -> anyhow::Result<i32> {
                 return Ok(exit_code::USAGE);
             }
         };
-        let protected: Vec<i32> = guard_pid(&args.state.dir()).into_iter().collect();
+        let protected = Protected::current().with_guard(guard_pid(&args.state.dir()));
         let rows = selector
             .find(&protected)
             .iter()

@@ -1,12 +1,14 @@
 //! Finding process targets and picking victims among them (spec §11.1, §11.4).
 //!
 //! A selector is `{pid}`, `{name}` (exact executable name), `{pattern}` (regex on the command line),
-//! optionally narrowed by `ppid` and `user`. PID 1, monkeywrench itself and its guard never match.
+//! optionally narrowed by `ppid` and `user`. What [`Protected`] protects (PID 1, monkeywrench
+//! itself, its guard, any monkeywrench process) never matches.
 
 use regex::Regex;
 use serde_json::Value;
 
 use super::process::{ProcessInfo, list_processes};
+use super::protected::Protected;
 use crate::seed::SeededRng;
 
 /// Why a selector is invalid.
@@ -114,19 +116,14 @@ impl ProcessSelector {
     }
 
     /// Every running process that matches, except the protected ones, ordered by pid.
-    pub fn find(&self, protected: &[i32]) -> Vec<ProcessInfo> {
+    pub fn find(&self, protected: &Protected) -> Vec<ProcessInfo> {
         let mut found: Vec<ProcessInfo> = list_processes()
             .into_iter()
-            .filter(|p| !is_protected(p.identity.pid, protected) && self.matches(p))
+            .filter(|p| self.matches(p) && protected.process(p).is_none())
             .collect();
         found.sort_by_key(|p| p.identity.pid);
         found
     }
-}
-
-/// PID 1, this process and `extra` (the guard, …) are never targets.
-fn is_protected(pid: i32, extra: &[i32]) -> bool {
-    pid == 1 || pid == std::process::id() as i32 || extra.contains(&pid)
 }
 
 fn int(v: &Value, field: &'static str) -> Result<i32, SelectorError> {
@@ -294,21 +291,24 @@ mod tests {
             })
             .collect();
         let s = ProcessSelector::parse(&json!({"pattern": marker, "name": "sh"})).unwrap();
-        let found = s.find(&[]);
+        let found = s.find(&Protected::current());
         let mut pids: Vec<i32> = children.iter().map(|c| c.id() as i32).collect();
         pids.sort();
         assert_eq!(
             found.iter().map(|p| p.identity.pid).collect::<Vec<_>>(),
             pids
         );
-        let protected = s.find(&[pids[0]]);
+        let protected = s.find(&Protected::current().with_guard(Some(pids[0])));
         assert_eq!(protected.len(), 2);
         let me = ProcessSelector::parse(&json!({"pid": std::process::id()})).unwrap();
-        assert!(me.find(&[]).is_empty(), "never targets itself");
+        assert!(
+            me.find(&Protected::current()).is_empty(),
+            "never targets itself"
+        );
         assert!(
             ProcessSelector::parse(&json!({"pid": 1}))
                 .unwrap()
-                .find(&[])
+                .find(&Protected::current())
                 .is_empty()
         );
         for c in children.iter_mut() {

@@ -16,3 +16,4 @@ mod proxy_faults;
 mod run_experiments;
 mod source;
 mod swarm;
+mod targets;

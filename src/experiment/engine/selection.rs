@@ -11,6 +11,7 @@ use crate::ledger::guard;
 use crate::target::container_selector::ContainerSelector;
 use crate::target::docker::{ContainerInfo, Engine};
 use crate::target::process::ProcessInfo;
+use crate::target::protected::Protected;
 use crate::target::selector::{Pick, ProcessSelector, pick};
 use crate::target::swarm::{self, TaskInfo};
 
@@ -56,10 +57,7 @@ pub fn select_processes(
 ) -> Result<Selection<ProcessInfo>, String> {
     let target = args.get("target").ok_or("arguments.target is required")?;
     let selector = ProcessSelector::parse(target).map_err(|e| e.to_string())?;
-    let protected: Vec<i32> = state
-        .and_then(|s| guard::guard_pid(&s.dir))
-        .into_iter()
-        .collect();
+    let protected = Protected::current().with_guard(state.and_then(|s| guard::guard_pid(&s.dir)));
     let matched = selector.find(&protected);
     if matched.is_empty() {
         return Err(format!("no process matches the target {target}"));
