@@ -15,13 +15,15 @@
 //! | [`fault`] | faults that go through the ledger: process signals, containers, Swarm tasks and scale, proxy toxics |
 //! | [`store`] | the durable store: SQLite by default, PostgreSQL by URL; migrations |
 //! | [`ledger`] | leases written before a fault is applied; revert, leftovers, halt |
-//! | [`target`] | things faults act on and their selectors: processes (pidfd signals), Docker containers and Swarm services (bollard) |
+//! | [`target`] | things faults act on and their selectors: processes (pidfd signals), Docker containers and Swarm services (bollard); the one protected-target policy |
+//! | [`seed`] | reproducible randomness behind `--seed`: a fixed RNG (ChaCha8), fixed draws and a fixed hash (FNV-1a), the same on every version and platform |
 //! | [`monkey`] | the Chaos Monkey: config, calendar, inventory, daily plan, scheduler (injected clock), kills, history, webhooks |
 //! | [`demo`] | the small HTTP service and bundled experiments behind `monkeywrench demo` |
 //!
 //! Direction of dependencies: `cli -> everything`; `experiment -> probe, builtin, fault, ledger,
 //! target`; `fault -> ledger, target`; `ledger -> store, target`; `builtin -> loadgen, target`; nothing
-//! depends on `cli`. `source`, `validate` and `model` do no I/O beyond resolving executables.
+//! depends on `cli`; `seed` depends on nothing (`target`, `monkey` and `proxy` draw from it).
+//! `source`, `validate` and `model` do no I/O beyond resolving executables.
 
 pub mod builtin;
 pub mod cli;
@@ -36,5 +38,6 @@ pub mod monkey;
 pub mod probe;
 pub mod proxy;
 pub mod schema;
+pub mod seed;
 pub mod store;
 pub mod target;

@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::{Args, Parser};
 use tokio_util::sync::CancellationToken;
 
+use super::failure::Blameworthy;
 use super::run::{RunArgs, execute as run_experiment};
 use crate::demo::{EXPERIMENTS, service};
 use crate::exit_code;
@@ -36,7 +36,7 @@ struct RunWords {
 pub async fn execute(args: DemoArgs) -> anyhow::Result<i32> {
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
-        .with_context(|| format!("bind the demo service to {}", args.listen))?;
+        .or_usage(|| format!("bind the demo service to {}", args.listen))?;
     let addr = listener.local_addr()?;
     let url = format!("http://{addr}");
     let cancel = CancellationToken::new();
@@ -48,7 +48,7 @@ pub async fn execute(args: DemoArgs) -> anyhow::Result<i32> {
         let _ = server.await;
         return Ok(exit_code::OK);
     }
-    std::fs::create_dir_all(&args.dir).with_context(|| format!("create {}", args.dir.display()))?;
+    std::fs::create_dir_all(&args.dir).or_usage(|| format!("create {}", args.dir.display()))?;
     eprintln!("demo service listening on {url}\n");
     let expected = [
         ("steady.yaml", exit_code::OK),
@@ -57,7 +57,7 @@ pub async fn execute(args: DemoArgs) -> anyhow::Result<i32> {
     let mut all_as_expected = true;
     for (name, text) in EXPERIMENTS {
         let file = args.dir.join(name);
-        std::fs::write(&file, text).with_context(|| format!("write {}", file.display()))?;
+        std::fs::write(&file, text).or_usage(|| format!("write {}", file.display()))?;
         let journal = args.dir.join(name.replace(".yaml", ".journal.json"));
         let words = [
             "run".to_string(),

@@ -5,6 +5,7 @@ use std::time::Duration;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
+use super::failure::Blameworthy;
 use super::state::StateArgs;
 use crate::exit_code;
 use crate::ledger::guard;
@@ -32,7 +33,7 @@ pub async fn execute(args: GuardArgs) -> anyhow::Result<i32> {
     // A run may be probing the lock at this instant: retry briefly before concluding another guard runs.
     let mut lock = None;
     for _ in 0..5 {
-        lock = guard::try_lock(&dir)?;
+        lock = guard::try_lock(&dir).or_unavailable(|| lock_what(&dir))?;
         if lock.is_some() {
             break;
         }
@@ -71,16 +72,21 @@ pub async fn execute(args: GuardArgs) -> anyhow::Result<i32> {
             idle,
             &cancel,
         )
-        .await?;
+        .await
+        .or_unavailable(|| "watch the ledger".to_string())?;
         report.reverted += round.reverted;
         report.failed += round.failed;
         // Release first, then look once more: a run that saw this guard alive (and so started
         // none) has committed its lease before that check, so it is seen here.
         drop(lock.take());
-        if cancel.is_cancelled() || ledger.active().await?.is_empty() {
+        let active = ledger
+            .active()
+            .await
+            .or_unavailable(|| "read the ledger".to_string())?;
+        if cancel.is_cancelled() || active.is_empty() {
             break;
         }
-        match guard::try_lock(&dir)? {
+        match guard::try_lock(&dir).or_unavailable(|| lock_what(&dir))? {
             Some(l) => lock = Some(l),
             None => break, // another guard took over
         }
@@ -90,4 +96,8 @@ pub async fn execute(args: GuardArgs) -> anyhow::Result<i32> {
         report.reverted, report.failed
     );
     Ok(exit_code::OK)
+}
+
+fn lock_what(dir: &std::path::Path) -> String {
+    format!("take the guard lock in {}", dir.display())
 }

@@ -2,6 +2,7 @@
 
 use clap::Args;
 
+use super::failure::Blameworthy;
 use super::state::{StateArgs, short};
 use crate::exit_code;
 use crate::ledger::RevertOutcome;
@@ -28,7 +29,10 @@ pub struct ResumeArgs {
 /// Reverts every active fault and refuses new ones; exit 3 if a revert failed.
 pub async fn halt(args: HaltArgs) -> anyhow::Result<i32> {
     let ledger = args.state.open_ledger().await?;
-    let outcomes = ledger.halt(&args.reason).await?;
+    let outcomes = ledger
+        .halt(&args.reason)
+        .await
+        .or_unavailable(|| "record the halt in the ledger".to_string())?;
     let mut failed = 0;
     for (lease, outcome) in &outcomes {
         let what = match outcome {
@@ -62,7 +66,10 @@ pub async fn halt(args: HaltArgs) -> anyhow::Result<i32> {
 /// Allows faults again.
 pub async fn resume(args: ResumeArgs) -> anyhow::Result<i32> {
     let ledger = args.state.open_ledger().await?;
-    ledger.resume().await?;
+    ledger
+        .resume()
+        .await
+        .or_unavailable(|| "record the resume in the ledger".to_string())?;
     eprintln!("resumed: faults are allowed again");
     Ok(exit_code::OK)
 }

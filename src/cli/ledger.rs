@@ -3,6 +3,7 @@
 use clap::Args;
 use jiff::Timestamp;
 
+use super::failure::Blameworthy;
 use super::prepare::OutputFormat;
 use super::state::{StateArgs, short};
 use crate::exit_code;
@@ -24,8 +25,9 @@ pub struct LedgerArgs {
 /// Prints the ledger.
 pub async fn execute(args: LedgerArgs) -> anyhow::Result<i32> {
     let ledger = args.state.open_ledger().await?;
-    let leases = ledger.list(args.limit).await?;
-    let halt = ledger.halt_state().await?;
+    let read = || "read the ledger".to_string();
+    let leases = ledger.list(args.limit).await.or_unavailable(read)?;
+    let halt = ledger.halt_state().await.or_unavailable(read)?;
     if args.output == OutputFormat::Json {
         println!("{}", serde_json::to_string_pretty(&leases)?);
         return Ok(exit_code::OK);

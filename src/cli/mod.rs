@@ -3,6 +3,7 @@
 //! This is the only module that uses `anyhow`; everything below it has typed errors.
 
 mod demo;
+mod failure;
 mod guard;
 mod halt;
 mod ledger;
@@ -22,22 +23,41 @@ use clap::{Parser, Subcommand};
 
 use crate::exit_code;
 
-/// Text appended to `--help`: the exit-code table (kept in sync with README and `exit_code`).
-const EXIT_CODES_HELP: &str = "\
-Exit codes:
-  0   OK               steady state held; all actions, rollbacks and reverts succeeded; validate: valid
-  1   DEVIATED         after-hypothesis or a during iteration unmet or errored
-  2   NOT_INJECTED     before-hypothesis unmet or errored (nothing injected), or a method action failed
-  3   ROLLBACK_FAILED  a rollback or fault revert failed; system may be degraded
-  4   INTERRUPTED      signal, --max-duration, halt, or the run was aborted
-  5   SAFEGUARD        a safeguard tripped; run stopped, faults reverted
-  64  USAGE            invalid experiment or option, unsupported provider, unreadable source
-  69  UNAVAILABLE      the Docker engine or the store cannot be reached; nothing was done
-  70  INTERNAL         monkeywrench bug; journal written if possible";
+/// The `--help` exit-code section, generated from [`exit_code::TABLE`] (the README's table is
+/// checked against the same list).
+fn exit_codes_help() -> String {
+    const WIDTH: usize = 100;
+    const INDENT: usize = 2 + 4 + 17;
+    let mut text = String::from("Exit codes:");
+    for d in exit_code::TABLE {
+        let meaning = d.meaning.replace('`', "");
+        let mut line = format!("\n  {:<4}{:<17}", d.code, d.name);
+        let mut used = INDENT;
+        for word in meaning.split(' ') {
+            if used > INDENT && used + 1 + word.len() > WIDTH {
+                line.push_str(&format!("\n{:INDENT$}", ""));
+                used = INDENT;
+            } else if used > INDENT {
+                line.push(' ');
+                used += 1;
+            }
+            line.push_str(word);
+            used += word.len();
+        }
+        text.push_str(&line);
+    }
+    text.push_str(&format!(
+        "\n\nWhen several apply, the first of {} wins. With --ctk-exit-codes, run exits as chaos run does: {} when the steady state held, {} when the run deviated, failed, was aborted or interrupted.",
+        exit_code::precedence_text(),
+        exit_code::ctk::OK,
+        exit_code::ctk::FAILED
+    ));
+    text
+}
 
 /// monkeywrench: state the steady state, inject real faults, watch, revert.
 #[derive(Debug, Parser)]
-#[command(name = "monkeywrench", version, about, long_about = None, after_help = EXIT_CODES_HELP)]
+#[command(name = "monkeywrench", version, about, long_about = None, after_help = exit_codes_help())]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -48,7 +68,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a chaos experiment (Chaos Toolkit JSON/YAML, unchanged).
-    #[command(after_help = EXIT_CODES_HELP)]
+    #[command(after_help = exit_codes_help())]
     Run(run::RunArgs),
     /// Check an experiment file and report every problem at once (exit 0 or 64).
     Validate(validate::ValidateArgs),
@@ -124,8 +144,8 @@ async fn dispatch(command: Command) -> i32 {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("monkeywrench: {err:#}");
-            exit_code::INTERNAL
+            eprintln!("monkeywrench: failed to {err:#}");
+            failure::exit_code_of(&err)
         }
     }
 }

@@ -11,6 +11,7 @@ use jiff::civil::{Date, DateTime};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use super::failure::Blameworthy;
 use super::prepare::OutputFormat;
 use super::state::StateArgs;
 use crate::exit_code;
@@ -256,7 +257,9 @@ async fn plan(args: PlanArgs) -> anyhow::Result<i32> {
         Err(code) => return Ok(code),
     };
     let monkey = Monkey::new(config, store, clock, args.common.seed);
-    let plan = scheduler::preview(&monkey, day).await?;
+    let plan = scheduler::preview(&monkey, day)
+        .await
+        .or_unavailable(|| "read the stored plan".to_string())?;
     if args.output == OutputFormat::Json {
         println!("{}", serde_json::to_string_pretty(&plan)?);
         return Ok(exit_code::OK);
@@ -371,7 +374,9 @@ async fn history_cmd(args: HistoryArgs) -> anyhow::Result<i32> {
         outcome: args.outcome,
         limit: Some(args.limit),
     };
-    let entries = history::list(&store, &filter).await?;
+    let entries = history::list(&store, &filter)
+        .await
+        .or_unavailable(|| "read the history".to_string())?;
     if args.output == OutputFormat::Json {
         println!("{}", serde_json::to_string_pretty(&entries)?);
         return Ok(exit_code::OK);

@@ -3,6 +3,7 @@
 
 use serde_json::json;
 
+use super::failure::Blameworthy;
 use super::monkey::{Common, config_summary, open};
 use super::prepare::OutputFormat;
 use crate::exit_code;
@@ -19,8 +20,14 @@ pub async fn execute(common: Common, output: OutputFormat) -> anyhow::Result<i32
     };
     let now = monkey.clock.now();
     let day = monkey.calendar.date_of(now);
-    let halted = monkey.ledger.halt_state().await?;
-    let plan = scheduler::preview(&monkey, day).await?;
+    let halted = monkey
+        .ledger
+        .halt_state()
+        .await
+        .or_unavailable(|| "read the halt state".to_string())?;
+    let plan = scheduler::preview(&monkey, day)
+        .await
+        .or_unavailable(|| "read the stored plan".to_string())?;
     let next = plan.kills.iter().find(|k| !k.done && k.time >= now);
     let inventory = discover(&monkey.config).await;
     let since = monkey.calendar.at_hour(day, 0);
@@ -31,7 +38,8 @@ pub async fn execute(common: Common, output: OutputFormat) -> anyhow::Result<i32
             ..Filter::default()
         },
     )
-    .await?;
+    .await
+    .or_unavailable(|| "read the history".to_string())?;
     let groups: Vec<serde_json::Value> = inventory
         .groups
         .values()

@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use super::failure::Blameworthy;
 use super::prepare::Prepared;
 use crate::experiment::configure;
 use crate::experiment::engine::{StateConfig, preview};
@@ -20,7 +21,8 @@ pub async fn print_plan(
     seed: Option<u64>,
 ) -> anyhow::Result<()> {
     let env = |k: &str| prepared.env(k);
-    let resolved = configure::resolve(experiment, &env)?;
+    let resolved = configure::resolve(experiment, &env)
+        .or_usage(|| "resolve the configuration".to_string())?;
     let subs = Substitutions::new(&resolved.configuration, &resolved.secrets);
     let redactor = Redactor::new(resolved.secret_values);
     let title = match subs.text(&experiment.title) {

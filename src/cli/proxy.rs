@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use tokio_util::sync::CancellationToken;
 
+use super::failure::Blameworthy;
 use crate::exit_code;
 use crate::http_serve::{self, ServeError};
 use crate::proxy::{ApiOptions, Registry, serve};
@@ -138,7 +139,7 @@ async fn serve_command(args: ServeArgs) -> anyhow::Result<i32> {
     let registry = Registry::new(seed).with_client_log(log_clients);
     if let Some(path) = &args.config {
         let text = std::fs::read_to_string(path)
-            .with_context(|| format!("read the config {}", path.display()))?;
+            .or_usage(|| format!("read the config {}", path.display()))?;
         let value: serde_json::Value = match serde_json::from_str(&text) {
             Ok(v) => v,
             Err(e) => {

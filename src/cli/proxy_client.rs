@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
 
+use crate::exit_code;
 use crate::proxy::{ApiError, ProxyApi};
 
 /// Options of `proxy cli`.
@@ -140,10 +141,10 @@ pub async fn execute(args: ClientArgs) -> anyhow::Result<i32> {
             std::env::consts::ARCH
         ));
     match run(&api, args.command).await {
-        Ok(()) => Ok(0),
+        Ok(()) => Ok(exit_code::toxiproxy_cli::OK),
         Err(message) => {
             eprintln!("{message}");
-            Ok(1)
+            Ok(exit_code::toxiproxy_cli::FAILED)
         }
     }
 }

@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use tokio::sync::mpsc;
 
+use super::failure::Blameworthy;
 use super::prepare::{OutputFormat, SourceArgs, prepare};
 use crate::exit_code;
 use crate::experiment::dispatcher::{Dispatcher, EventSink};
@@ -209,9 +210,13 @@ pub async fn execute(args: RunArgs) -> anyhow::Result<i32> {
     if json_output {
         sinks.push(Box::new(NdjsonSink::new(std::io::stdout())));
     }
+    // Both outputs are checked before anything runs: a run whose journal cannot be written is
+    // wasted, and its faults were real.
+    probe_writable(&args.journal_path)
+        .or_usage(|| format!("write the journal {}", args.journal_path.display()))?;
     if let Some(path) = &args.events_file {
         let file = std::fs::File::create(path)
-            .with_context(|| format!("create the events file {}", path.display()))?;
+            .or_usage(|| format!("create the events file {}", path.display()))?;
         sinks.push(Box::new(NdjsonSink::new(std::io::BufWriter::new(file))));
     }
     let (dispatcher, events) = Dispatcher::start(sinks);
@@ -240,11 +245,14 @@ pub async fn execute(args: RunArgs) -> anyhow::Result<i32> {
     };
     let doc = journal.to_json();
     if let Err(err) = write_atomic(&args.journal_path, &doc) {
+        // Writable when the run started, so something changed under us (a full disk, a removed
+        // directory): still the journal path's fault, but say what the run itself concluded.
         eprintln!(
-            "monkeywrench: failed to write the journal {}: {err}",
-            args.journal_path.display()
+            "monkeywrench: failed to write the journal {}: {err} (the run itself would have exited {})",
+            args.journal_path.display(),
+            report.verdict.exit_code
         );
-        return Ok(exit_code::INTERNAL);
+        return Ok(exit_code::USAGE);
     }
     if !json_output {
         eprintln!("journal written to {}", args.journal_path.display());
@@ -256,9 +264,31 @@ pub async fn execute(args: RunArgs) -> anyhow::Result<i32> {
                 verdict.status,
                 RunStatus::Failed | RunStatus::Aborted | RunStatus::Interrupted
             );
-        return Ok(if failed { 1 } else { 0 });
+        return Ok(if failed {
+            exit_code::ctk::FAILED
+        } else {
+            exit_code::ctk::OK
+        });
     }
     Ok(verdict.exit_code)
+}
+
+/// Whether the journal can be written where `write_atomic` will write it: a temporary file beside
+/// it, renamed over it (so the directory must take new files and the path must not be a directory).
+fn probe_writable(path: &std::path::Path) -> std::io::Result<()> {
+    if path.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            "it is a directory",
+        ));
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    let probe = dir.join(format!(".monkeywrench-probe.{}.tmp", std::process::id()));
+    std::fs::File::create(&probe)?;
+    std::fs::remove_file(&probe)
 }
 
 /// SIGINT, SIGTERM, SIGUSR1 interrupt (rollbacks follow); SIGUSR2 interrupts without rollbacks.

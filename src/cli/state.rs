@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
 
+use super::failure::Blameworthy;
 use crate::ledger::{Ledger, RevertOutcome};
 use crate::store::{Store, StoreLocation, default_state_dir};
 
@@ -36,12 +36,12 @@ impl StateArgs {
         let location = self.location();
         let store = Store::open(&location)
             .await
-            .with_context(|| "open the ledger (no fault was applied)".to_string())?;
+            .or_unavailable(|| "open the ledger (no fault was applied)".to_string())?;
         let ledger = Ledger::new(store, crate::fault::reverter());
         for (lease, outcome) in ledger
             .revert_leftovers()
             .await
-            .context("revert leftover faults")?
+            .or_unavailable(|| "revert leftover faults".to_string())?
         {
             let what = match outcome {
                 RevertOutcome::Reverted => "reverted".to_string(),

@@ -8,6 +8,7 @@ use crate::exit_code;
 use crate::ledger::guard::guard_pid;
 use crate::target::container_selector::ContainerSelector;
 use crate::target::docker::Engine;
+use crate::target::protected::Protected;
 use crate::target::selector::{Pick, ProcessSelector, pick};
 
 /// Blast-radius modes.
@@ -57,16 +58,21 @@ pub async fn execute(args: TargetsArgs) -> anyhow::Result<i32> {
             return Ok(exit_code::USAGE);
         }
     };
-    let need_value = |what: &str| -> anyhow::Result<f64> {
-        args.value
-            .ok_or_else(|| anyhow::anyhow!("--mode {what} needs --value"))
-    };
-    let mode = match args.mode {
-        ModeArg::One => Pick::One,
-        ModeArg::All => Pick::All,
-        ModeArg::Fixed => Pick::Fixed(need_value("fixed")? as u64),
-        ModeArg::FixedPercent => Pick::FixedPercent(need_value("fixed-percent")?),
-        ModeArg::RandomMaxPercent => Pick::RandomMaxPercent(need_value("random-max-percent")?),
+    let mode = match (args.mode, args.value) {
+        (ModeArg::One, _) => Pick::One,
+        (ModeArg::All, _) => Pick::All,
+        (ModeArg::Fixed, Some(v)) => Pick::Fixed(v as u64),
+        (ModeArg::FixedPercent, Some(v)) => Pick::FixedPercent(v),
+        (ModeArg::RandomMaxPercent, Some(v)) => Pick::RandomMaxPercent(v),
+        (ModeArg::Fixed | ModeArg::FixedPercent | ModeArg::RandomMaxPercent, None) => {
+            let name = args
+                .mode
+                .to_possible_value()
+                .map(|v| v.get_name().to_string())
+                .unwrap_or_default();
+            eprintln!("monkeywrench: --mode {name} needs --value");
+            return Ok(exit_code::USAGE);
+        }
     };
     let seed = args.seed.unwrap_or_else(rand::random);
     // One row per match, in the order victims are picked from.
@@ -93,7 +99,7 @@ pub async fn execute(args: TargetsArgs) -> anyhow::Result<i32> {
                 return Ok(exit_code::USAGE);
             }
         };
-        let protected: Vec<i32> = guard_pid(&args.state.dir()).into_iter().collect();
+        let protected = Protected::current().with_guard(guard_pid(&args.state.dir()));
         let rows = selector
             .find(&protected)
             .iter()

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::{Error, Undo};
 use crate::ledger::{Lease, Ledger, NewLease};
+use crate::target::protected::Protected;
 use crate::target::{BlastRadius, Selection};
 
 /// Where a fault comes from and how long it may last.
@@ -57,15 +58,15 @@ pub trait Act: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), Error>> + Send + 'static;
 }
 
-/// What selection needs from the run: the default blast radius and seed, protected pids.
-#[derive(Debug, Clone, Default)]
+/// What selection needs from the run: the default blast radius and seed, what is protected.
+#[derive(Debug, Clone)]
 pub struct Selecting {
     /// The experiment's blast radius (an activity's `blast-radius` argument beats it).
     pub radius: BlastRadius,
     /// The run's `--seed`.
     pub seed: Option<u64>,
-    /// Pids that are never targets (the guard, …).
-    pub protected: Vec<i32>,
+    /// What is never a target (PID 1, monkeywrench, its guard, its container).
+    pub protected: Protected,
 }
 
 /// The victims of a fault call.

@@ -8,8 +8,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::config::{Exception, Grouping, KillMode, MonkeyConfig};
-use crate::target::docker::{ContainerInfo, Engine, own_container_id};
+use crate::target::docker::{ContainerInfo, Engine};
 use crate::target::process::ProcessInfo;
+use crate::target::protected::Protected;
 use crate::target::swarm;
 
 /// The opt-in label (containers and Swarm services).
@@ -135,16 +136,10 @@ impl Inventory {
 pub async fn discover(config: &MonkeyConfig) -> Inventory {
     let mut instances = Vec::new();
     let mut warnings = Vec::new();
-    let ours = std::fs::read_link("/proc/self/exe").ok();
+    // Never monkeywrench itself: not this monkey, a guard, a run, another monkey, its container.
+    let protected = Protected::current();
     for entry in &config.processes {
-        // Never monkeywrench itself: not this monkey, its guard, a run, another monkey.
-        let theirs = |pid: i32| std::fs::read_link(format!("/proc/{pid}/exe")).ok();
-        for p in entry
-            .selector
-            .find(&[])
-            .into_iter()
-            .filter(|p| ours.is_none() || theirs(p.identity.pid) != ours)
-        {
+        for p in entry.selector.find(&protected) {
             instances.push(Instance {
                 name: p.name.clone(),
                 target: InstanceRef::Process {
@@ -161,11 +156,11 @@ pub async fn discover(config: &MonkeyConfig) -> Inventory {
     if config.docker {
         match Engine::connect().await {
             Ok(engine) => {
-                match containers(&engine, config).await {
+                match containers(&engine, config, &protected).await {
                     Ok(found) => instances.extend(found),
                     Err(e) => warnings.push(e),
                 }
-                instances.extend(swarm_tasks(&engine, config, &mut warnings).await);
+                instances.extend(swarm_tasks(&engine, config, &protected, &mut warnings).await);
             }
             Err(e) => warnings.push(format!("containers not considered: {e}")),
         }
@@ -177,15 +172,18 @@ pub async fn discover(config: &MonkeyConfig) -> Inventory {
 }
 
 /// Opted-in running containers (Swarm task containers are handled through their service).
-async fn containers(engine: &Engine, config: &MonkeyConfig) -> Result<Vec<Instance>, String> {
-    let own = own_container_id();
+async fn containers(
+    engine: &Engine,
+    config: &MonkeyConfig,
+    protected: &Protected,
+) -> Result<Vec<Instance>, String> {
     let all = engine
         .containers(false)
         .await
         .map_err(|e| format!("containers not considered: {e}"))?;
     Ok(all
         .into_iter()
-        .filter(|c| c.state == "running" && !c.opted_out() && own.as_deref() != Some(&c.id))
+        .filter(|c| c.state == "running" && !c.opted_out() && protected.container(&c.id).is_none())
         .filter(|c| opted_in(c.labels.get(OPT_IN_LABEL)))
         .filter(|c| config.docker_scope.as_ref().is_none_or(|s| s.matches(c)))
         .map(|c| container_instance(&c, &c.labels, &c.name))
@@ -221,6 +219,7 @@ fn container_instance(
 async fn swarm_tasks(
     engine: &Engine,
     config: &MonkeyConfig,
+    protected: &Protected,
     warnings: &mut Vec<String>,
 ) -> Vec<Instance> {
     if swarm::require_manager(engine).await.is_err() {
@@ -251,7 +250,9 @@ async fn swarm_tasks(
     {
         match swarm::running_tasks(engine, &service).await {
             Ok(tasks) => {
-                for t in tasks.into_iter().filter(|t| !t.container_id.is_empty()) {
+                for t in tasks.into_iter().filter(|t| {
+                    !t.container_id.is_empty() && protected.container(&t.container_id).is_none()
+                }) {
                     let c = ContainerInfo {
                         id: t.container_id.clone(),
                         name: String::new(),

@@ -119,12 +119,13 @@ impl Monkey {
         };
         attempt.mode = group.kill_mode.describe();
         let seed = self.seed.unwrap_or_else(rand::random);
-        let draw: u64 = rand::Rng::random(&mut group_rng(
+        let draw = group_rng(
             seed,
             attempt.day,
             &attempt.group,
             &format!("victims {}", format_time(&attempt.at)),
-        ));
+        )
+        .next_u64();
         let picked = pick(group.instances.len(), &group.kill_mode.pick(), draw);
         if picked.indices.is_empty() {
             return Err(Skip::Recorded(format!(

@@ -2,16 +2,13 @@
 //! minute of what is left of the window when the plan is made. Reproducible from a seed: each
 //! group's draw depends only on (seed, day, group), not on the other groups.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
-
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 use super::calendar::Calendar;
 use super::history::format_time;
+use crate::seed::{Fnv, SeededRng};
 
 /// What a group's draw needs.
 #[derive(Debug, Clone)]
@@ -57,14 +54,17 @@ pub struct Plan {
     pub kills: Vec<PlannedKill>,
 }
 
-/// The rng of one group's draw on one day.
-pub fn group_rng(seed: u64, day: Date, group: &str, purpose: &str) -> StdRng {
-    let mut h = DefaultHasher::new();
-    seed.hash(&mut h);
-    (day.year(), day.month(), day.day()).hash(&mut h);
-    group.hash(&mut h);
-    purpose.hash(&mut h);
-    StdRng::seed_from_u64(h.finish())
+/// The rng of one group's draw on one day (stable across versions and platforms).
+pub fn group_rng(seed: u64, day: Date, group: &str, purpose: &str) -> SeededRng {
+    let h = Fnv::new()
+        .u64(seed)
+        .i64(day.year().into())
+        .i64(day.month().into())
+        .i64(day.day().into())
+        .str(group)
+        .str(purpose)
+        .finish();
+    SeededRng::new(h)
 }
 
 /// Draws the plan of `day` as made at `now` (only the rest of the window is used).
@@ -93,11 +93,10 @@ pub fn plan_day(
     }
     for c in candidates.iter().filter(|c| c.instances > 0) {
         let mut rng = group_rng(seed, day, &c.key, "plan");
-        let u: f64 = rng.random();
-        if u >= 1.0 / c.mean {
+        if rng.unit() >= 1.0 / c.mean {
             continue;
         }
-        let minute = rng.random_range(0..minutes);
+        let minute = rng.below(minutes as u64) as i64;
         let time = from + SignedDuration::from_mins(minute);
         plan.kills.push(PlannedKill {
             group: c.key.clone(),
@@ -223,5 +222,35 @@ mod tests {
                     .any(|p| p.group == k.group && p.time == k.time)
             );
         }
+    }
+
+    // A literal plan: the same seed and day plan the same kills on every version and platform
+    // (checked against an independent implementation of the draw).
+    #[test]
+    fn a_seed_plans_the_same_day_everywhere() {
+        let cal = Calendar::new(&MonkeyConfig::default());
+        let plan = plan_day(
+            &cal,
+            &candidates(6, 2.0),
+            date(2026, 12, 2),
+            ts("2026-12-02T00:00:00Z"),
+            7,
+        );
+        let kills: Vec<(&str, &str)> = plan
+            .kills
+            .iter()
+            .map(|k| (k.group.as_str(), k.at.as_str()))
+            .collect();
+        // app2 draws no kill today; the others' minutes count from 09:00, the window's start.
+        assert_eq!(
+            kills,
+            [
+                ("app0", "2026-12-02T09:21:00Z"),
+                ("app4", "2026-12-02T10:30:00Z"),
+                ("app3", "2026-12-02T13:08:00Z"),
+                ("app5", "2026-12-02T13:17:00Z"),
+                ("app1", "2026-12-02T13:37:00Z"),
+            ]
+        );
     }
 }

@@ -4,14 +4,11 @@
 //! waits in a release queue. Toxic changes reach open connections at once.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -21,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::metrics::ProxyMetrics;
 use super::toxic::{Stream, Toxic, ToxicKind};
+use crate::seed::{Fnv, SeededRng, unit_from_hash};
 
 /// Toxiproxy's read size.
 const CHUNK: usize = 32 * 1024;
@@ -120,7 +118,7 @@ struct Chain {
     ctx: LinkContext,
     /// name → (generation drawn for, acts on this connection/direction).
     draws: HashMap<String, (u64, bool)>,
-    rng: StdRng,
+    rng: SeededRng,
     /// Bytes passed per limit_data toxic (kept across updates).
     limit_counters: HashMap<String, i64>,
     bandwidth_free: Instant,
@@ -137,7 +135,7 @@ impl Chain {
             stream,
             ctx,
             draws: HashMap::new(),
-            rng: StdRng::seed_from_u64(seed),
+            rng: SeededRng::new(seed),
             limit_counters: HashMap::new(),
             bandwidth_free: Instant::now(),
             timeout_deadline: None,
@@ -162,8 +160,8 @@ impl Chain {
                         self.ctx.ordinal,
                         self.stream,
                         &t.name,
-                    ) ^ t.generation;
-                    let draw: f64 = StdRng::seed_from_u64(seed).random();
+                    );
+                    let draw = unit_from_hash(Fnv::new().u64(seed).u64(t.generation).finish());
                     let acts = draw < t.toxicity_f64();
                     self.draws.insert(t.name.clone(), (t.generation, acts));
                     acts
@@ -216,7 +214,7 @@ impl Chain {
                     let jitter = t.attr("jitter");
                     for (release, _) in pieces.iter_mut() {
                         let j = if jitter > 0 {
-                            self.rng.random_range(-jitter..jitter)
+                            self.rng.between(-jitter, jitter)
                         } else {
                             0
                         };
@@ -296,7 +294,7 @@ impl Chain {
                 }
                 ToxicKind::Loss => {
                     let percent = t.attr("percent") as f64 / 100.0;
-                    pieces.retain(|_| self.rng.random::<f64>() >= percent);
+                    pieces.retain(|_| self.rng.unit() >= percent);
                 }
             }
         }
@@ -311,7 +309,7 @@ impl Chain {
         }
         let mid = data.len() / 2;
         let offset = if variation > 0 {
-            self.rng.random_range(0..2 * variation) as isize - variation as isize
+            self.rng.below(2 * variation as u64) as isize - variation as isize
         } else {
             0
         };
@@ -328,28 +326,15 @@ fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86_400 * 365)
 }
 
-/// A stable seed from `--seed`, proxy, connection ordinal, direction and toxic name (FNV-1a, so
-/// it does not depend on std's hasher).
+/// A stable seed from `--seed`, proxy, connection ordinal, direction and toxic name.
 fn derive_seed(seed: u64, proxy: &str, ordinal: u64, stream: Stream, name: &str) -> u64 {
-    struct Fnv(u64);
-    impl Hasher for Fnv {
-        fn finish(&self) -> u64 {
-            self.0
-        }
-        fn write(&mut self, bytes: &[u8]) {
-            for b in bytes {
-                self.0 ^= u64::from(*b);
-                self.0 = self.0.wrapping_mul(0x100_0000_01b3);
-            }
-        }
-    }
-    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
-    seed.hash(&mut h);
-    proxy.hash(&mut h);
-    ordinal.hash(&mut h);
-    stream.name().hash(&mut h);
-    name.hash(&mut h);
-    h.finish()
+    Fnv::new()
+        .u64(seed)
+        .str(proxy)
+        .u64(ordinal)
+        .str(stream.name())
+        .str(name)
+        .finish()
 }
 
 /// The pass-through fast path; hands over to the (boxed, larger) toxic path as soon as a toxic

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use regex::Regex;
 use serde_json::Value;
 
-use super::docker::{ContainerInfo, Engine, EngineError, own_container_id};
+use super::docker::{ContainerInfo, Engine, EngineError};
+use super::protected::Protected;
 use super::selector::SelectorError;
 
 const KEYS: &str = "id, name, pattern, labels, image, compose_project, compose_service or service";
@@ -119,13 +120,13 @@ impl ContainerSelector {
 
     /// Running containers that match, by name; opted-out ones and our own container excluded.
     pub async fn find(&self, engine: &Engine) -> Result<Vec<ContainerInfo>, EngineError> {
-        let own = own_container_id();
+        let protected = Protected::current();
         Ok(engine
             .containers(false)
             .await?
             .into_iter()
             .filter(|c| c.state == "running")
-            .filter(|c| !c.opted_out() && own.as_deref() != Some(c.id.as_str()))
+            .filter(|c| !c.opted_out() && protected.container(&c.id).is_none())
             .filter(|c| self.matches(c))
             .collect())
     }

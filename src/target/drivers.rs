@@ -6,15 +6,16 @@ use serde_json::{Value, json};
 use super::container_selector::ContainerSelector;
 use super::docker::{ContainerInfo, Engine};
 use super::process::ProcessInfo;
+use super::protected::Protected;
 use super::select::{Driver, FindError};
 use super::selector::ProcessSelector;
 use super::swarm::{self, ServiceInfo, TaskInfo};
 
-/// Processes on this host; `protected` pids (the guard, …) are never matched.
-#[derive(Debug, Clone, Default)]
+/// Processes on this host; what `protected` protects is never matched.
+#[derive(Debug, Clone)]
 pub struct Processes {
-    /// Pids that are never targets, besides PID 1 and this process.
-    pub protected: Vec<i32>,
+    /// What is never a target.
+    pub protected: Protected,
 }
 
 impl Driver for Processes {
@@ -44,11 +45,13 @@ impl Driver for Engine {
     }
 }
 
-/// The running tasks of Swarm services.
+/// The running tasks of Swarm services (never the one monkeywrench runs in).
 #[derive(Debug, Clone)]
 pub struct ServiceTasks {
     /// The engine (a swarm manager).
     pub engine: Engine,
+    /// What is never a target.
+    pub protected: Protected,
 }
 
 impl Driver for ServiceTasks {
@@ -56,7 +59,11 @@ impl Driver for ServiceTasks {
     type Target = TaskInfo;
 
     async fn find(&self, service: &ServiceInfo) -> Result<Vec<TaskInfo>, FindError> {
-        Ok(swarm::running_tasks(&self.engine, service).await?)
+        let tasks = swarm::running_tasks(&self.engine, service).await?;
+        Ok(tasks
+            .into_iter()
+            .filter(|t| self.protected.container(&t.container_id).is_none())
+            .collect())
     }
 
     fn describe(t: &TaskInfo) -> Value {

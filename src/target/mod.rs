@@ -1,11 +1,13 @@
 //! Targets faults act on: the platforms behind one [`Driver`] trait (processes, Docker
-//! containers, Swarm tasks), their selectors, and the one selection path with the blast radius.
+//! containers, Swarm tasks), their selectors, the one selection path with the blast radius, and
+//! the one policy on what is never a target ([`protected`]).
 
 pub mod container_selector;
 pub mod docker;
 mod drivers;
 pub mod label;
 pub mod process;
+pub mod protected;
 mod select;
 pub mod selector;
 pub mod swarm;

@@ -1,15 +1,15 @@
 //! Finding process targets and picking victims among them (spec §11.1, §11.4).
 //!
 //! A selector is `{pid}`, `{name}` (exact executable name), `{pattern}` (regex on the command line),
-//! optionally narrowed by `ppid` and `user`. PID 1, monkeywrench itself and its guard never match.
+//! optionally narrowed by `ppid` and `user`. What [`Protected`] protects (PID 1, monkeywrench
+//! itself, its guard, any monkeywrench process) never matches.
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use rand::seq::index::sample;
 use regex::Regex;
 use serde_json::Value;
 
 use super::process::{ProcessInfo, list_processes};
+use super::protected::Protected;
+use crate::seed::SeededRng;
 
 /// Why a selector is invalid.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -116,19 +116,14 @@ impl ProcessSelector {
     }
 
     /// Every running process that matches, except the protected ones, ordered by pid.
-    pub fn find(&self, protected: &[i32]) -> Vec<ProcessInfo> {
+    pub fn find(&self, protected: &Protected) -> Vec<ProcessInfo> {
         let mut found: Vec<ProcessInfo> = list_processes()
             .into_iter()
-            .filter(|p| !is_protected(p.identity.pid, protected) && self.matches(p))
+            .filter(|p| self.matches(p) && protected.process(p).is_none())
             .collect();
         found.sort_by_key(|p| p.identity.pid);
         found
     }
-}
-
-/// PID 1, this process and `extra` (the guard, …) are never targets.
-fn is_protected(pid: i32, extra: &[i32]) -> bool {
-    pid == 1 || pid == std::process::id() as i32 || extra.contains(&pid)
 }
 
 fn int(v: &Value, field: &'static str) -> Result<i32, SelectorError> {
@@ -219,9 +214,10 @@ pub struct Picked {
     pub warning: Option<String>,
 }
 
-/// Picks victims among `matched` without replacement, reproducibly for a `seed`.
+/// Picks victims among `matched` without replacement, reproducibly for a `seed` (the same
+/// indices on every version and platform: see [`crate::seed`]).
 pub fn pick(matched: usize, mode: &Pick, seed: u64) -> Picked {
-    let mut rng = StdRng::seed_from_u64(seed);
+    let mut rng = SeededRng::new(seed);
     let mut warning = None;
     let count = match mode {
         Pick::One => matched.min(1),
@@ -239,7 +235,7 @@ pub fn pick(matched: usize, mode: &Pick, seed: u64) -> Picked {
             }
         }
         Pick::RandomMaxPercent(p) => {
-            let q = rand::Rng::random_range(&mut rng, 0.0..=p.max(0.0));
+            let q = rng.unit() * p.max(0.0);
             let n = ((matched as f64 * q / 100.0).round() as usize).min(matched);
             if n == 0 && matched > 0 {
                 warning = Some(format!(
@@ -249,7 +245,7 @@ pub fn pick(matched: usize, mode: &Pick, seed: u64) -> Picked {
             n
         }
     };
-    let mut indices = sample(&mut rng, matched, count).into_vec();
+    let mut indices = rng.sample(matched, count);
     indices.sort_unstable();
     Picked { indices, warning }
 }
@@ -295,21 +291,24 @@ mod tests {
             })
             .collect();
         let s = ProcessSelector::parse(&json!({"pattern": marker, "name": "sh"})).unwrap();
-        let found = s.find(&[]);
+        let found = s.find(&Protected::current());
         let mut pids: Vec<i32> = children.iter().map(|c| c.id() as i32).collect();
         pids.sort();
         assert_eq!(
             found.iter().map(|p| p.identity.pid).collect::<Vec<_>>(),
             pids
         );
-        let protected = s.find(&[pids[0]]);
+        let protected = s.find(&Protected::current().with_guard(Some(pids[0])));
         assert_eq!(protected.len(), 2);
         let me = ProcessSelector::parse(&json!({"pid": std::process::id()})).unwrap();
-        assert!(me.find(&[]).is_empty(), "never targets itself");
+        assert!(
+            me.find(&Protected::current()).is_empty(),
+            "never targets itself"
+        );
         assert!(
             ProcessSelector::parse(&json!({"pid": 1}))
                 .unwrap()
-                .find(&[])
+                .find(&Protected::current())
                 .is_empty()
         );
         for c in children.iter_mut() {
@@ -341,5 +340,24 @@ mod tests {
             dedup.dedup();
             assert_eq!(dedup, p.indices, "never the same victim twice");
         }
+    }
+
+    // Literal picks: a seed written down with a run names these victims on every version and
+    // platform (checked against an independent ChaCha8 + Fisher–Yates implementation). If this
+    // test has to change, the README's promise about seeds is broken.
+    #[test]
+    fn a_seed_picks_the_same_victims_everywhere() {
+        assert_eq!(pick(10, &Pick::One, 7).indices, [9]);
+        assert_eq!(pick(10, &Pick::Fixed(3), 7).indices, [7, 8, 9]);
+        assert_eq!(
+            pick(10, &Pick::FixedPercent(50.0), 42).indices,
+            [2, 4, 7, 8, 9]
+        );
+        assert_eq!(
+            pick(100, &Pick::FixedPercent(5.0), 1).indices,
+            [7, 11, 16, 44, 56]
+        );
+        let random = pick(10, &Pick::RandomMaxPercent(50.0), 42);
+        assert_eq!(random.indices, [6, 9]);
     }
 }

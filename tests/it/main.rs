@@ -19,3 +19,4 @@ mod reverts;
 mod run_experiments;
 mod source;
 mod swarm;
+mod targets;

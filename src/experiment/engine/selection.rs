@@ -10,6 +10,7 @@ use crate::fault::{self, Family, Fault, Selecting};
 use crate::ledger::guard;
 use crate::schema::describe_problems;
 use crate::target::Selection;
+use crate::target::protected::Protected;
 
 /// The run's inputs to every selection.
 pub fn selecting(
@@ -20,10 +21,7 @@ pub fn selecting(
     Selecting {
         radius: experiment.blast_radius.clone().unwrap_or_default(),
         seed,
-        protected: state
-            .and_then(|s| guard::guard_pid(&s.dir))
-            .into_iter()
-            .collect(),
+        protected: Protected::current().with_guard(state.and_then(|s| guard::guard_pid(&s.dir))),
     }
 }
 

@@ -152,6 +152,7 @@ impl Family for SwarmFault {
             Action::KillTask { .. } => {
                 let tasks = ServiceTasks {
                     engine: engine.clone(),
+                    protected: selecting.protected.clone(),
                 };
                 let radius = self.radius.as_ref().unwrap_or(&selecting.radius);
                 let what = format!("a running task of service {}", service.name);

@@ -10,13 +10,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
-use rand::Rng;
-use rand::rngs::StdRng;
 use tokio::time::{Instant, Sleep};
 
 use super::serve::Conn;
 use super::stats::{HttpStats, Sample};
 use crate::proxy::metrics::ProxyMetrics;
+use crate::seed::SeededRng;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -116,7 +115,7 @@ pub(super) struct Effects {
     pub(super) truncate_at: Option<u64>,
     pub(super) abort: Option<(u64, bool)>,
     /// Share of bytes flipped (percent), and the draws that pick them.
-    pub(super) corrupt: Option<(f64, StdRng)>,
+    pub(super) corrupt: Option<(f64, SeededRng)>,
     pub(super) chunk_delay: Option<Duration>,
 }
 
@@ -189,7 +188,7 @@ impl ProxyBody {
         {
             let mut bytes = data.to_vec();
             for b in &mut bytes {
-                if rng.random::<f64>() * 100.0 < *p {
+                if rng.unit() * 100.0 < *p {
                     *b ^= 0xFF;
                 }
             }

@@ -2,7 +2,6 @@
 //! `Expect: 100-continue`, upgrades tunnelled as TCP), bodies streamed chunk by chunk, each
 //! request timed into the proxy's figures and offered to the HTTP toxics.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,8 +12,6 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -27,6 +24,7 @@ use super::stats::{HttpStats, Sample};
 use super::toxics::{HttpSpec, hit};
 use crate::proxy::metrics::ProxyMetrics;
 use crate::proxy::toxic::{Toxic, ToxicKind};
+use crate::seed::{Fnv, SeededRng, unit_from_hash};
 
 /// The largest request head accepted; bigger ones are answered 431.
 const MAX_HEAD: usize = 64 * 1024;
@@ -142,6 +140,15 @@ fn parse_failure(status: u16) -> Sample {
     }
 }
 
+/// The hash every draw of request `n` on this connection starts from: `--seed`, proxy, ordinal.
+fn request_hash(conn: &Conn, n: u64) -> Fnv {
+    Fnv::new()
+        .u64(conn.ctx.seed)
+        .str(&conn.ctx.proxy)
+        .u64(conn.ctx.ordinal)
+        .u64(n)
+}
+
 /// The toxics that hit this request, in order.
 fn toxics_for(
     conn: &Conn,
@@ -162,9 +169,7 @@ fn toxics_for(
             let Some(key) = spec.sample_key(req.headers()) else {
                 return false;
             };
-            let mut h = DefaultHasher::new();
-            (conn.ctx.seed, &conn.ctx.proxy, conn.ctx.ordinal, n, &t.name).hash(&mut h);
-            let u: f64 = StdRng::seed_from_u64(h.finish()).random();
+            let u = unit_from_hash(request_hash(conn, n).str(&t.name).finish());
             hit(t.toxicity_f64(), key, u)
         })
         .map(|(t, spec)| (t.kind, spec))
@@ -273,9 +278,8 @@ async fn handle(
     let (parts, body) = resp.into_parts();
     // Seeded only when a corrupt toxic needs it: seeding costs more than the rest of a request.
     let corrupt = find(ToxicKind::HttpCorrupt).map(|s| {
-        let mut h = DefaultHasher::new();
-        (conn.ctx.seed, &conn.ctx.proxy, conn.ctx.ordinal, n, "body").hash(&mut h);
-        (s.percent, StdRng::seed_from_u64(h.finish()))
+        let seed = request_hash(&conn, n).str("body").finish();
+        (s.percent, SeededRng::new(seed))
     });
     let effects = Effects {
         truncate_at: find(ToxicKind::HttpTruncate).map(|s| s.bytes),

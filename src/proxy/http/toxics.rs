@@ -3,12 +3,11 @@
 //! share of requests is drawn (per request, or by a hash of a header or cookie so the same users
 //! are hit every time).
 
-use std::hash::{DefaultHasher, Hash, Hasher};
-
 use regex::Regex;
 use serde_json::{Map, Value};
 
 use crate::proxy::toxic::{ApiError, ToxicKind, field};
+use crate::seed::{Fnv, unit_from_hash};
 
 /// Which requests a toxic may hit.
 #[derive(Debug, Clone, Default)]
@@ -96,17 +95,12 @@ impl HttpSpec {
 
     /// The sampling key of a request: None when it lacks the header or cookie (never hit).
     pub fn sample_key(&self, headers: &hyper::HeaderMap) -> Option<Option<u64>> {
-        let hash = |s: &str| {
-            let mut h = DefaultHasher::new();
-            s.hash(&mut h);
-            h.finish()
-        };
         match &self.sampling {
             Sampling::PerRequest => Some(None),
             Sampling::Header(name) => headers
                 .get(name.as_str())
                 .and_then(|v| v.to_str().ok())
-                .map(|v| Some(hash(v))),
+                .map(|v| Some(user_key(v))),
             Sampling::Cookie(name) => headers
                 .get_all(hyper::header::COOKIE)
                 .iter()
@@ -114,7 +108,7 @@ impl HttpSpec {
                 .flat_map(|v| v.split(';'))
                 .filter_map(|pair| pair.trim().split_once('='))
                 .find(|(k, _)| k == name)
-                .map(|(_, v)| Some(hash(v))),
+                .map(|(_, v)| Some(user_key(v))),
         }
     }
 }
@@ -279,11 +273,55 @@ fn parse_sample(v: Option<&Value>) -> Result<Sampling, ApiError> {
     }
 }
 
-/// Whether a request is hit: `u` is drawn in [0, 1) from the sampling key when there is one.
+/// The sampling key of a header or cookie value: the same user gets the same key on every
+/// proxy, version and platform (no seed: a user is in or out of a toxic's share everywhere).
+pub fn user_key(value: &str) -> u64 {
+    Fnv::new().str(value).finish()
+}
+
+/// Whether a request is hit: `u` is drawn in [0, 1) from the sampling key when there is one,
+/// else `per_request` is used.
 pub fn hit(toxicity: f64, key: Option<u64>, per_request: f64) -> bool {
     let u = match key {
-        Some(k) => (k % 1_000_000) as f64 / 1_000_000.0,
+        Some(k) => unit_from_hash(k),
         None => per_request,
     };
     u < toxicity
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    // A user is in or out of a toxic's share on every proxy, version and platform.
+    #[test]
+    fn a_known_user_gets_the_same_decision_everywhere() {
+        let spec = parse(
+            ToxicKind::HttpStatus,
+            Some(&json!({"status": 500, "sample": {"header": "x-user"}})),
+        )
+        .unwrap();
+        let mut headers = hyper::HeaderMap::new();
+        headers.insert("x-user", "alice".parse().unwrap());
+        let key = spec.sample_key(&headers).unwrap();
+        assert_eq!(key, Some(user_key("alice")));
+        // alice draws 0.1503…: in a 20 % share, out of a 15 % one, whatever the per-request draw.
+        assert_eq!(unit_from_hash(user_key("alice")), 0.1503187236068484);
+        assert!(hit(0.20, key, 0.99));
+        assert!(!hit(0.15, key, 0.0));
+        let cookie = parse(
+            ToxicKind::HttpStatus,
+            Some(&json!({"status": 500, "sample": {"cookie": "session"}})),
+        )
+        .unwrap();
+        let mut headers = hyper::HeaderMap::new();
+        headers.insert(hyper::header::COOKIE, "a=1; session=alice".parse().unwrap());
+        assert_eq!(
+            cookie.sample_key(&headers),
+            Some(key),
+            "same user, same key"
+        );
+        assert_eq!(cookie.sample_key(&hyper::HeaderMap::new()), None);
+    }
 }
