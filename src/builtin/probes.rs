@@ -10,7 +10,7 @@ use crate::loadgen::{self, LoadPlan};
 use crate::proxy::{ApiError, ProxyApi};
 
 /// `true` when a TCP connection opens within the timeout; refused/unreachable/timeout → `false`.
-pub async fn tcp_connect(args: &Value) -> Result<Value, BuiltinError> {
+pub(super) async fn tcp_connect(args: &Value) -> Result<Value, BuiltinError> {
     let host = args["host"].as_str().unwrap_or_default();
     let port = int_of(&args["port"]).unwrap_or_default() as u16;
     let timeout = number_of(args.get("timeout_s").unwrap_or(&Value::Null)).unwrap_or(3.0);
@@ -25,7 +25,7 @@ pub async fn tcp_connect(args: &Value) -> Result<Value, BuiltinError> {
 }
 
 /// `true` when the path exists (`~` expanded).
-pub fn file_exists(args: &Value) -> Value {
+pub(super) fn file_exists(args: &Value) -> Value {
     let path = args["path"].as_str().unwrap_or_default();
     let expanded = match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
         (Some(rest), Some(home)) => std::path::PathBuf::from(home).join(rest),
@@ -35,7 +35,7 @@ pub fn file_exists(args: &Value) -> Value {
 }
 
 /// Sends the requests and reports throughput, error rate and latency percentiles.
-pub async fn http_measure(args: &Value) -> Result<Value, BuiltinError> {
+pub(super) async fn http_measure(args: &Value) -> Result<Value, BuiltinError> {
     let url_text = args["url"].as_str().unwrap_or_default();
     let url: hyper::Uri = url_text
         .parse()
@@ -92,7 +92,7 @@ pub async fn http_measure(args: &Value) -> Result<Value, BuiltinError> {
 }
 
 /// A proxy's live figures from the fault proxy's `GET /proxies/{proxy}/traffic`.
-pub async fn traffic_tcp(args: &Value) -> Result<Value, BuiltinError> {
+pub(super) async fn traffic_tcp(args: &Value) -> Result<Value, BuiltinError> {
     let api = ProxyApi::new(super::proxy_api(args));
     let proxy = args["proxy"].as_str().unwrap_or_default();
     api.traffic(proxy, None)
@@ -117,7 +117,7 @@ fn traffic_error(api: &ProxyApi, proxy: &str, e: ApiError) -> BuiltinError {
 }
 
 /// How many running containers match `target` (opted-out ones are not counted).
-pub async fn container_running(args: &Value) -> Result<Value, BuiltinError> {
+pub(super) async fn container_running(args: &Value) -> Result<Value, BuiltinError> {
     let selector = crate::target::container_selector::ContainerSelector::parse(&args["target"])
         .map_err(|e| BuiltinError::Arguments(e.to_string()))?;
     let engine = crate::target::docker::Engine::connect()
@@ -131,7 +131,7 @@ pub async fn container_running(args: &Value) -> Result<Value, BuiltinError> {
 }
 
 /// `{running, desired}` replicas of a Swarm service (`desired` is null for a global service).
-pub async fn swarm_replicas(args: &Value) -> Result<Value, BuiltinError> {
+pub(super) async fn swarm_replicas(args: &Value) -> Result<Value, BuiltinError> {
     let name = args["service"].as_str().unwrap_or_default();
     let engine = crate::target::docker::Engine::connect()
         .await
@@ -144,7 +144,7 @@ pub async fn swarm_replicas(args: &Value) -> Result<Value, BuiltinError> {
 
 /// An http proxy's figures over `window_s`: `{requests, rps, error_rate, p50_ms, p95_ms, p99_ms}`
 /// (plus time to first byte and status classes), for all requests or one route.
-pub async fn traffic_metrics(args: &Value) -> Result<Value, BuiltinError> {
+pub(super) async fn traffic_metrics(args: &Value) -> Result<Value, BuiltinError> {
     let api = ProxyApi::new(super::proxy_api(args));
     let proxy = args["proxy"].as_str().unwrap_or_default();
     let window = args

@@ -13,7 +13,7 @@ use crate::exit_code;
 
 /// Options of `monkeywrench demo`.
 #[derive(Debug, Args)]
-pub struct DemoArgs {
+pub(super) struct DemoArgs {
     /// Where the experiment files and journals are written.
     #[arg(long, default_value = "monkeywrench-demo")]
     pub dir: PathBuf,
@@ -33,7 +33,7 @@ struct RunWords {
 }
 
 /// Runs the demo; exit 0 when both experiments behaved as expected (held, then deviated).
-pub async fn execute(args: DemoArgs) -> anyhow::Result<i32> {
+pub(super) async fn execute(args: DemoArgs) -> anyhow::Result<i32> {
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .or_usage(|| format!("bind the demo service to {}", args.listen))?;

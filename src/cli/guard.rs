@@ -15,7 +15,7 @@ const GUARD_PATIENCE: Duration = Duration::from_secs(2);
 
 /// Options of `monkeywrench guard`.
 #[derive(Debug, Args)]
-pub struct GuardArgs {
+pub(super) struct GuardArgs {
     /// Where the ledger lives.
     #[command(flatten)]
     pub state: StateArgs,
@@ -28,7 +28,7 @@ pub struct GuardArgs {
 }
 
 /// Runs the guard; returns the exit code.
-pub async fn execute(args: GuardArgs) -> anyhow::Result<i32> {
+pub(super) async fn execute(args: GuardArgs) -> anyhow::Result<i32> {
     let dir = args.state.dir();
     // A run may be probing the lock at this instant: retry briefly before concluding another guard runs.
     let mut lock = None;

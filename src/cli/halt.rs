@@ -9,7 +9,7 @@ use crate::ledger::RevertOutcome;
 
 /// Options of `monkeywrench halt`.
 #[derive(Debug, Args)]
-pub struct HaltArgs {
+pub(super) struct HaltArgs {
     /// Where the ledger lives.
     #[command(flatten)]
     pub state: StateArgs,
@@ -20,14 +20,14 @@ pub struct HaltArgs {
 
 /// Options of `monkeywrench resume`.
 #[derive(Debug, Args)]
-pub struct ResumeArgs {
+pub(super) struct ResumeArgs {
     /// Where the ledger lives.
     #[command(flatten)]
     pub state: StateArgs,
 }
 
 /// Reverts every active fault and refuses new ones; exit 3 if a revert failed.
-pub async fn halt(args: HaltArgs) -> anyhow::Result<i32> {
+pub(super) async fn halt(args: HaltArgs) -> anyhow::Result<i32> {
     let ledger = args.state.open_ledger().await?;
     let outcomes = ledger
         .halt(&args.reason)
@@ -64,7 +64,7 @@ pub async fn halt(args: HaltArgs) -> anyhow::Result<i32> {
 }
 
 /// Allows faults again.
-pub async fn resume(args: ResumeArgs) -> anyhow::Result<i32> {
+pub(super) async fn resume(args: ResumeArgs) -> anyhow::Result<i32> {
     let ledger = args.state.open_ledger().await?;
     ledger
         .resume()

@@ -10,7 +10,7 @@ use crate::exit_code;
 
 /// Options of `monkeywrench ledger`.
 #[derive(Debug, Args)]
-pub struct LedgerArgs {
+pub(super) struct LedgerArgs {
     /// Where the ledger lives.
     #[command(flatten)]
     pub state: StateArgs,
@@ -23,7 +23,7 @@ pub struct LedgerArgs {
 }
 
 /// Prints the ledger.
-pub async fn execute(args: LedgerArgs) -> anyhow::Result<i32> {
+pub(super) async fn execute(args: LedgerArgs) -> anyhow::Result<i32> {
     let ledger = args.state.open_ledger().await?;
     let read = || "read the ledger".to_string();
     let leases = ledger.list(args.limit).await.or_unavailable(read)?;

@@ -24,7 +24,7 @@ use crate::store::Store;
 
 /// Options of `monkeywrench monkey`.
 #[derive(Debug, Args)]
-pub struct MonkeyArgs {
+pub(super) struct MonkeyArgs {
     /// What to do.
     #[command(subcommand)]
     command: MonkeyCommand,
@@ -126,7 +126,7 @@ struct StatusArgs {
 }
 
 /// Runs a `monkey` subcommand.
-pub async fn execute(args: MonkeyArgs) -> anyhow::Result<i32> {
+pub(super) async fn execute(args: MonkeyArgs) -> anyhow::Result<i32> {
     match args.command {
         MonkeyCommand::Run(a) => run(a).await,
         MonkeyCommand::Plan(a) => plan(a).await,

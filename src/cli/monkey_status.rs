@@ -13,7 +13,7 @@ use crate::monkey::inventory::discover;
 use crate::monkey::scheduler;
 
 /// Prints the monkey's state.
-pub async fn execute(common: Common, output: OutputFormat) -> anyhow::Result<i32> {
+pub(super) async fn execute(common: Common, output: OutputFormat) -> anyhow::Result<i32> {
     let monkey = match open(&common, Clock::System).await {
         Ok(m) => m,
         Err(code) => return Ok(code),

@@ -14,7 +14,7 @@ use crate::experiment::substitute::Substitutions;
 use crate::target::label::label;
 
 /// Prints the plan to stdout; faults show the targets matched now and the victims the seed picks.
-pub async fn print_plan(
+pub(super) async fn print_plan(
     experiment: &Experiment,
     prepared: &Prepared,
     state: Option<&StateConfig>,

@@ -15,7 +15,7 @@ use crate::experiment::validate::{ValidateOptions, validate};
 
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum OutputFormat {
+pub(super) enum OutputFormat {
     /// Human-readable text.
     #[default]
     Text,
@@ -25,7 +25,7 @@ pub enum OutputFormat {
 
 /// Options shared by `run` and `validate`.
 #[derive(Debug, Args)]
-pub struct SourceArgs {
+pub(super) struct SourceArgs {
     /// Experiment file (.json, .yaml, .yml) or http(s) URL.
     pub source: String,
     /// Override a configuration key: KEY=VALUE or KEY:TYPE=VALUE (str, int, float, bytes, bool, json). Repeatable.
@@ -46,7 +46,7 @@ pub struct SourceArgs {
 }
 
 /// A validated experiment ready to run, with the environment overlay from `.env` files.
-pub struct Prepared {
+pub(super) struct Prepared {
     /// The experiment with overrides applied.
     pub experiment: Experiment,
     /// Variables from `.env` var files (they win over the process environment).
@@ -55,13 +55,13 @@ pub struct Prepared {
 
 impl Prepared {
     /// Looks a variable up in the overlay, then the process environment.
-    pub fn env(&self, key: &str) -> Option<String> {
+    pub(super) fn env(&self, key: &str) -> Option<String> {
         lookup(&self.env_overlay, key)
     }
 }
 
 /// Looks `key` up in `overlay`, then in the process environment.
-pub fn lookup(overlay: &HashMap<String, String>, key: &str) -> Option<String> {
+pub(super) fn lookup(overlay: &HashMap<String, String>, key: &str) -> Option<String> {
     overlay
         .get(key)
         .cloned()
@@ -69,7 +69,7 @@ pub fn lookup(overlay: &HashMap<String, String>, key: &str) -> Option<String> {
 }
 
 /// Loads, validates and applies overrides; prints every diagnostic. `Err(())` means exit 64.
-pub async fn prepare(
+pub(super) async fn prepare(
     args: &SourceArgs,
     dry: Option<DryMode>,
     diagnostics_format: OutputFormat,
@@ -163,7 +163,7 @@ fn option_error(file: &str, message: &str) -> Diagnostic {
 }
 
 /// Prints diagnostics to stderr as `file:line:column: severity: path: message`, or as a JSON list on stdout.
-pub fn print_diagnostics(diagnostics: &[Diagnostic], output: OutputFormat) {
+pub(super) fn print_diagnostics(diagnostics: &[Diagnostic], output: OutputFormat) {
     match output {
         OutputFormat::Text => {
             for d in diagnostics {

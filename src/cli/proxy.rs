@@ -13,7 +13,7 @@ use crate::proxy::{ApiOptions, Registry, serve};
 
 /// `monkeywrench proxy …`.
 #[derive(Debug, Args)]
-pub struct ProxyArgs {
+pub(super) struct ProxyArgs {
     /// What to do.
     #[command(subcommand)]
     pub command: ProxyCommand,
@@ -21,7 +21,7 @@ pub struct ProxyArgs {
 
 /// Proxy subcommands.
 #[derive(Debug, Subcommand)]
-pub enum ProxyCommand {
+pub(super) enum ProxyCommand {
     /// Run the Toxiproxy-compatible server (Go-style `-host=`, `-port` spellings accepted).
     #[command(after_help = SERVE_HELP)]
     Serve(ServeArgs),
@@ -42,7 +42,7 @@ MONKEYWRENCH_WORKER_THREADS=N sets the runtime's worker threads.";
 
 /// Options of `proxy serve`.
 #[derive(Debug, Args)]
-pub struct ServeArgs {
+pub(super) struct ServeArgs {
     /// Address the API binds (loopback by default; anything else needs --auth-token).
     #[arg(long, default_value = "localhost")]
     pub host: String,
@@ -70,7 +70,7 @@ pub struct ServeArgs {
 }
 
 /// Rewrites Go-style flags (`-host=0.0.0.0`, `-port 8474`) that Toxiproxy's image passes.
-pub fn go_style_flags(args: Vec<String>) -> Vec<String> {
+pub(super) fn go_style_flags(args: Vec<String>) -> Vec<String> {
     const GO_FLAGS: [&str; 7] = [
         "host",
         "port",
@@ -99,7 +99,7 @@ pub fn go_style_flags(args: Vec<String>) -> Vec<String> {
 }
 
 /// Runs the subcommand.
-pub async fn execute(args: ProxyArgs) -> anyhow::Result<i32> {
+pub(super) async fn execute(args: ProxyArgs) -> anyhow::Result<i32> {
     match args.command {
         ProxyCommand::Serve(a) => serve_command(a).await,
         ProxyCommand::Cli(a) => super::proxy_client::execute(a).await,

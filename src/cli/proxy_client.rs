@@ -11,7 +11,7 @@ use crate::proxy::{ApiError, ProxyApi};
 
 /// Options of `proxy cli`.
 #[derive(Debug, Args)]
-pub struct ClientArgs {
+pub(super) struct ClientArgs {
     /// API URL (env TOXIPROXY_URL); `http://` is added when missing.
     #[arg(
         long = "host",
@@ -33,7 +33,7 @@ pub struct ClientArgs {
 
 /// toxiproxy-cli commands.
 #[derive(Debug, Subcommand)]
-pub enum ClientCommand {
+pub(super) enum ClientCommand {
     /// List proxies.
     #[command(visible_aliases = ["l", "li", "ls"])]
     List,
@@ -74,7 +74,7 @@ pub enum ClientCommand {
 
 /// `toxic` subcommands.
 #[derive(Debug, Subcommand)]
-pub enum ToxicCommand {
+pub(super) enum ToxicCommand {
     /// Add a toxic.
     #[command(visible_alias = "a")]
     Add {
@@ -126,7 +126,7 @@ pub enum ToxicCommand {
 }
 
 /// Runs the command; errors print a message and exit 1 like toxiproxy-cli.
-pub async fn execute(args: ClientArgs) -> anyhow::Result<i32> {
+pub(super) async fn execute(args: ClientArgs) -> anyhow::Result<i32> {
     let base = if args.host.contains("://") {
         args.host.clone()
     } else {

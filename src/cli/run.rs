@@ -20,7 +20,7 @@ use crate::experiment::progress::{NdjsonSink, ProgressView};
 
 /// Options of `monkeywrench run`.
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(super) struct RunArgs {
     /// Source and override options.
     #[command(flatten)]
     pub source: SourceArgs,
@@ -100,7 +100,7 @@ impl From<DryArg> for DryMode {
 
 /// `--during-journal` values.
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum DuringArg {
+pub(super) enum DuringArg {
     /// Every iteration.
     Full,
     /// First, last and changed iterations.
@@ -135,7 +135,7 @@ fn parse_rollback_strategy(s: &str) -> Result<RollbackStrategy, String> {
 }
 
 /// Parses `90`, `90s`, `1.5m`, `2h`, `500ms`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(super) fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (number, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
         Some(i) => s.split_at(i),
@@ -158,7 +158,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// Runs the subcommand; returns the exit code.
-pub async fn execute(args: RunArgs) -> anyhow::Result<i32> {
+pub(super) async fn execute(args: RunArgs) -> anyhow::Result<i32> {
     if args
         .hypothesis_frequency
         .is_some_and(|f| !(f.is_finite() && f > 0.0))

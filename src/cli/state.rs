@@ -11,7 +11,7 @@ use crate::store::{Store, StoreLocation, default_state_dir};
 
 /// Where monkeywrench keeps its ledger.
 #[derive(Debug, Clone, Args)]
-pub struct StateArgs {
+pub(super) struct StateArgs {
     /// State directory (SQLite ledger, guard lock) [default: $XDG_DATA_HOME/monkeywrench]
     #[arg(long, env = "MONKEYWRENCH_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
@@ -22,17 +22,17 @@ pub struct StateArgs {
 
 impl StateArgs {
     /// The state directory in force.
-    pub fn dir(&self) -> PathBuf {
+    pub(super) fn dir(&self) -> PathBuf {
         self.state_dir.clone().unwrap_or_else(default_state_dir)
     }
 
     /// The store location in force.
-    pub fn location(&self) -> StoreLocation {
+    pub(super) fn location(&self) -> StoreLocation {
         StoreLocation::resolve(self.store.as_deref(), &self.dir())
     }
 
     /// Opens the ledger and reverts leftovers, reporting each on stderr.
-    pub async fn open_ledger(&self) -> anyhow::Result<Ledger> {
+    pub(super) async fn open_ledger(&self) -> anyhow::Result<Ledger> {
         let location = self.location();
         let store = Store::open(&location)
             .await
@@ -62,6 +62,6 @@ impl StateArgs {
 }
 
 /// The first 8 characters of an id.
-pub fn short(id: &str) -> &str {
+pub(super) fn short(id: &str) -> &str {
     id.get(..8).unwrap_or(id)
 }

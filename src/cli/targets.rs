@@ -13,7 +13,7 @@ use crate::target::selector::{Pick, ProcessSelector, pick};
 
 /// Blast-radius modes.
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ModeArg {
+pub(super) enum ModeArg {
     /// One victim.
     One,
     /// Every match.
@@ -28,7 +28,7 @@ pub enum ModeArg {
 
 /// Options of `monkeywrench targets`.
 #[derive(Debug, Args)]
-pub struct TargetsArgs {
+pub(super) struct TargetsArgs {
     /// Selector as JSON, e.g. '{"name": "nginx"}' or '{"pattern": "worker --queue=\\w+"}'; with
     /// --docker a container selector, e.g. '{"labels": {"app": "web"}}' or '{"service": "api"}'.
     pub selector: String,
@@ -50,7 +50,7 @@ pub struct TargetsArgs {
 }
 
 /// Prints matches and the picked victims.
-pub async fn execute(args: TargetsArgs) -> anyhow::Result<i32> {
+pub(super) async fn execute(args: TargetsArgs) -> anyhow::Result<i32> {
     let value: serde_json::Value = match serde_json::from_str(&args.selector) {
         Ok(v) => v,
         Err(e) => {

@@ -8,7 +8,7 @@ use crate::experiment::model::{Activity, Experiment, Provider};
 
 /// Options of `monkeywrench validate`.
 #[derive(Debug, Args)]
-pub struct ValidateArgs {
+pub(super) struct ValidateArgs {
     /// Source and override options.
     #[command(flatten)]
     pub source: SourceArgs,
@@ -18,7 +18,7 @@ pub struct ValidateArgs {
 }
 
 /// Runs the subcommand; returns the exit code (0 valid, 64 invalid).
-pub async fn execute(args: ValidateArgs) -> anyhow::Result<i32> {
+pub(super) async fn execute(args: ValidateArgs) -> anyhow::Result<i32> {
     let Ok(prepared) = prepare(&args.source, None, args.source.output).await else {
         return Ok(exit_code::USAGE);
     };
@@ -38,7 +38,7 @@ pub async fn execute(args: ValidateArgs) -> anyhow::Result<i32> {
 }
 
 /// Every place the experiment relies on a monkeywrench extension (spec §11).
-pub fn extension_uses(experiment: &Experiment) -> Vec<String> {
+pub(super) fn extension_uses(experiment: &Experiment) -> Vec<String> {
     let mut uses = Vec::new();
     if !experiment.safeguards.is_empty() {
         uses.push("safeguards: ignored by chaos run (no stop conditions there)".to_string());

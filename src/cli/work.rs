@@ -15,7 +15,7 @@ use crate::target::process::ProcessIdentity;
 
 /// Options of `monkeywrench work`.
 #[derive(Debug, Args)]
-pub struct WorkArgs {
+pub(super) struct WorkArgs {
     /// The owner as `pid:start_time` (its start time from /proc, so a recycled pid never counts).
     #[arg(long, value_name = "PID:START")]
     pub owner: String,
@@ -25,7 +25,7 @@ pub struct WorkArgs {
 }
 
 /// Waits for the go, then execs the work (returns only when it could not).
-pub fn execute(args: WorkArgs) -> anyhow::Result<i32> {
+pub(super) fn execute(args: WorkArgs) -> anyhow::Result<i32> {
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
         .context("ask to die with the owner (PR_SET_PDEATHSIG)")?;
     let (pid, start) = args

@@ -500,11 +500,11 @@ mod ctk_time {
     use jiff::Timestamp;
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
 
-    pub fn serialize<S: Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&super::format_timestamp(ts))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
         let text = String::deserialize(d)?;
         text.parse()
             .map_err(|e| D::Error::custom(format!("bad timestamp {text:?}: {e}")))
@@ -515,14 +515,19 @@ mod ctk_time_opt {
     use jiff::Timestamp;
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
 
-    pub fn serialize<S: Serializer>(ts: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(
+        ts: &Option<Timestamp>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match ts {
             Some(t) => s.serialize_str(&super::format_timestamp(t)),
             None => s.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Timestamp>, D::Error> {
         match Option::<String>::deserialize(d)? {
             None => Ok(None),
             Some(text) => text
@@ -538,14 +543,14 @@ mod activity_kind {
 
     use crate::experiment::model::ActivityKind;
 
-    pub fn serialize<S: Serializer>(kind: &ActivityKind, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(kind: &ActivityKind, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(match kind {
             ActivityKind::Probe => "probe",
             ActivityKind::Action => "action",
         })
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ActivityKind, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ActivityKind, D::Error> {
         match String::deserialize(d)?.as_str() {
             "probe" => Ok(ActivityKind::Probe),
             "action" => Ok(ActivityKind::Action),

@@ -9,7 +9,7 @@ use crate::experiment::engine::{self, RunSettings};
 use crate::experiment::model::{Experiment, HypothesisStrategy};
 
 /// Runs the gate; `Err` carries the reason the kill must be skipped.
-pub async fn check(gate: &Experiment) -> Result<(), String> {
+pub(super) async fn check(gate: &Experiment) -> Result<(), String> {
     let settings = RunSettings {
         hypothesis_strategy: Some(HypothesisStrategy::BeforeMethodOnly),
         cwd: std::env::current_dir().unwrap_or_else(|_| ".".into()),

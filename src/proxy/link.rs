@@ -25,7 +25,7 @@ const CHUNK: usize = 32 * 1024;
 
 /// What a connection needs to know.
 #[derive(Debug, Clone)]
-pub struct LinkContext {
+pub(super) struct LinkContext {
     /// Proxy name (for seeds).
     pub proxy: String,
     /// Connection ordinal on this proxy.
@@ -50,7 +50,7 @@ enum End {
 }
 
 /// Serves one accepted client until it ends or `cancel` (proxy disabled/deleted).
-pub async fn serve(
+pub(super) async fn serve(
     client: TcpStream,
     upstream: String,
     ctx: LinkContext,

@@ -13,7 +13,7 @@ fn header(out: &mut String, series: &str, kind: &str, help: &str) {
 }
 
 /// Renders the exposition text.
-pub async fn render(registry: &Registry, options: &ApiOptions) -> String {
+pub(super) async fn render(registry: &Registry, options: &ApiOptions) -> String {
     let mut out = String::new();
     if options.proxy_metrics {
         let metrics = registry.metrics().await;

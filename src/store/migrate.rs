@@ -11,7 +11,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
 ];
 
 /// Applies every migration not yet recorded, each in its own transaction.
-pub async fn run(pool: &AnyPool) -> Result<(), sqlx::Error> {
+pub(super) async fn run(pool: &AnyPool) -> Result<(), sqlx::Error> {
     sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
         .execute(pool)
         .await?;

@@ -6,7 +6,7 @@ use crate::harness::{TempDir, run_in, stderr};
 use monkeywrench::builtin::{Func, Probe};
 
 /// Starts the demo service on 127.0.0.1:0 in a runtime of its own; returns its URL.
-pub fn start_service() -> (
+pub(crate) fn start_service() -> (
     String,
     tokio_util::sync::CancellationToken,
     std::thread::JoinHandle<()>,

@@ -6,10 +6,10 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The local test image (built once per machine, shared by tests).
-pub const IMAGE: &str = "monkeywrench-test-busybox:1";
+pub(crate) const IMAGE: &str = "monkeywrench-test-busybox:1";
 
 /// Runs the docker CLI; returns its output.
-pub fn docker(args: &[&str]) -> Output {
+pub(crate) fn docker(args: &[&str]) -> Output {
     Command::new("docker")
         .args(args)
         .stdin(Stdio::null())
@@ -18,7 +18,7 @@ pub fn docker(args: &[&str]) -> Output {
 }
 
 /// Runs the docker CLI and returns trimmed stdout, panicking with stderr on failure.
-pub fn docker_ok(args: &[&str]) -> String {
+pub(crate) fn docker_ok(args: &[&str]) -> String {
     let out = docker(args);
     assert!(
         out.status.success(),
@@ -54,14 +54,14 @@ rc=$?; rm -rf "$root"; exit $rc"#
 }
 
 /// Everything one test creates on the engine.
-pub struct DockerFixture {
+pub(crate) struct DockerFixture {
     /// The value of the `monkeywrench.test` label.
     pub run: String,
 }
 
 impl DockerFixture {
     /// Builds the image if needed and names this test's objects.
-    pub fn new() -> DockerFixture {
+    pub(crate) fn new() -> DockerFixture {
         ensure_image();
         DockerFixture {
             run: format!("mwt{}", &uuid::Uuid::new_v4().simple().to_string()[..10]),
@@ -69,13 +69,13 @@ impl DockerFixture {
     }
 
     /// A name unique to this test.
-    pub fn name(&self, suffix: &str) -> String {
+    pub(crate) fn name(&self, suffix: &str) -> String {
         format!("{}-{suffix}", self.run)
     }
 
     /// Starts a labelled container running `cmd`; `extra` goes before the image (labels, network,
     /// restart policy). Returns its name.
-    pub fn container(&self, suffix: &str, extra: &[&str], cmd: &[&str]) -> String {
+    pub(crate) fn container(&self, suffix: &str, extra: &[&str], cmd: &[&str]) -> String {
         let name = self.name(suffix);
         let label = format!("monkeywrench.test={}", self.run);
         let mut args = vec!["run", "-d", "--name", &name, "--label", &label];
@@ -87,7 +87,7 @@ impl DockerFixture {
     }
 
     /// Creates a labelled bridge network; returns its name.
-    pub fn network(&self, suffix: &str) -> String {
+    pub(crate) fn network(&self, suffix: &str) -> String {
         let name = self.name(suffix);
         docker_ok(&[
             "network",
@@ -100,13 +100,13 @@ impl DockerFixture {
     }
 
     /// `running`, `paused`, `exited`, … (empty when the container is gone).
-    pub fn state(&self, name: &str) -> String {
+    pub(crate) fn state(&self, name: &str) -> String {
         let out = docker(&["inspect", "-f", "{{.State.Status}}", name]);
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
     /// The container's address on `network` (empty when not attached).
-    pub fn ip(&self, name: &str, network: &str) -> String {
+    pub(crate) fn ip(&self, name: &str, network: &str) -> String {
         let format = format!(
             "{{{{with index .NetworkSettings.Networks \"{network}\"}}}}{{{{.IPAddress}}}}{{{{end}}}}"
         );
@@ -115,7 +115,7 @@ impl DockerFixture {
     }
 
     /// Polls `check` every 50 ms until it holds or `within` passes.
-    pub fn wait_for(&self, within: Duration, mut check: impl FnMut() -> bool) -> bool {
+    pub(crate) fn wait_for(&self, within: Duration, mut check: impl FnMut() -> bool) -> bool {
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
             if check() {

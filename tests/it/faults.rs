@@ -77,7 +77,7 @@ fn stop_experiment(marker: &str, duration: Option<f64>, method_sleep: f64) -> St
 }
 
 /// Starts `monkeywrench run` on `file` with the state directory under `dir`.
-pub fn spawn_run(dir: &std::path::Path, file: &str) -> Child {
+pub(crate) fn spawn_run(dir: &std::path::Path, file: &str) -> Child {
     Command::new(binary())
         .args([
             "run",
@@ -94,7 +94,7 @@ pub fn spawn_run(dir: &std::path::Path, file: &str) -> Child {
         .unwrap()
 }
 
-pub fn mw(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+pub(crate) fn mw(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new(binary())
         .args(args)
         .env("MONKEYWRENCH_STATE_DIR", dir.join("state"))
@@ -104,13 +104,13 @@ pub fn mw(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-pub fn ledger_json(dir: &std::path::Path) -> Vec<Value> {
+pub(crate) fn ledger_json(dir: &std::path::Path) -> Vec<Value> {
     let out = mw(dir, &["ledger", "--output", "json"]);
     serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
 }
 
 /// Stops the guard a run started (a process our test started, by its recorded pid).
-pub fn stop_guard(dir: &std::path::Path) {
+pub(crate) fn stop_guard(dir: &std::path::Path) {
     // The guard was started by our run (a process this test started): stop it by its recorded pid.
     if let Ok(pid) = std::fs::read_to_string(dir.join("state/guard.pid"))
         && let Ok(pid) = pid.trim().parse::<i32>()
@@ -122,7 +122,7 @@ pub fn stop_guard(dir: &std::path::Path) {
     }
 }
 
-pub fn sigkill(child: &mut Child) {
+pub(crate) fn sigkill(child: &mut Child) {
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGKILL,

@@ -4,12 +4,12 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 /// Path of the `monkeywrench` binary built for this test run.
-pub fn binary() -> PathBuf {
+pub(crate) fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_monkeywrench"))
 }
 
 /// Runs the binary with `args` in `dir`, with empty stdin, and returns its output.
-pub fn run_in(dir: &std::path::Path, args: &[&str]) -> Output {
+pub(crate) fn run_in(dir: &std::path::Path, args: &[&str]) -> Output {
     Command::new(binary())
         .args(args)
         .current_dir(dir)
@@ -19,11 +19,11 @@ pub fn run_in(dir: &std::path::Path, args: &[&str]) -> Output {
 }
 
 /// A fresh temporary directory removed when dropped.
-pub struct TempDir(PathBuf);
+pub(crate) struct TempDir(PathBuf);
 
 impl TempDir {
     /// Creates a unique directory under the system temp dir.
-    pub fn new(label: &str) -> Self {
+    pub(crate) fn new(label: &str) -> Self {
         let dir = std::env::temp_dir().join(format!(
             "mw-it-{label}-{}-{}",
             std::process::id(),
@@ -34,7 +34,7 @@ impl TempDir {
     }
 
     /// The directory's path.
-    pub fn path(&self) -> &std::path::Path {
+    pub(crate) fn path(&self) -> &std::path::Path {
         &self.0
     }
 }
@@ -46,14 +46,14 @@ impl Drop for TempDir {
 }
 
 /// Writes `text` to `dir/name` and returns the path as a string.
-pub fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
+pub(crate) fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, text).expect("write test file");
     path.to_string_lossy().into_owned()
 }
 
 /// Runs an experiment with the real binary in `dir`; returns the output and the journal (if any).
-pub fn run_experiment(
+pub(crate) fn run_experiment(
     dir: &std::path::Path,
     file: &str,
     extra: &[&str],
@@ -72,12 +72,12 @@ pub fn run_experiment(
 }
 
 /// Stderr of an output, for assertion messages.
-pub fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// A tiny real HTTP/1.1 server on 127.0.0.1:0 whose response status can be changed while it runs.
-pub struct StatusServer {
+pub(crate) struct StatusServer {
     addr: std::net::SocketAddr,
     status: std::sync::Arc<std::sync::atomic::AtomicU16>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -85,7 +85,7 @@ pub struct StatusServer {
 
 impl StatusServer {
     /// Starts answering every request with `status` and a small JSON body.
-    pub fn start(status: u16) -> Self {
+    pub(crate) fn start(status: u16) -> Self {
         use std::io::{BufRead, BufReader, Write};
         use std::sync::atomic::Ordering;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -151,12 +151,12 @@ impl StatusServer {
     }
 
     /// The base URL, e.g. `http://127.0.0.1:41234`.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
     /// Changes the status future requests get.
-    pub fn set_status(&self, status: u16) {
+    pub(crate) fn set_status(&self, status: u16) {
         self.status
             .store(status, std::sync::atomic::Ordering::Relaxed);
     }
@@ -169,7 +169,7 @@ impl Drop for StatusServer {
 }
 
 /// A loopback port with nothing listening on it (bound then released).
-pub fn closed_port() -> u16 {
+pub(crate) fn closed_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
 }

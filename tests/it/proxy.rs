@@ -11,14 +11,14 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::harness::{binary, closed_port};
 
 /// A `monkeywrench proxy serve` child on a free port, killed on drop.
-pub struct Server {
+pub(crate) struct Server {
     pub child: Child,
     pub base: String,
     http: reqwest::Client,
 }
 
 impl Server {
-    pub async fn start(extra: &[&str]) -> Server {
+    pub(crate) async fn start(extra: &[&str]) -> Server {
         let port = closed_port();
         let child = Command::new(binary())
             .args([
@@ -61,7 +61,7 @@ impl Server {
         (status, resp.text().await.unwrap())
     }
 
-    pub async fn json(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub(crate) async fn json(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let (status, text) = self.call(method, path, body).await;
         (
             status,
@@ -70,7 +70,7 @@ impl Server {
     }
 
     /// Creates a proxy to `upstream`; returns the address it listens on.
-    pub async fn proxy(&self, name: &str, upstream: &str) -> String {
+    pub(crate) async fn proxy(&self, name: &str, upstream: &str) -> String {
         let (status, p) = self
             .json(
                 "POST",
@@ -92,14 +92,14 @@ impl Drop for Server {
 
 /// A listener on 127.0.0.1:0 with the backlog real servers set (4096): bursts of clients queue
 /// instead of overflowing into SYN retransmits (a second each) and resets.
-pub fn busy_listener() -> TcpListener {
+pub(crate) fn busy_listener() -> TcpListener {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     socket.listen(4096).unwrap()
 }
 
 /// A TCP echo server; returns its address.
-pub async fn echo_upstream() -> String {
+pub(crate) async fn echo_upstream() -> String {
     let listener = busy_listener();
     let addr = listener.local_addr().unwrap().to_string();
     tokio::spawn(async move {
@@ -126,7 +126,7 @@ pub async fn echo_upstream() -> String {
     addr
 }
 
-pub async fn round_trip(stream: &mut TcpStream, payload: &[u8]) -> Vec<u8> {
+pub(crate) async fn round_trip(stream: &mut TcpStream, payload: &[u8]) -> Vec<u8> {
     stream.write_all(payload).await.unwrap();
     let mut got = vec![0u8; payload.len()];
     stream.read_exact(&mut got).await.unwrap();

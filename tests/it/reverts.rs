@@ -137,7 +137,10 @@ fn a_container_that_will_not_come_back_is_revert_failed_exit_3_and_the_guard_kee
     let lease = &ledger_json(dir.path())[0];
     assert_eq!(lease["state"], "revert-failed", "{lease}");
     assert!(
-        lease["error"].as_str().unwrap_or("").contains("exited"),
+        lease["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("after the revert"),
         "{lease}"
     );
     let attempts = lease["attempts"].as_i64().unwrap();

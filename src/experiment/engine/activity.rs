@@ -22,7 +22,7 @@ enum Ended {
 }
 
 /// Runs `activity` in `phase`, reporting start and finish as events; `cancel` stops it at once.
-pub async fn execute(
+pub(super) async fn execute(
     ctx: &RunContext,
     activity: &Activity,
     phase: Phase,
@@ -122,7 +122,13 @@ pub async fn execute(
 }
 
 /// Reports the finished entry of `activity` to the dispatcher.
-pub fn report(ctx: &RunContext, phase: Phase, seq: usize, activity: &Activity, entry: &Entry) {
+pub(super) fn report(
+    ctx: &RunContext,
+    phase: Phase,
+    seq: usize,
+    activity: &Activity,
+    entry: &Entry,
+) {
     ctx.events.emit(RunEvent::ActivityFinished {
         phase,
         seq,

@@ -74,11 +74,11 @@ pub struct Interrupt {
 }
 
 /// How long a fault without `duration` may last when no `--max-duration` is given.
-pub const DEFAULT_FAULT_DEADLINE: Duration = Duration::from_secs(3600);
+pub(super) const DEFAULT_FAULT_DEADLINE: Duration = Duration::from_secs(3600);
 
 /// Everything the executors of one run share.
 #[derive(Debug)]
-pub struct RunContext {
+pub(super) struct RunContext {
     /// The experiment.
     pub experiment: Experiment,
     /// Settings.
@@ -103,7 +103,7 @@ pub struct RunContext {
 
 impl RunContext {
     /// A context for one run.
-    pub fn new(
+    pub(super) fn new(
         experiment: Experiment,
         settings: RunSettings,
         substitutions: Substitutions,
@@ -129,19 +129,19 @@ impl RunContext {
     }
 
     /// Reads the run state: the fold of every event sent so far.
-    pub fn state<R>(&self, read: impl FnOnce(&RunState) -> R) -> R {
+    pub(super) fn state<R>(&self, read: impl FnOnce(&RunState) -> R) -> R {
         self.events.state(read)
     }
 
     /// Whether the run was interrupted.
-    pub fn interrupted(&self) -> bool {
+    pub(super) fn interrupted(&self) -> bool {
         self.state(RunState::interrupted)
     }
 
     /// Reports `interruption` unless the run already is interrupted (the first cause counts), then
     /// stops the method. The event goes out before the cancellation, so whatever the cancellation
     /// cuts short is reported after it.
-    pub fn interrupt(&self, interruption: Interruption) {
+    pub(super) fn interrupt(&self, interruption: Interruption) {
         self.events.emit_with(|state| {
             if state.interrupted() {
                 Vec::new()
@@ -153,12 +153,12 @@ impl RunContext {
     }
 
     /// Why the method was cancelled, if it was.
-    pub fn cancel_reason(&self) -> Option<CancelReason> {
+    pub(super) fn cancel_reason(&self) -> Option<CancelReason> {
         self.state(RunState::cancel_reason)
     }
 
     /// The hypothesis strategy in force (CLI > file > default).
-    pub fn hypothesis_strategy(&self) -> HypothesisStrategy {
+    pub(super) fn hypothesis_strategy(&self) -> HypothesisStrategy {
         self.settings
             .hypothesis_strategy
             .or(self.experiment.runtime.hypothesis)
@@ -166,7 +166,7 @@ impl RunContext {
     }
 
     /// The wait between during iterations (CLI > file > 1 s).
-    pub fn hypothesis_frequency(&self) -> Duration {
+    pub(super) fn hypothesis_frequency(&self) -> Duration {
         self.settings
             .hypothesis_frequency
             .or(self
@@ -178,12 +178,12 @@ impl RunContext {
     }
 
     /// Whether the first deviating during iteration stops the method (CLI or file).
-    pub fn fail_fast(&self) -> bool {
+    pub(super) fn fail_fast(&self) -> bool {
         self.settings.fail_fast || self.experiment.runtime.fail_fast
     }
 
     /// The rollback strategy in force (CLI > file > default).
-    pub fn rollback_strategy(&self) -> RollbackStrategy {
+    pub(super) fn rollback_strategy(&self) -> RollbackStrategy {
         self.settings
             .rollback_strategy
             .or(self.experiment.runtime.rollbacks)
@@ -191,12 +191,17 @@ impl RunContext {
     }
 
     /// The dry mode that applies to `activity` (`--dry` beats the file's per-activity `dry`).
-    pub fn dry_for(&self, activity: &Activity) -> Option<DryMode> {
+    pub(super) fn dry_for(&self, activity: &Activity) -> Option<DryMode> {
         self.settings.dry.or(activity.dry)
     }
 
     /// Resolves a seconds value, substituting `${var}`; a bad value gives a warning and `None`.
-    pub fn seconds(&self, activity: &Activity, what: &str, value: &Seconds) -> Option<Duration> {
+    pub(super) fn seconds(
+        &self,
+        activity: &Activity,
+        what: &str,
+        value: &Seconds,
+    ) -> Option<Duration> {
         let secs = match value {
             Seconds::Literal(s) => Some(*s),
             Seconds::Var(name) => self

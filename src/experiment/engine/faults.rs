@@ -38,7 +38,7 @@ pub struct StateConfig {
 
 /// The faults of one run.
 #[derive(Debug, Default)]
-pub struct FaultBook {
+pub(super) struct FaultBook {
     ledger: OnceCell<Ledger>,
     /// The halt epoch when the ledger was opened (see `Ledger::halt_epoch`).
     halt_epoch: Mutex<Option<String>>,
@@ -80,7 +80,7 @@ impl FaultBook {
 }
 
 /// Runs a fault or a target-taking action (`process.resume`).
-pub async fn run(
+pub(super) async fn run(
     ctx: &RunContext,
     activity: &Activity,
     func: Func,
@@ -148,7 +148,7 @@ async fn apply_one<A: Act>(
 }
 
 /// Stops the deadline timers (the method was cut short: `revert_all` reverts everything now).
-pub async fn cancel_timers(ctx: &RunContext) {
+pub(super) async fn cancel_timers(ctx: &RunContext) {
     ctx.faults.timers.lock().await.abort_all();
 }
 
@@ -249,7 +249,7 @@ async fn track(
 }
 
 /// Waits until every timed fault of the run has reverted (the method ends only then).
-pub async fn await_timed(ctx: &RunContext) {
+pub(super) async fn await_timed(ctx: &RunContext) {
     let mut timers = ctx.faults.timers.lock().await;
     while timers.join_next().await.is_some() {}
 }
@@ -257,7 +257,7 @@ pub async fn await_timed(ctx: &RunContext) {
 /// Reverts every lease of the run the ledger still shows active, newest first — also one
 /// recorded just before its activity was cut short. Each outcome is an event; a fault never
 /// reverted counts as a failed revert in the verdict.
-pub async fn revert_all(ctx: &RunContext) {
+pub(super) async fn revert_all(ctx: &RunContext) {
     let Some(ledger) = ctx.faults.ledger.get() else {
         return;
     };
@@ -357,7 +357,7 @@ fn report_revert(
 }
 
 /// A halt seen by the run: interrupt it (exit 4, interruption kind `halt`).
-pub fn interrupt_for_halt(ctx: &RunContext, reason: &str) {
+pub(super) fn interrupt_for_halt(ctx: &RunContext, reason: &str) {
     ctx.interrupt(Interruption {
         kind: InterruptionKind::Halt,
         name: "halt".into(),
@@ -366,7 +366,7 @@ pub fn interrupt_for_halt(ctx: &RunContext, reason: &str) {
 }
 
 /// Polls the halt switch while faults are active; a halt interrupts the run.
-pub async fn watch_halt(
+pub(super) async fn watch_halt(
     ctx: std::sync::Arc<RunContext>,
     stop: tokio_util::sync::CancellationToken,
 ) {

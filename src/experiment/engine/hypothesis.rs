@@ -10,7 +10,7 @@ use crate::experiment::model::{Activity, Hypothesis};
 
 /// Runs the hypothesis probes in order, stopping at the first unmet or errored one; reports each
 /// probe, then the pass. Returns the worst verdict (`Met` when there are no probes).
-pub async fn check(
+pub(super) async fn check(
     ctx: &RunContext,
     hypothesis: &Hypothesis,
     phase: Phase,
@@ -33,7 +33,7 @@ pub async fn check(
 }
 
 /// Runs one probe and judges its tolerance; the entry carries `tolerance_met`.
-pub async fn judged_probe(
+pub(super) async fn judged_probe(
     ctx: &RunContext,
     probe: &Activity,
     phase: Phase,

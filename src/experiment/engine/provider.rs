@@ -15,7 +15,7 @@ use crate::probe::http::{self, HttpCall, HttpTimeout};
 use crate::probe::process::{self, ProcessArgs, ProcessCall};
 
 /// The provider-level timeout that combines with the activity's (the smaller wins).
-pub fn provider_timeout(activity: &Activity) -> Option<f64> {
+pub(super) fn provider_timeout(activity: &Activity) -> Option<f64> {
     let provider = match &activity.provider {
         Provider::Process(p) => p.timeout,
         Provider::Builtin(b) => b.timeout,
@@ -28,7 +28,7 @@ pub fn provider_timeout(activity: &Activity) -> Option<f64> {
 }
 
 /// Runs the provider of `activity`; `Err` carries the failure message (lowercase fragment).
-pub async fn call(ctx: &RunContext, activity: &Activity) -> Result<Value, String> {
+pub(super) async fn call(ctx: &RunContext, activity: &Activity) -> Result<Value, String> {
     let subs = &ctx.substitutions;
     let substitute_arguments = ctx.experiment.has_configuration_or_secrets();
     match &activity.provider {
@@ -115,7 +115,7 @@ pub async fn call(ctx: &RunContext, activity: &Activity) -> Result<Value, String
 }
 
 /// Runs a builtin with already-substituted arguments.
-pub async fn call_builtin(func: Func, arguments: &Value) -> Result<Value, String> {
+pub(super) async fn call_builtin(func: Func, arguments: &Value) -> Result<Value, String> {
     func.run(arguments).await.map_err(|e| e.to_string())
 }
 

@@ -13,7 +13,7 @@ use crate::target::Selection;
 use crate::target::protected::Protected;
 
 /// The run's inputs to every selection.
-pub fn selecting(
+pub(super) fn selecting(
     experiment: &Experiment,
     state: Option<&StateConfig>,
     seed: Option<u64>,
@@ -60,7 +60,7 @@ async fn picked<F: Family>(
 }
 
 /// `process.resume`'s victims.
-pub async fn resume_victims(
+pub(super) async fn resume_victims(
     args: &Value,
     selecting: &Selecting,
 ) -> Result<(Vec<crate::target::process::ProcessInfo>, Selection<Value>), String> {

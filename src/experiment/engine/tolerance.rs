@@ -10,7 +10,7 @@ use crate::experiment::model::{Provider, Tolerance};
 use crate::probe::tolerance::judge as judge_value;
 
 /// Whether `output` meets `tolerance`; `Err` is a tolerance error (recorded as a failed probe).
-pub async fn judge(
+pub(super) async fn judge(
     ctx: &RunContext,
     tolerance: &Tolerance,
     output: &Value,

@@ -12,7 +12,11 @@ use crate::experiment::model::{Hypothesis, Safeguard};
 
 /// Runs hypothesis iterations until `stop`: the first starts with the method, then one every
 /// `--hypothesis-frequency` (the wait is *between* iterations).
-pub async fn during_loop(ctx: Arc<RunContext>, hypothesis: Hypothesis, stop: CancellationToken) {
+pub(super) async fn during_loop(
+    ctx: Arc<RunContext>,
+    hypothesis: Hypothesis,
+    stop: CancellationToken,
+) {
     loop {
         // Probes in flight are cut only by an interruption; a normal stop lets the iteration finish.
         let verdict = hypothesis::check(
@@ -42,7 +46,7 @@ pub async fn during_loop(ctx: Arc<RunContext>, hypothesis: Hypothesis, stop: Can
 }
 
 /// Checks a safeguard once; returns whether the check was a breach (unmet or errored: fail closed).
-pub async fn check_safeguard(
+pub(super) async fn check_safeguard(
     ctx: &RunContext,
     safeguard: &Safeguard,
     cancel: &CancellationToken,
@@ -60,7 +64,11 @@ pub async fn check_safeguard(
 }
 
 /// Watches one safeguard until `stop`; trips after `failures` consecutive breaches.
-pub async fn safeguard_loop(ctx: Arc<RunContext>, safeguard: Safeguard, stop: CancellationToken) {
+pub(super) async fn safeguard_loop(
+    ctx: Arc<RunContext>,
+    safeguard: Safeguard,
+    stop: CancellationToken,
+) {
     let mut consecutive = 0u32;
     let frequency = std::time::Duration::from_secs_f64(safeguard.frequency);
     loop {
@@ -84,7 +92,7 @@ pub async fn safeguard_loop(ctx: Arc<RunContext>, safeguard: Safeguard, stop: Ca
 }
 
 /// Reports a tripped safeguard (unless the run is already interrupted) and stops the method.
-pub fn trip(ctx: &RunContext, name: &str, breaches: u32) {
+pub(super) fn trip(ctx: &RunContext, name: &str, breaches: u32) {
     let interruption = Interruption {
         kind: InterruptionKind::Safeguard,
         name: name.to_string(),

@@ -8,7 +8,7 @@ use crate::experiment::diagnostic::{Diagnostic, Span};
 const MAX_DEPTH: usize = 128;
 
 /// Parses `text`; syntax errors carry line and column.
-pub fn parse(text: &str, file: &str) -> Result<(Node, Vec<Diagnostic>), Diagnostic> {
+pub(super) fn parse(text: &str, file: &str) -> Result<(Node, Vec<Diagnostic>), Diagnostic> {
     let mut p = Parser {
         chars: text.chars().collect(),
         pos: 0,

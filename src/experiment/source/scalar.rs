@@ -4,7 +4,7 @@
 use super::node::NodeValue;
 
 /// How PyYAML reads a plain scalar, and a note when YAML 1.2 (core schema) would read it differently.
-pub fn resolve_plain(text: &str) -> (NodeValue, Option<String>) {
+pub(super) fn resolve_plain(text: &str) -> (NodeValue, Option<String>) {
     let value = resolve_yaml11(text);
     let yaml12 = resolve_yaml12(text);
     let differs = match (&value, &yaml12) {
@@ -33,7 +33,7 @@ fn describe(v: &NodeValue) -> String {
 }
 
 /// PyYAML's implicit resolvers for plain scalars.
-pub fn resolve_yaml11(text: &str) -> NodeValue {
+pub(super) fn resolve_yaml11(text: &str) -> NodeValue {
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return NodeValue::Null,
         "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {

@@ -18,7 +18,7 @@ const MAX_NODES: usize = 1_000_000;
 const MAX_DEPTH: usize = 128;
 
 /// Parses one YAML document.
-pub fn parse(text: &str, file: &str) -> Result<(Node, Vec<Diagnostic>), Diagnostic> {
+pub(super) fn parse(text: &str, file: &str) -> Result<(Node, Vec<Diagnostic>), Diagnostic> {
     let mut collector = Collector::default();
     let mut parser = Parser::new_from_str(text);
     if let Err(e) = parser.load(&mut collector, true) {

@@ -12,7 +12,7 @@ use crate::experiment::model::{Activity, ActivityKind, DryMode, Provider, Second
 use crate::experiment::source::Node;
 
 /// Every key an activity may have.
-pub const ACTIVITY_KEYS: &[&str] = &[
+pub(super) const ACTIVITY_KEYS: &[&str] = &[
     "type",
     "name",
     "provider",
@@ -30,14 +30,14 @@ pub const ACTIVITY_KEYS: &[&str] = &[
 
 /// Named activities that `ref` may point at.
 #[derive(Debug, Default)]
-pub struct Definitions {
+pub(super) struct Definitions {
     hypothesis: HashMap<String, Activity>,
     method: HashMap<String, Activity>,
 }
 
 impl Definitions {
     /// The activity a ref names: hypothesis probes beat method activities.
-    pub fn get(&self, name: &str) -> Option<&Activity> {
+    pub(super) fn get(&self, name: &str) -> Option<&Activity> {
         self.hypothesis.get(name).or_else(|| self.method.get(name))
     }
 
@@ -50,7 +50,7 @@ impl Definitions {
 }
 
 /// An activity or a reference still to resolve.
-pub enum Item {
+pub(super) enum Item {
     /// A full activity.
     Activity(Box<Activity>),
     /// `{ref: name}` at `node`.
@@ -65,7 +65,7 @@ pub enum Item {
 }
 
 /// Parses a list of activities; in the hypothesis every item must be a probe with a tolerance.
-pub fn activity_list(
+pub(super) fn activity_list(
     c: &mut Checker,
     n: &Node,
     path: &str,
@@ -104,7 +104,7 @@ pub fn activity_list(
 }
 
 /// Turns refs into the activities they name; unknown refs are errors.
-pub fn resolve_refs(
+pub(super) fn resolve_refs(
     c: &mut Checker,
     items: Vec<Item>,
     defs: &Definitions,
@@ -139,7 +139,7 @@ pub fn resolve_refs(
 }
 
 /// Parses one activity (or ref).
-pub fn activity(c: &mut Checker, n: &Node, path: &str, hypothesis: bool) -> Option<Item> {
+pub(super) fn activity(c: &mut Checker, n: &Node, path: &str, hypothesis: bool) -> Option<Item> {
     let n = c.mapping(n, path)?;
     if let Some(r) = n.get("ref") {
         if hypothesis {
@@ -279,7 +279,7 @@ fn pauses(c: &mut Checker, n: &Node, path: &str) -> (Option<Seconds>, Option<Sec
 }
 
 /// A number of seconds or exactly `${var}`.
-pub fn seconds(c: &mut Checker, n: &Node, path: &str) -> Option<Seconds> {
+pub(super) fn seconds(c: &mut Checker, n: &Node, path: &str) -> Option<Seconds> {
     if is_placeholder(n) {
         c.check_placeholders(n, path);
         let name = n

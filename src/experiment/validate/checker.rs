@@ -8,7 +8,7 @@ use crate::experiment::source::{Node, NodeValue};
 use crate::experiment::substitute::braced_names;
 
 /// Collects diagnostics while walking the tree.
-pub struct Checker<'a> {
+pub(super) struct Checker<'a> {
     pub file: &'a str,
     pub options: &'a ValidateOptions,
     diagnostics: Vec<Diagnostic>,
@@ -19,7 +19,7 @@ pub struct Checker<'a> {
 }
 
 impl<'a> Checker<'a> {
-    pub fn new(file: &'a str, options: &'a ValidateOptions) -> Self {
+    pub(super) fn new(file: &'a str, options: &'a ValidateOptions) -> Self {
         Checker {
             file,
             options,
@@ -29,26 +29,26 @@ impl<'a> Checker<'a> {
         }
     }
 
-    pub fn into_diagnostics(self) -> Vec<Diagnostic> {
+    pub(super) fn into_diagnostics(self) -> Vec<Diagnostic> {
         self.diagnostics
     }
 
-    pub fn error(&mut self, node: &Node, path: &str, message: impl Into<String>) {
+    pub(super) fn error(&mut self, node: &Node, path: &str, message: impl Into<String>) {
         self.diagnostics
             .push(Diagnostic::error(self.file, node.span, path, message));
     }
 
-    pub fn warn(&mut self, node: &Node, path: &str, message: impl Into<String>) {
+    pub(super) fn warn(&mut self, node: &Node, path: &str, message: impl Into<String>) {
         self.diagnostics
             .push(Diagnostic::warning(self.file, node.span, path, message));
     }
 
-    pub fn push(&mut self, d: Diagnostic) {
+    pub(super) fn push(&mut self, d: Diagnostic) {
         self.diagnostics.push(d);
     }
 
     /// Warns about every key of `node` not in `known`, suggesting the nearest known key.
-    pub fn unknown_keys(&mut self, node: &Node, path: &str, what: &str, known: &[&str]) {
+    pub(super) fn unknown_keys(&mut self, node: &Node, path: &str, what: &str, known: &[&str]) {
         let Some(entries) = node.entries() else {
             return;
         };
@@ -70,7 +70,7 @@ impl<'a> Checker<'a> {
     }
 
     /// A mapping, or an error saying what was expected.
-    pub fn mapping<'n>(&mut self, node: &'n Node, path: &str) -> Option<&'n Node> {
+    pub(super) fn mapping<'n>(&mut self, node: &'n Node, path: &str) -> Option<&'n Node> {
         if node.entries().is_some() {
             Some(node)
         } else {
@@ -84,7 +84,7 @@ impl<'a> Checker<'a> {
     }
 
     /// A required non-empty string field.
-    pub fn required_str(&mut self, parent: &Node, key: &str, path: &str) -> Option<String> {
+    pub(super) fn required_str(&mut self, parent: &Node, key: &str, path: &str) -> Option<String> {
         match parent.get(key) {
             None => {
                 self.error(parent, path, format!("missing required key {key:?}"));
@@ -95,7 +95,7 @@ impl<'a> Checker<'a> {
     }
 
     /// A non-empty string, or an error.
-    pub fn non_empty_str(&mut self, node: &Node, path: &str) -> Option<String> {
+    pub(super) fn non_empty_str(&mut self, node: &Node, path: &str) -> Option<String> {
         match node.as_str() {
             Some(s) if !s.trim().is_empty() => Some(s.to_string()),
             Some(_) => {
@@ -114,7 +114,7 @@ impl<'a> Checker<'a> {
     }
 
     /// An optional string field.
-    pub fn optional_str(&mut self, parent: &Node, key: &str, path: &str) -> Option<String> {
+    pub(super) fn optional_str(&mut self, parent: &Node, key: &str, path: &str) -> Option<String> {
         let n = parent.get(key).filter(|n| !n.is_null())?;
         match n.as_str() {
             Some(s) => Some(s.to_string()),
@@ -130,7 +130,7 @@ impl<'a> Checker<'a> {
     }
 
     /// An optional boolean field.
-    pub fn optional_bool(&mut self, parent: &Node, key: &str, path: &str) -> Option<bool> {
+    pub(super) fn optional_bool(&mut self, parent: &Node, key: &str, path: &str) -> Option<bool> {
         let n = parent.get(key).filter(|n| !n.is_null())?;
         match n.value {
             NodeValue::Bool(b) => Some(b),
@@ -146,7 +146,7 @@ impl<'a> Checker<'a> {
     }
 
     /// An optional non-negative number field.
-    pub fn optional_seconds(&mut self, parent: &Node, key: &str, path: &str) -> Option<f64> {
+    pub(super) fn optional_seconds(&mut self, parent: &Node, key: &str, path: &str) -> Option<f64> {
         let n = parent.get(key).filter(|n| !n.is_null())?;
         match number(n) {
             Some(f) if f >= 0.0 && f.is_finite() => Some(f),
@@ -165,7 +165,7 @@ impl<'a> Checker<'a> {
     }
 
     /// Warns about braced `${name}`s in the strings of `node` that are not declared.
-    pub fn check_placeholders(&mut self, node: &Node, path: &str) {
+    pub(super) fn check_placeholders(&mut self, node: &Node, path: &str) {
         match &node.value {
             NodeValue::Str(s) => {
                 for name in braced_names(s) {
@@ -202,7 +202,7 @@ impl<'a> Checker<'a> {
 }
 
 /// `a.b` (or `b` at the top).
-pub fn join(path: &str, key: &str) -> String {
+pub(super) fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_string()
     } else {
@@ -211,7 +211,7 @@ pub fn join(path: &str, key: &str) -> String {
 }
 
 /// A number node as f64.
-pub fn number(n: &Node) -> Option<f64> {
+pub(super) fn number(n: &Node) -> Option<f64> {
     match n.value {
         NodeValue::Int(i) => Some(i as f64),
         NodeValue::Float(f) => Some(f),
@@ -220,7 +220,7 @@ pub fn number(n: &Node) -> Option<f64> {
 }
 
 /// Whether a string is exactly one `${name}` placeholder.
-pub fn is_placeholder(n: &Node) -> bool {
+pub(super) fn is_placeholder(n: &Node) -> bool {
     n.as_str()
         .is_some_and(|s| crate::experiment::substitute::exact_placeholder(s).is_some())
 }

@@ -13,7 +13,7 @@ const ENV_TYPES: [&str; 9] = [
 
 /// Configuration entries and secret groups, in file order; declares their names.
 #[allow(clippy::type_complexity)]
-pub fn configuration_and_secrets(
+pub(super) fn configuration_and_secrets(
     c: &mut Checker,
     root: &Node,
 ) -> (

@@ -11,7 +11,7 @@ use crate::target::selector::Pick;
 const MODES: [&str; 5] = ["one", "all", "fixed", "fixed-percent", "random-max-percent"];
 
 /// `safeguards`: probes with tolerances, `frequency` (s, default 1) and `failures` (default 1).
-pub fn safeguards(c: &mut Checker, n: &Node, defs: &Definitions) -> Vec<Safeguard> {
+pub(super) fn safeguards(c: &mut Checker, n: &Node, defs: &Definitions) -> Vec<Safeguard> {
     let Some(items) = n.as_seq() else {
         c.error(
             n,
@@ -95,7 +95,7 @@ fn without_keys(n: &Node, keys: &[&str]) -> Node {
 }
 
 /// `blast-radius: {mode, value?, seed?}`.
-pub fn blast_radius(c: &mut Checker, n: &Node, path: &str) -> Option<BlastRadius> {
+pub(super) fn blast_radius(c: &mut Checker, n: &Node, path: &str) -> Option<BlastRadius> {
     let n = c.mapping(n, path)?;
     c.unknown_keys(n, path, "blast-radius", &["mode", "value", "seed"]);
     let mode_name = c

@@ -15,7 +15,7 @@ use crate::experiment::source::{Node, NodeValue};
 const TYPES: [&str; 4] = ["process", "http", "python", "builtin"];
 
 /// Parses a provider; `dry` tells whether it will never execute.
-pub fn provider(
+pub(super) fn provider(
     c: &mut Checker,
     n: &Node,
     path: &str,

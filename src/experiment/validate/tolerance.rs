@@ -11,7 +11,7 @@ use crate::experiment::source::{Node, NodeValue};
 use crate::probe::tolerance::compile_regex;
 
 /// Parses a tolerance for an activity whose provider is `provider` (for trap warnings).
-pub fn tolerance(
+pub(super) fn tolerance(
     c: &mut Checker,
     n: &Node,
     path: &str,

@@ -11,7 +11,7 @@ use crate::experiment::model::{
 use crate::experiment::source::Node;
 
 /// Every top-level key the format knows.
-pub const TOP_KEYS: &[&str] = &[
+pub(super) const TOP_KEYS: &[&str] = &[
     "title",
     "description",
     "method",
@@ -31,7 +31,7 @@ pub const TOP_KEYS: &[&str] = &[
 ];
 
 /// Builds the experiment, or `None` when something essential is unusable.
-pub fn experiment(c: &mut Checker, root: &Node) -> Option<Experiment> {
+pub(super) fn experiment(c: &mut Checker, root: &Node) -> Option<Experiment> {
     let root = c.mapping(root, "")?;
     c.unknown_keys(root, "", "top-level", TOP_KEYS);
     let title = c.required_str(root, "title", "");
@@ -157,7 +157,7 @@ fn check_contributions(c: &mut Checker, root: &Node) {
 }
 
 /// Controls are Python hooks in Chaos Toolkit: we run none and say so for each.
-pub fn warn_controls(c: &mut Checker, parent: &Node, path: &str) {
+pub(super) fn warn_controls(c: &mut Checker, parent: &Node, path: &str) {
     let Some(n) = parent.get("controls").filter(|n| !n.is_null()) else {
         return;
     };

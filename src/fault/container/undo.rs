@@ -84,7 +84,7 @@ impl Undo {
                     if again != "running" {
                         Some(again)
                     } else if restarted != started {
-                        Some("restarting".to_string())
+                        Some("not staying up (it was started again meanwhile)".to_string())
                     } else {
                         None
                     }

@@ -125,7 +125,7 @@ pub(super) enum Inner {
 }
 
 /// A response body: synthesized, or the upstream's streamed through the body toxics.
-pub struct ProxyBody {
+pub(super) struct ProxyBody {
     pub(super) inner: Inner,
     pub(super) recorder: Option<Recorder>,
     pub(super) effects: Effects,
