@@ -133,10 +133,18 @@ impl Act for Work {
     }
 }
 
-/// Children of this process that run owner-bound work, keyed by pid until they are reaped.
+/// Children of this process that run owner-bound work, by pid, with how they ended.
 #[derive(Debug, Default)]
 pub struct Registry {
-    exits: Mutex<HashMap<i32, Option<ExitStatus>>>,
+    exits: Mutex<HashMap<i32, Run>>,
+}
+
+/// Where one work child is.
+#[derive(Debug, Clone, Copy)]
+enum Run {
+    Running,
+    /// Ended; its status, when it could be waited for.
+    Ended(Option<ExitStatus>),
 }
 
 /// The process-wide registry.
@@ -147,28 +155,31 @@ pub fn registry() -> &'static Arc<Registry> {
 
 impl Registry {
     fn adopt(&self, identity: ProcessIdentity, mut child: Child) {
-        self.lock().insert(identity.pid, None);
+        self.lock().insert(identity.pid, Run::Running);
         let registry = registry().clone();
         // Reap it whenever it ends (a revert's SIGKILL, its own exit, an OOM kill).
         std::thread::spawn(move || {
             let status = child.wait().ok();
-            registry.lock().insert(identity.pid, status);
+            registry.lock().insert(identity.pid, Run::Ended(status));
         });
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i32, Option<ExitStatus>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i32, Run>> {
         self.exits.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The exit status of work started here: `None` while it runs (or if it is not ours),
-    /// `Some(None)` if it ended but could not be waited for.
+    /// How work started here ended: `None` while it runs (or if it is not ours), `Some(None)`
+    /// if it ended but could not be waited for.
     pub fn exit_of(&self, pid: i32) -> Option<Option<ExitStatus>> {
-        self.lock().get(&pid).map(|s| s.map(Some)).unwrap_or(None)
+        match self.lock().get(&pid) {
+            Some(Run::Ended(status)) => Some(*status),
+            Some(Run::Running) | None => None,
+        }
     }
 
     /// Whether work with this pid was started here and has not ended.
     pub fn is_running(&self, pid: i32) -> bool {
-        matches!(self.lock().get(&pid), Some(None))
+        matches!(self.lock().get(&pid), Some(Run::Running))
     }
 }
 

@@ -12,6 +12,7 @@ mod faults;
 mod harness;
 mod http_proxy;
 mod monkey;
+mod owned;
 mod proxy;
 mod proxy_faults;
 mod proxy_in_process;
