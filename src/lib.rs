@@ -8,22 +8,32 @@
 //! | [`exit_code`] | the documented process exit codes, as named constants |
 //! | [`experiment`] | experiment files: `source` (YAML/JSON with spans) → `validate` → `model`; `engine` runs it, `dispatcher` fans out timed `RunEvent`s, `run_state` folds them into the verdict, `journal` builds the CTK-shaped journal from them |
 //! | [`probe`] | providers that measure or act: `process`, `http`; `tolerance` judges outputs |
-//! | [`builtin`] | the `builtin` provider registry: closed set of native probes/actions with argument schemas |
+//! | [`builtin`] | the `builtin` provider catalogue: `Func` = a native probe, a fault (by family) or an action; the probes' schemas and code |
+//! | [`schema`] | declarative argument schemas of the native functions and the `Reader` that applies their defaults (the one place a default lives) |
 //! | [`loadgen`] | HTTP load with HdrHistogram latencies (used by `http.measure`) |
 //! | [`http_serve`] | the one HTTP-serving helper: bound listener + cancellation token, bearer token, loopback rule, graceful shutdown |
 //! | [`proxy`] | the Toxiproxy-compatible fault proxy (TCP links with toxics, http proxies with per-request figures and HTTP toxics) and its HTTP API |
-//! | [`fault`] | faults that go through the ledger: process signals, containers, Swarm tasks and scale, proxy toxics |
+//! | [`fault`] | one folder per fault family (`process`, `container`, `swarm`, `proxy`): verbs and schemas, typed arguments parsed once, victims through `target`, the plan recorded before the change, the apply, the undo checked against the world; the one apply path; owner-bound work (`owned`) |
 //! | [`store`] | the durable store: SQLite by default, PostgreSQL by URL; migrations |
-//! | [`ledger`] | leases written before a fault is applied; revert, leftovers, halt |
-//! | [`target`] | things faults act on and their selectors: processes (pidfd signals), Docker containers and Swarm services (bollard); the one protected-target policy |
+//! | [`ledger`] | leases written before a fault is applied; applies that run to completion and that a revert waits for; verified reverts retried within a patience; leftovers, the guard, halt |
+//! | [`target`] | platforms behind one `Driver` trait (processes with pidfd signals, Docker containers and Swarm tasks through bollard), their selectors, the one selection path with the blast radius, the one protected-target policy |
 //! | [`seed`] | reproducible randomness behind `--seed`: a fixed RNG (ChaCha8), fixed draws and a fixed hash (FNV-1a), the same on every version and platform |
 //! | [`monkey`] | the Chaos Monkey: config, calendar, inventory, daily plan, scheduler (injected clock), kills, history, webhooks |
 //! | [`demo`] | the small HTTP service and bundled experiments behind `monkeywrench demo` |
 //!
 //! Direction of dependencies: `cli -> everything`; `experiment -> probe, builtin, fault, ledger,
-//! target`; `fault -> ledger, target`; `ledger -> store, target`; `builtin -> loadgen, target`; nothing
-//! depends on `cli`; `seed` depends on nothing (`target`, `monkey` and `proxy` draw from it).
-//! `source`, `validate` and `model` do no I/O beyond resolving executables.
+//! target`; `builtin -> fault, schema, loadgen, target`; `fault -> ledger, target, proxy, schema`;
+//! `ledger -> store, target` (it reverts through the `Undoer` that `fault` gives it, so it knows no
+//! family); nothing depends on `cli`; `seed` and `schema` depend on nothing of ours. `source`,
+//! `validate` and `model` do no I/O beyond resolving executables.
+//!
+//! **Adding a fault family**: add a folder under `src/fault/` (its `Verb` enum with names,
+//! schemas and `parse`; the parsed call implementing `fault::Family`; its act implementing
+//! `fault::Act`; its undo recipe with a check against the world), a variant in `FaultFunc`,
+//! `Fault` and `Undo`, its tests, and its README rows. Every `match` over those enums then fails
+//! to compile until the family is handled; the engine's one loop, validation, `--dry-run`, the
+//! ledger, the guard and halt need nothing else. A new target platform implements
+//! `target::Driver`.
 
 pub mod builtin;
 pub mod cli;
