@@ -117,7 +117,9 @@ pub async fn watch(
         for (_, outcome) in ledger.revert_leftovers().await? {
             match outcome {
                 super::RevertOutcome::Failed(_) => report.failed += 1,
-                _ => report.reverted += 1,
+                super::RevertOutcome::Reverted
+                | super::RevertOutcome::TargetGone
+                | super::RevertOutcome::Nothing => report.reverted += 1,
             }
         }
         if ledger.active().await?.is_empty() {

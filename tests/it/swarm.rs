@@ -160,6 +160,41 @@ fn swarm_faults_from_an_uninitialised_engine_to_a_rescheduled_task_and_a_restore
         replicas(&service)
     );
 
+    // A scale lease recorded but never applied (its run cut off in between) reverts cleanly:
+    // the undo restores 2, which it already is, and the check sees 2.
+    let id = crate::docker_fixture::docker_ok(&["service", "inspect", "-f", "{{.ID}}", &service]);
+    let reverted = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use monkeywrench::fault::{self, Undo};
+        let store = monkeywrench::store::Store::open(&monkeywrench::store::StoreLocation::Sqlite(
+            dir.path().join("pending.db"),
+        ))
+        .await
+        .unwrap();
+        let ledger = monkeywrench::ledger::Ledger::new(store, fault::reverter());
+        let undo = Undo::Swarm(fault::swarm::Undo::ScaleService {
+            id,
+            name: service.clone(),
+            replicas: 2,
+        });
+        ledger
+            .record(&monkeywrench::ledger::NewLease {
+                run_id: "cut-off".into(),
+                activity: "scale".into(),
+                func: "swarm.scale".into(),
+                target: serde_json::json!({"service": service}),
+                reversible: true,
+                undo: undo.to_value(),
+                deadline: jiff::Timestamp::now() + jiff::SignedDuration::from_secs(600),
+                settles_within: None,
+            })
+            .await
+            .unwrap();
+        ledger.revert_run("cut-off").await.unwrap()
+    });
+    assert_eq!(reverted.len(), 1);
+    assert_eq!(reverted[0].1, monkeywrench::ledger::RevertOutcome::Reverted);
+    assert_eq!(replicas(&service).1, 2);
+
     // The Chaos Monkey: a service that opts in by label; a planned kill takes one task and the
     // orchestrator replaces it. (Created with its labels: a label update through this machine's
     // newer CLI would redeploy every task first.)
