@@ -1,13 +1,13 @@
 //! The event stream is the run's record: the `--events-file` of a real run rebuilds its
 //! `journal.json` exactly, and the verdict it carries is the journal's.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use monkeywrench::experiment::event::{RunEvent, Stamped};
 use monkeywrench::experiment::journal;
 use serde_json::Value;
 
+use crate::faults::Victim;
 use crate::harness::{TempDir, binary, stderr, write};
 
 /// Runs `file` with `--events-file` (state directory under `dir`); returns the exit code, the
@@ -37,39 +37,6 @@ fn run_with_events(
         .collect();
     let doc = serde_json::from_str(&std::fs::read_to_string(&journal).unwrap()).unwrap();
     (out.status.code().unwrap_or(-1), stream, doc)
-}
-
-/// A process with a unique command line for a fault to pick.
-struct Victim {
-    child: Child,
-    marker: String,
-}
-
-impl Victim {
-    fn start() -> Victim {
-        let marker = format!("mw-events-victim-{}", uuid::Uuid::new_v4().simple());
-        let mut cmd = Command::new("bash");
-        cmd.args(["-c", &format!("exec -a {marker} sleep 120")]);
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let child = cmd.stdout(Stdio::null()).spawn().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            let cmdline =
-                std::fs::read(format!("/proc/{}/cmdline", child.id())).unwrap_or_default();
-            if String::from_utf8_lossy(&cmdline).contains(&marker) {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        Victim { child, marker }
-    }
-}
-
-impl Drop for Victim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn kinds(stream: &[Stamped]) -> Vec<String> {

@@ -9,13 +9,13 @@ use serde_json::Value;
 use crate::harness::{StatusServer, TempDir, binary, stderr, write};
 
 /// A victim process with a unique command line, in its own process group.
-struct Victim {
+pub(crate) struct Victim {
     child: Child,
-    marker: String,
+    pub(crate) marker: String,
 }
 
 impl Victim {
-    fn start() -> Victim {
+    pub(crate) fn start() -> Victim {
         let marker = format!("mw-victim-{}", uuid::Uuid::new_v4().simple());
         // bash, not sh: dash has no `exec -a` to give the victim a unique command line.
         let mut cmd = Command::new("bash");
