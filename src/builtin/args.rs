@@ -106,14 +106,26 @@ pub(super) fn schema_of(func: Func) -> &'static [ArgSpec] {
 /// Checks literal arguments of `func` (placeholders pass; they are checked again at run time).
 pub(super) fn check(func: Func, arguments: &Value) -> Vec<ArgumentProblem> {
     let mut problems = schema::check(schema_of(func), arguments, true);
-    if !problems.is_empty() || is_placeholder(arguments) {
+    let Value::Object(map) = arguments else {
         return problems;
-    }
-    // Literal arguments: the run-time parser finds the rest (selectors, signals, one-ofs).
+    };
+    // The run-time parser finds the rest (selectors, signals, one-ofs) in the literal arguments;
+    // those holding a placeholder are checked again after substitution.
+    let unknown: Vec<&str> = map
+        .iter()
+        .filter(|(_, v)| is_placeholder(v))
+        .map(|(k, _)| k.as_str())
+        .collect();
+    let literal: serde_json::Map<String, Value> = map
+        .iter()
+        .filter(|(k, _)| !unknown.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let literal = Value::Object(literal);
     let parsed = match func {
-        Func::Fault(f) => f.parse(arguments).map(|_| ()),
-        Func::Action(Action::ProcessResume) => process::parse_resume(arguments).map(|_| ()),
-        Func::Probe(Probe::ContainerRunning) => container::parse_running(arguments).map(|_| ()),
+        Func::Fault(f) => f.parse(&literal).map(|_| ()),
+        Func::Action(Action::ProcessResume) => process::parse_resume(&literal).map(|_| ()),
+        Func::Probe(Probe::ContainerRunning) => container::parse_running(&literal).map(|_| ()),
         Func::Probe(
             Probe::TcpConnect
             | Probe::FileExists
@@ -124,7 +136,20 @@ pub(super) fn check(func: Func, arguments: &Value) -> Vec<ArgumentProblem> {
         ) => Ok(()),
     };
     if let Err(found) = parsed {
-        problems.extend(found);
+        // A problem that involves an argument still to be substituted may not be one.
+        let involves_unknown = |p: &ArgumentProblem| {
+            unknown.iter().any(|k| {
+                p.path.split('.').next() == Some(*k)
+                    || p.message
+                        .split(|c: char| !c.is_alphanumeric() && c != '_')
+                        .any(|w| w == *k)
+            })
+        };
+        for p in found {
+            if !involves_unknown(&p) && !problems.contains(&p) {
+                problems.push(p);
+            }
+        }
     }
     problems
 }

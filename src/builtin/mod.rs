@@ -291,6 +291,35 @@ mod tests {
         );
     }
 
+    #[test]
+    fn validation_reports_every_literal_problem_and_leaves_placeholders_for_later() {
+        let kill = Func::parse("process.kill").unwrap();
+        let paths = |args: Value| -> Vec<String> {
+            kill.check_arguments(&args)
+                .into_iter()
+                .map(|p| p.path)
+                .collect()
+        };
+        assert_eq!(
+            paths(json!({"target": {"pattern": "${svc}"}, "signal": "SIGNOPE"})),
+            ["signal"],
+            "the signal is wrong whatever ${{svc}} turns out to be"
+        );
+        assert_eq!(
+            paths(json!({"target": {"nmae": "x"}, "signal": 9, "blast-radius": {"mode": "few"}})),
+            ["signal", "target", "blast-radius"],
+            "all at once"
+        );
+        assert!(paths(json!({"target": "${t}", "signal": "${s}"})).is_empty());
+        let http_fault = Func::parse("http.fault").unwrap();
+        assert!(
+            http_fault
+                .check_arguments(&json!({"proxy": "shop", "abort": "${how}"}))
+                .is_empty(),
+            "the one-of may be met once ${{how}} is substituted"
+        );
+    }
+
     #[tokio::test]
     async fn run_rechecks_substituted_arguments() {
         let err = Func::Probe(Probe::TcpConnect)

@@ -3,12 +3,11 @@
 use serde_json::Value;
 
 use super::act::{Action, Victim};
-use crate::fault::process::parse_radius;
+use crate::fault::process::{parse_radius, read_signal};
 use crate::fault::{Error, Family, Selecting, Victims};
 use crate::schema::{ArgSpec, ArgType, ArgumentProblem, Reader};
 use crate::target::container_selector::ContainerSelector;
 use crate::target::docker::Engine;
-use crate::target::process::parse_signal;
 use crate::target::{BlastRadius, Driver, FindError, select};
 
 /// A container verb.
@@ -125,10 +124,7 @@ impl Verb {
         let grace = |r: &Reader| r.int("timeout_s").unwrap_or(10) as i32;
         let action = match self {
             Verb::Kill => {
-                let signal = r.text("signal").unwrap_or_default();
-                if let Err(e) = parse_signal(&signal) {
-                    r.problem("signal", e.to_string());
-                }
+                let signal = read_signal(&mut r);
                 Action::Kill { signal }
             }
             Verb::Stop => Action::Stop {

@@ -107,20 +107,13 @@ impl Verb {
         let mut r = Reader::new(self.arguments(), args);
         let target = parse_target(&mut r);
         let radius = parse_radius(&mut r);
-        let signal = |r: &mut Reader| {
-            let signal = r.text("signal").unwrap_or_default();
-            if let Err(e) = parse_signal(&signal) {
-                r.problem("signal", e.to_string());
-            }
-            signal
-        };
         let action = match self {
             Verb::Kill => Action::Kill {
-                signal: signal(&mut r),
+                signal: read_signal(&mut r),
             },
             Verb::Stop => Action::Stop,
             Verb::Restart => Action::Restart {
-                signal: signal(&mut r),
+                signal: read_signal(&mut r),
                 grace: Duration::from_secs_f64(r.number("timeout_s").unwrap_or(0.0).max(0.0)),
                 command: r.text("command").unwrap_or_default(),
             },
@@ -140,6 +133,18 @@ impl Verb {
             })
         })
     }
+}
+
+/// `arguments.signal`, or its default; a name that is no signal is a problem (a value that is no
+/// string was reported by the schema already).
+pub(crate) fn read_signal(r: &mut Reader) -> String {
+    let Some(signal) = r.text("signal") else {
+        return String::new();
+    };
+    if let Err(e) = parse_signal(&signal) {
+        r.problem("signal", e.to_string());
+    }
+    signal
 }
 
 /// `arguments.target` as a process selector (also used by `process.resume`).

@@ -7,5 +7,5 @@ mod undo;
 
 pub use act::{Action, resume};
 pub use args::{ProcessFault, Verb};
-pub(crate) use args::{RESUME_ARGS, parse_radius, parse_resume};
+pub(crate) use args::{RESUME_ARGS, parse_radius, parse_resume, read_signal};
 pub use undo::Undo;

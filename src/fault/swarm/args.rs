@@ -3,11 +3,10 @@
 use serde_json::Value;
 
 use super::act::{Action, Victim};
-use crate::fault::process::parse_radius;
+use crate::fault::process::{parse_radius, read_signal};
 use crate::fault::{Error, Family, Selecting, Victims};
 use crate::schema::{ArgSpec, ArgType, ArgumentProblem, Reader};
 use crate::target::docker::Engine;
-use crate::target::process::parse_signal;
 use crate::target::swarm::{self, ServiceInfo};
 use crate::target::{BlastRadius, Driver, FindError, ServiceTasks, select};
 
@@ -100,10 +99,7 @@ impl Verb {
         let radius = parse_radius(&mut r);
         let action = match self {
             Verb::KillTask => {
-                let signal = r.text("signal").unwrap_or_default();
-                if let Err(e) = parse_signal(&signal) {
-                    r.problem("signal", e.to_string());
-                }
+                let signal = read_signal(&mut r);
                 Action::KillTask { signal }
             }
             Verb::Scale => Action::Scale {
