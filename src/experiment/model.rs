@@ -167,47 +167,8 @@ pub struct BuiltinProvider {
     pub timeout: Option<f64>,
 }
 
-/// How a probe's output is judged (spec §4).
-#[derive(Debug, Clone)]
-pub enum Tolerance {
-    /// `true`/`false`.
-    Bool(bool),
-    /// An integer (compared with `status` for http/process outputs).
-    Int(i64),
-    /// A string; exactly `"${var}"` is substituted keeping the variable's type.
-    Str(String),
-    /// A list: membership, or an inclusive range for two items on non-mapping outputs.
-    List(Vec<Value>),
-    /// `{type: regex, pattern, target?}`.
-    Regex {
-        /// Pattern, unsubstituted (compiled at validation when literal).
-        pattern: String,
-        /// `stdout`, `stderr`, `body`, … of a mapping output.
-        target: Option<String>,
-    },
-    /// `{type: jsonpath, path, expect?, count?, target?}`.
-    JsonPath {
-        /// The JSONPath expression, unsubstituted.
-        path: String,
-        /// Expected value(s), unsubstituted.
-        expect: Option<Value>,
-        /// Exact number of matches.
-        count: Option<u64>,
-        /// Key of a mapping output to read.
-        target: Option<String>,
-    },
-    /// `{type: range, range: [lo, hi], target?}`.
-    Range {
-        /// Lower bound (inclusive).
-        lo: f64,
-        /// Upper bound (inclusive).
-        hi: f64,
-        /// Key of a mapping output to read.
-        target: Option<String>,
-    },
-    /// `{type: probe, …activity}`: runs with `arguments.value` = the output.
-    Probe(Box<Activity>),
-}
+/// How a probe's output is judged (spec §4); a `type: probe` tolerance holds a whole activity.
+pub type Tolerance = crate::probe::tolerance::Tolerance<Box<Activity>>;
 
 /// A configuration value (spec §5).
 #[derive(Debug, Clone)]
