@@ -17,7 +17,6 @@ pub enum Func {
     Action(Action),
 }
 
-/// The native probes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Probe {
     /// `tcp.connect`: can a TCP connection be opened? → `true`/`false`.
@@ -43,7 +42,6 @@ pub enum Action {
     ProcessResume,
 }
 
-/// A builtin failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BuiltinError {
     /// Arguments (after substitution) do not fit the schema.
@@ -148,7 +146,6 @@ impl Func {
         }
     }
 
-    /// Its argument schema.
     pub fn arguments(self) -> &'static [ArgSpec] {
         args::schema_of(self)
     }

@@ -7,7 +7,6 @@ use super::{Func, Probe};
 /// A Python function mapped to a builtin with identical output.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PythonAlias {
-    /// The builtin.
     pub func: Func,
     /// Its arguments, mapped from the Python ones.
     pub arguments: Value,

@@ -16,9 +16,7 @@ pub struct Experiment {
     pub title: String,
     /// Description, never substituted.
     pub description: String,
-    /// Tags.
     pub tags: Vec<String>,
-    /// The steady-state hypothesis, if any.
     pub hypothesis: Option<Hypothesis>,
     /// Method activities in order, `ref`s resolved.
     pub method: Vec<Activity>,
@@ -49,13 +47,11 @@ impl Experiment {
 /// The steady-state hypothesis.
 #[derive(Debug, Clone)]
 pub struct Hypothesis {
-    /// Title.
     pub title: String,
     /// Probes, each with a tolerance; empty = exploring only.
     pub probes: Vec<Activity>,
 }
 
-/// Probe or action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ActivityKind {
     /// Measures; may carry a tolerance.
@@ -67,11 +63,9 @@ pub enum ActivityKind {
 /// One activity (probe or action) with its provider.
 #[derive(Debug, Clone)]
 pub struct Activity {
-    /// Probe or action.
     pub kind: ActivityKind,
     /// Name (not substituted).
     pub name: String,
-    /// What runs.
     pub provider: Provider,
     /// Pause before the provider runs.
     pub pause_before: Option<Seconds>,
@@ -96,7 +90,6 @@ pub struct Activity {
 /// A number of seconds, or exactly `"${var}"` resolved at run time.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Seconds {
-    /// A literal number.
     Literal(f64),
     /// A `${var}` placeholder (the variable name).
     Var(String),
@@ -129,7 +122,6 @@ pub struct ProcessProvider {
 /// The three shapes `process` arguments may take.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProcessArguments {
-    /// No arguments.
     None,
     /// A list: items stringified, `null` and `""` dropped, no shell.
     List(Vec<Value>),
@@ -159,7 +151,6 @@ pub struct HttpProvider {
 /// `provider.type: builtin` (or a python function aliased to a builtin).
 #[derive(Debug, Clone)]
 pub struct BuiltinProvider {
-    /// Which native function.
     pub func: Func,
     /// Arguments, unsubstituted (schema already checked where literal).
     pub arguments: Value,
@@ -177,7 +168,6 @@ pub enum ConfigValue {
     Literal(Value),
     /// Read from the environment at run start.
     Env {
-        /// Variable name.
         key: String,
         /// Value when the variable is missing.
         default: Option<Value>,
@@ -211,13 +201,9 @@ pub enum SecretValue {
     /// Written in the file (redacted in the journal).
     Inline(Value),
     /// Read from the environment (no default).
-    Env {
-        /// Variable name.
-        key: String,
-    },
+    Env { key: String },
     /// Read from HashiCorp Vault.
     Vault {
-        /// Secret path.
         path: String,
         /// Key inside the secret, if only one is wanted.
         key: Option<String>,
@@ -307,9 +293,7 @@ pub enum RollbackStrategy {
     /// Whenever a method action started; otherwise as CTK.
     #[default]
     Default,
-    /// Always.
     Always,
-    /// Never.
     Never,
     /// Only when the run deviated.
     Deviated,
@@ -319,7 +303,6 @@ impl RollbackStrategy {
     /// All accepted names.
     pub const NAMES: [&'static str; 4] = ["default", "always", "never", "deviated"];
 
-    /// Parses a strategy name.
     pub fn parse(name: &str) -> Option<Self> {
         Some(match name {
             "default" => Self::Default,
@@ -348,7 +331,6 @@ impl DryMode {
     /// All accepted names.
     pub const NAMES: [&'static str; 4] = ["probes", "actions", "activities", "pause"];
 
-    /// Parses a mode name.
     pub fn parse(name: &str) -> Option<Self> {
         Some(match name {
             "probes" => Self::Probes,

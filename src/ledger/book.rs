@@ -17,7 +17,6 @@ use crate::target::process::ProcessIdentity;
 /// The halt switch as stored.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct HaltState {
-    /// Why.
     pub reason: String,
     /// Since when (RFC 3339).
     pub since: String,
@@ -84,7 +83,6 @@ impl Ledger {
         self
     }
 
-    /// The store.
     pub fn store(&self) -> &Store {
         &self.store
     }

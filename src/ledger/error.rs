@@ -2,7 +2,6 @@
 
 use crate::store::StoreError;
 
-/// Ledger failures.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
     /// The store failed; no fault was applied.
@@ -12,21 +11,13 @@ pub enum LedgerError {
     #[error(
         "start a fault: monkeywrench is halted ({reason}); run `monkeywrench resume` to allow faults again"
     )]
-    Halted {
-        /// The halt reason.
-        reason: String,
-    },
+    Halted { reason: String },
     /// An apply task ended without an answer (it panicked); the lease stays active.
     #[error("apply the fault of lease {0}: the apply task ended without a result")]
     ApplyLost(String),
     /// A stored row could not be read back.
     #[error("read lease {id}: {message}")]
-    Corrupt {
-        /// The lease id.
-        id: String,
-        /// What was wrong.
-        message: String,
-    },
+    Corrupt { id: String, message: String },
 }
 
 impl From<sqlx::Error> for LedgerError {

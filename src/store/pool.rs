@@ -82,7 +82,6 @@ impl Store {
         })
     }
 
-    /// The connection pool.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }

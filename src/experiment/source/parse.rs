@@ -15,9 +15,7 @@ pub enum Format {
 /// A parsed document and the warnings found while parsing (duplicate keys, YAML 1.1 scalars).
 #[derive(Debug, Clone)]
 pub struct Parsed {
-    /// The document.
     pub root: Node,
-    /// Warnings.
     pub warnings: Vec<Diagnostic>,
 }
 

@@ -11,7 +11,6 @@ use crate::target::docker::Engine;
 use crate::target::process::parse_signal;
 use crate::target::{BlastRadius, Driver, FindError, select};
 
-/// A container verb.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Verb {
     /// `container.kill`.
@@ -64,7 +63,6 @@ const DISCONNECT_ARGS: &[ArgSpec] = &[
 ];
 
 impl Verb {
-    /// Every verb.
     pub const ALL: [Verb; 5] = [
         Verb::Kill,
         Verb::Stop,
@@ -99,7 +97,6 @@ impl Verb {
         }
     }
 
-    /// The argument schema.
     pub fn arguments(self) -> &'static [ArgSpec] {
         match self {
             Verb::Kill => KILL_ARGS,

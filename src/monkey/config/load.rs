@@ -11,9 +11,7 @@ pub enum ConfigError {
     /// The file could not be read.
     #[error("read the monkey config {path}: {source}")]
     Read {
-        /// The path.
         path: String,
-        /// Why.
         source: std::io::Error,
     },
     /// Syntax or meaning errors, all of them.

@@ -116,11 +116,8 @@ pub(super) fn mode_from(mode: &str, value: Option<f64>) -> Result<KillMode, Stri
 /// Instances that are never candidates: every given field must match.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Exception {
-    /// App name.
     pub app: Option<String>,
-    /// Stack.
     pub stack: Option<String>,
-    /// Cluster.
     pub cluster: Option<String>,
     /// Instance name (container or process name).
     pub name: Option<String>,
@@ -140,15 +137,12 @@ pub struct Webhook {
 /// Processes opted in by an explicit entry.
 #[derive(Debug, Clone)]
 pub struct ProcessEntry {
-    /// Which processes.
     pub selector: ProcessSelector,
     /// The selector as written (for messages).
     pub text: String,
     /// App name (required).
     pub app: String,
-    /// Stack.
     pub stack: Option<String>,
-    /// Cluster.
     pub cluster: Option<String>,
 }
 
@@ -164,13 +158,11 @@ pub struct MonkeyConfig {
     pub leashed: bool,
     /// The IANA name of the time zone.
     pub time_zone_name: String,
-    /// The time zone.
     pub time_zone: TimeZone,
     /// First hour of the window.
     pub start_hour: i8,
     /// Hour the window ends (exclusive).
     pub end_hour: i8,
-    /// Work days.
     pub work_days: Vec<Weekday>,
     /// Days off.
     pub holidays: BTreeSet<Date>,
