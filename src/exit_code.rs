@@ -4,10 +4,8 @@
 //! README's "Exit codes" table all come from the one list below. When several codes apply, the
 //! first of `3 > 5 > 4 > 1 > 2 > 0` wins ([`most_severe`]).
 
-/// One documented exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Documented {
-    /// The process exit status.
     pub code: i32,
     /// The constant's name, e.g. `USAGE`.
     pub name: &'static str,

@@ -55,7 +55,6 @@ pub enum ServeError {
     Resolve {
         /// The address as given.
         addr: String,
-        /// Why.
         source: std::io::Error,
     },
     /// The address resolved but could not be bound.
@@ -63,7 +62,6 @@ pub enum ServeError {
     Bind {
         /// The address as given.
         addr: String,
-        /// Why.
         source: std::io::Error,
     },
 }

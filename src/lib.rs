@@ -51,3 +51,6 @@ pub mod schema;
 pub mod seed;
 pub mod store;
 pub mod target;
+
+#[cfg(test)]
+mod architecture_tests;

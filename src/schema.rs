@@ -8,7 +8,6 @@ use serde_json::Value;
 /// The type an argument must have.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ArgType {
-    /// A string.
     Str,
     /// An integer within bounds.
     Int {
@@ -33,11 +32,8 @@ pub enum ArgType {
 /// One argument of a builtin.
 #[derive(Debug, Clone, Copy)]
 pub struct ArgSpec {
-    /// The key.
     pub name: &'static str,
-    /// Its type.
     pub ty: ArgType,
-    /// Whether it must be given.
     pub required: bool,
     /// The default, as shown in docs.
     pub default: Option<&'static str>,

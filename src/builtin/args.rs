@@ -86,7 +86,6 @@ const TRAFFIC_METRICS_ARGS: &[ArgSpec] = &[
     API_ARG,
 ];
 
-/// The argument schema of `func`.
 pub(super) fn schema_of(func: Func) -> &'static [ArgSpec] {
     match func {
         Func::Probe(p) => match p {

@@ -5,9 +5,18 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::BuiltinError;
-use super::schema::{int_of, number_of};
 use crate::loadgen::{self, LoadPlan};
 use crate::proxy::{ApiError, ProxyApi};
+use crate::schema::{int_of, number_of};
+
+/// The fault proxy's API base URL of a proxy builtin: its `api` argument, or Toxiproxy's default
+/// address.
+pub fn proxy_api(args: &Value) -> &str {
+    args.get("api")
+        .and_then(Value::as_str)
+        .unwrap_or(crate::fault::proxy::DEFAULT_API)
+        .trim_end_matches('/')
+}
 
 /// `true` when a TCP connection opens within the timeout; refused/unreachable/timeout → `false`.
 pub(super) async fn tcp_connect(args: &Value) -> Result<Value, BuiltinError> {
@@ -93,7 +102,7 @@ pub(super) async fn http_measure(args: &Value) -> Result<Value, BuiltinError> {
 
 /// A proxy's live figures from the fault proxy's `GET /proxies/{proxy}/traffic`.
 pub(super) async fn traffic_tcp(args: &Value) -> Result<Value, BuiltinError> {
-    let api = ProxyApi::new(super::proxy_api(args));
+    let api = ProxyApi::new(proxy_api(args));
     let proxy = args["proxy"].as_str().unwrap_or_default();
     api.traffic(proxy, None)
         .await
@@ -145,7 +154,7 @@ pub(super) async fn swarm_replicas(args: &Value) -> Result<Value, BuiltinError> 
 /// An http proxy's figures over `window_s`: `{requests, rps, error_rate, p50_ms, p95_ms, p99_ms}`
 /// (plus time to first byte and status classes), for all requests or one route.
 pub(super) async fn traffic_metrics(args: &Value) -> Result<Value, BuiltinError> {
-    let api = ProxyApi::new(super::proxy_api(args));
+    let api = ProxyApi::new(proxy_api(args));
     let proxy = args["proxy"].as_str().unwrap_or_default();
     let window = args
         .get("window_s")

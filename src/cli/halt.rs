@@ -63,7 +63,6 @@ pub(super) async fn halt(args: HaltArgs) -> anyhow::Result<i32> {
     })
 }
 
-/// Allows faults again.
 pub(super) async fn resume(args: ResumeArgs) -> anyhow::Result<i32> {
     let ledger = args.state.open_ledger().await?;
     ledger

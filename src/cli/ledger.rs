@@ -22,7 +22,6 @@ pub(super) struct LedgerArgs {
     pub output: OutputFormat,
 }
 
-/// Prints the ledger.
 pub(super) async fn execute(args: LedgerArgs) -> anyhow::Result<i32> {
     let ledger = args.state.open_ledger().await?;
     let read = || "read the ledger".to_string();

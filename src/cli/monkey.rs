@@ -125,7 +125,6 @@ struct StatusArgs {
     output: OutputFormat,
 }
 
-/// Runs a `monkey` subcommand.
 pub(super) async fn execute(args: MonkeyArgs) -> anyhow::Result<i32> {
     match args.command {
         MonkeyCommand::Run(a) => run(a).await,

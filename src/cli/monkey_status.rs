@@ -12,7 +12,6 @@ use crate::monkey::history::{self, Filter};
 use crate::monkey::inventory::discover;
 use crate::monkey::scheduler;
 
-/// Prints the monkey's state.
 pub(super) async fn execute(common: Common, output: OutputFormat) -> anyhow::Result<i32> {
     let monkey = match open(&common, Clock::System).await {
         Ok(m) => m,

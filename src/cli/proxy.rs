@@ -98,7 +98,6 @@ pub(super) fn go_style_flags(args: Vec<String>) -> Vec<String> {
         .collect()
 }
 
-/// Runs the subcommand.
 pub(super) async fn execute(args: ProxyArgs) -> anyhow::Result<i32> {
     match args.command {
         ProxyCommand::Serve(a) => serve_command(a).await,

@@ -1,9 +1,6 @@
 //! The demo service and the bundled experiments behind `monkeywrench demo`.
 
+mod bundled;
 pub mod service;
 
-/// The bundled experiments: (file name, YAML text). Both read the service URL from `demo_url`.
-pub const EXPERIMENTS: &[(&str, &str)] = &[
-    ("steady.yaml", include_str!("experiments/steady.yaml")),
-    ("breaks.yaml", include_str!("experiments/breaks.yaml")),
-];
+pub use bundled::EXPERIMENTS;

@@ -16,7 +16,6 @@ pub enum ConfigureError {
         what: &'static str,
         /// The configuration key or `group.name`.
         name: String,
-        /// The variable.
         key: String,
     },
     /// An env value that does not convert to its `env_var_type`.
@@ -26,9 +25,7 @@ pub enum ConfigureError {
     BadEnvValue {
         /// The configuration key.
         name: String,
-        /// The variable.
         key: String,
-        /// Its value.
         value: String,
         /// The type it should have had.
         expected: &'static str,

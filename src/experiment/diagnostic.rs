@@ -4,7 +4,6 @@ use std::fmt;
 
 use serde::Serialize;
 
-/// How bad a diagnostic is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -42,7 +41,6 @@ impl Span {
 /// One problem found in a file, printed as `file:line:column: severity: path: message`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Diagnostic {
-    /// Warning or error.
     pub severity: Severity,
     /// The file (or URL) as the user named it.
     pub file: String,
@@ -104,7 +102,6 @@ impl Diagnostic {
         self
     }
 
-    /// True for errors.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }

@@ -49,7 +49,6 @@ impl Events {
         self.emit_with(|_| vec![event]);
     }
 
-    /// Sends a warning event.
     pub fn warn(&self, message: impl Into<String>) {
         self.emit(RunEvent::Warning {
             message: message.into(),

@@ -21,7 +21,6 @@ pub struct Stamped {
     /// Monotonic seconds since the run's event stream opened (µs precision; never decreases along
     /// the stream).
     pub elapsed_s: f64,
-    /// What happened.
     #[serde(flatten)]
     pub event: RunEvent,
 }
@@ -36,9 +35,7 @@ pub enum Phase {
     HypothesisDuring,
     /// Steady-state hypothesis after the method.
     HypothesisAfter,
-    /// The method.
     Method,
-    /// Rollbacks.
     Rollbacks,
     /// A safeguard check.
     Safeguard,
@@ -112,7 +109,6 @@ pub struct Entry {
     /// When the provider started (pauses excluded).
     #[serde(with = "ctk_time")]
     pub start: Timestamp,
-    /// Succeeded or failed.
     pub status: EntryStatus,
     /// Causes first; the last reads `chaoslib.exceptions.ActivityFailed: <message>\n`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -185,7 +181,6 @@ pub enum InterruptionKind {
 /// How the run was interrupted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Interruption {
-    /// Signal, safeguard, max-duration or halt.
     pub kind: InterruptionKind,
     /// Signal name, safeguard name, …
     pub name: String,
@@ -263,15 +258,12 @@ impl Outcome {
 /// The verdict of a finished run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
-    /// Journal status.
     pub status: RunStatus,
     /// Whether the steady state deviated.
     pub deviated: bool,
     /// One-word outcome.
     pub outcome: Outcome,
-    /// The process exit code.
     pub exit_code: i32,
-    /// Set when interrupted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interruption: Option<Interruption>,
 }
@@ -280,7 +272,6 @@ pub struct Verdict {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RevertResult {
-    /// Undone.
     Reverted,
     /// The target no longer exists; nothing to undo.
     TargetGone,
@@ -308,7 +299,6 @@ impl RevertResult {
 pub enum RunEvent {
     /// The run began (configuration resolved). Carries everything the journal's header holds.
     RunStarted {
-        /// Unique id of this run.
         run_id: String,
         /// Substituted title.
         title: String,
@@ -325,35 +315,26 @@ pub enum RunEvent {
         /// The monkeywrench version that ran it.
         version: String,
     },
-    /// A phase began.
     PhaseStarted {
-        /// Which phase.
         phase: Phase,
     },
     /// An activity began (its pause-before may still be running).
     ActivityStarted {
-        /// Where it runs.
         phase: Phase,
         /// Start order within the phase (`run` entries are journaled in start order).
         seq: usize,
-        /// Activity name.
         name: String,
-        /// Probe or action.
         #[serde(with = "activity_kind")]
         kind: ActivityKind,
-        /// Runs in the background.
         background: bool,
     },
     /// An activity finished (or was cancelled).
     ActivityFinished {
-        /// Where it ran.
         phase: Phase,
         /// Start order within the phase.
         seq: usize,
-        /// Probe or action.
         #[serde(with = "activity_kind")]
         kind: ActivityKind,
-        /// The journal entry.
         entry: Box<Entry>,
     },
     /// A hypothesis pass finished; its probes are the `activity-finished` events of its phase
@@ -364,20 +345,16 @@ pub enum RunEvent {
         /// The worst probe's verdict (`met` when there are no probes).
         result: ProbeVerdict,
     },
-    /// A safeguard was checked.
     SafeguardChecked {
-        /// Safeguard name.
         name: String,
         /// Whether this check was a breach.
         breached: bool,
         /// Whether the safeguard tripped (enough consecutive breaches).
         tripped: bool,
-        /// The probe's output.
         output: Value,
     },
     /// A fault activity resolved its targets and picked victims.
     TargetsSelected {
-        /// The activity.
         activity: String,
         /// How many targets matched.
         matched: usize,
@@ -390,14 +367,11 @@ pub enum RunEvent {
     },
     /// A fault was applied (its lease is in the ledger).
     FaultApplied {
-        /// The fault's record.
         fault: FaultRecord,
     },
     /// A fault was reverted (or found gone, or failed to revert).
     FaultReverted {
-        /// The lease id.
         id: String,
-        /// How the revert ended.
         revert: RevertResult,
         /// Why a revert failed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -412,7 +386,6 @@ pub enum RunEvent {
     },
     /// The run is being interrupted (only the first cause is reported).
     Interrupted {
-        /// What interrupted it.
         interruption: Interruption,
     },
     /// No rollbacks will play (SIGUSR2); faults are still reverted.
@@ -422,10 +395,8 @@ pub enum RunEvent {
     },
     /// An unexpected error stopped the run.
     Aborted {
-        /// What went wrong.
         reason: String,
     },
-    /// The run ended.
     RunFinished {
         /// The verdict, as the events before this one imply it.
         verdict: Verdict,
@@ -437,15 +408,10 @@ pub enum RunEvent {
 /// One applied fault as the journal records it (`monkeywrench.faults`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FaultRecord {
-    /// Lease id.
     pub id: String,
-    /// Activity name.
     pub activity: String,
-    /// Builtin function.
     pub func: Func,
-    /// The target.
     pub target: Value,
-    /// When it was applied.
     #[serde(with = "ctk_time")]
     pub applied_at: Timestamp,
     /// When it must be reverted at the latest.
@@ -489,7 +455,6 @@ pub fn host_platform() -> String {
     }
 }
 
-/// This host's name.
 pub fn host_name() -> String {
     nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())

@@ -84,7 +84,6 @@ pub fn from_events<'a>(events: impl IntoIterator<Item = &'a Stamped>) -> Value {
 }
 
 impl JournalBuilder {
-    /// An empty builder.
     pub fn new() -> Self {
         JournalBuilder::default()
     }

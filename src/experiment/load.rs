@@ -6,19 +6,15 @@ use std::path::Path;
 use crate::experiment::diagnostic::{Diagnostic, Span};
 use crate::experiment::source::{Format, Node, parse};
 
-/// Loader options.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
     /// Verify TLS certificates of URL sources.
     pub verify_tls: bool,
 }
 
-/// A loaded source.
 #[derive(Debug, Clone)]
 pub struct Loaded {
-    /// The parsed document.
     pub root: Node,
-    /// Parser warnings.
     pub warnings: Vec<Diagnostic>,
     /// The source as the user named it (used in diagnostics).
     pub file: String,
@@ -32,12 +28,7 @@ pub enum LoadError {
     Syntax(Diagnostic),
     /// Anything else about the source.
     #[error("{file}: {message}")]
-    Source {
-        /// The source.
-        file: String,
-        /// What is wrong.
-        message: String,
-    },
+    Source { file: String, message: String },
 }
 
 impl LoadError {

@@ -16,9 +16,7 @@ pub struct Experiment {
     pub title: String,
     /// Description, never substituted.
     pub description: String,
-    /// Tags.
     pub tags: Vec<String>,
-    /// The steady-state hypothesis, if any.
     pub hypothesis: Option<Hypothesis>,
     /// Method activities in order, `ref`s resolved.
     pub method: Vec<Activity>,
@@ -49,13 +47,11 @@ impl Experiment {
 /// The steady-state hypothesis.
 #[derive(Debug, Clone)]
 pub struct Hypothesis {
-    /// Title.
     pub title: String,
     /// Probes, each with a tolerance; empty = exploring only.
     pub probes: Vec<Activity>,
 }
 
-/// Probe or action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ActivityKind {
     /// Measures; may carry a tolerance.
@@ -67,11 +63,9 @@ pub enum ActivityKind {
 /// One activity (probe or action) with its provider.
 #[derive(Debug, Clone)]
 pub struct Activity {
-    /// Probe or action.
     pub kind: ActivityKind,
     /// Name (not substituted).
     pub name: String,
-    /// What runs.
     pub provider: Provider,
     /// Pause before the provider runs.
     pub pause_before: Option<Seconds>,
@@ -96,7 +90,6 @@ pub struct Activity {
 /// A number of seconds, or exactly `"${var}"` resolved at run time.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Seconds {
-    /// A literal number.
     Literal(f64),
     /// A `${var}` placeholder (the variable name).
     Var(String),
@@ -129,7 +122,6 @@ pub struct ProcessProvider {
 /// The three shapes `process` arguments may take.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProcessArguments {
-    /// No arguments.
     None,
     /// A list: items stringified, `null` and `""` dropped, no shell.
     List(Vec<Value>),
@@ -159,7 +151,6 @@ pub struct HttpProvider {
 /// `provider.type: builtin` (or a python function aliased to a builtin).
 #[derive(Debug, Clone)]
 pub struct BuiltinProvider {
-    /// Which native function.
     pub func: Func,
     /// Arguments, unsubstituted (schema already checked where literal).
     pub arguments: Value,
@@ -167,47 +158,8 @@ pub struct BuiltinProvider {
     pub timeout: Option<f64>,
 }
 
-/// How a probe's output is judged (spec §4).
-#[derive(Debug, Clone)]
-pub enum Tolerance {
-    /// `true`/`false`.
-    Bool(bool),
-    /// An integer (compared with `status` for http/process outputs).
-    Int(i64),
-    /// A string; exactly `"${var}"` is substituted keeping the variable's type.
-    Str(String),
-    /// A list: membership, or an inclusive range for two items on non-mapping outputs.
-    List(Vec<Value>),
-    /// `{type: regex, pattern, target?}`.
-    Regex {
-        /// Pattern, unsubstituted (compiled at validation when literal).
-        pattern: String,
-        /// `stdout`, `stderr`, `body`, … of a mapping output.
-        target: Option<String>,
-    },
-    /// `{type: jsonpath, path, expect?, count?, target?}`.
-    JsonPath {
-        /// The JSONPath expression, unsubstituted.
-        path: String,
-        /// Expected value(s), unsubstituted.
-        expect: Option<Value>,
-        /// Exact number of matches.
-        count: Option<u64>,
-        /// Key of a mapping output to read.
-        target: Option<String>,
-    },
-    /// `{type: range, range: [lo, hi], target?}`.
-    Range {
-        /// Lower bound (inclusive).
-        lo: f64,
-        /// Upper bound (inclusive).
-        hi: f64,
-        /// Key of a mapping output to read.
-        target: Option<String>,
-    },
-    /// `{type: probe, …activity}`: runs with `arguments.value` = the output.
-    Probe(Box<Activity>),
-}
+/// How a probe's output is judged (spec §4); a `type: probe` tolerance holds a whole activity.
+pub type Tolerance = crate::probe::tolerance::Tolerance<Box<Activity>>;
 
 /// A configuration value (spec §5).
 #[derive(Debug, Clone)]
@@ -216,7 +168,6 @@ pub enum ConfigValue {
     Literal(Value),
     /// Read from the environment at run start.
     Env {
-        /// Variable name.
         key: String,
         /// Value when the variable is missing.
         default: Option<Value>,
@@ -250,13 +201,9 @@ pub enum SecretValue {
     /// Written in the file (redacted in the journal).
     Inline(Value),
     /// Read from the environment (no default).
-    Env {
-        /// Variable name.
-        key: String,
-    },
+    Env { key: String },
     /// Read from HashiCorp Vault.
     Vault {
-        /// Secret path.
         path: String,
         /// Key inside the secret, if only one is wanted.
         key: Option<String>,
@@ -346,9 +293,7 @@ pub enum RollbackStrategy {
     /// Whenever a method action started; otherwise as CTK.
     #[default]
     Default,
-    /// Always.
     Always,
-    /// Never.
     Never,
     /// Only when the run deviated.
     Deviated,
@@ -358,7 +303,6 @@ impl RollbackStrategy {
     /// All accepted names.
     pub const NAMES: [&'static str; 4] = ["default", "always", "never", "deviated"];
 
-    /// Parses a strategy name.
     pub fn parse(name: &str) -> Option<Self> {
         Some(match name {
             "default" => Self::Default,
@@ -387,7 +331,6 @@ impl DryMode {
     /// All accepted names.
     pub const NAMES: [&'static str; 4] = ["probes", "actions", "activities", "pause"];
 
-    /// Parses a mode name.
     pub fn parse(name: &str) -> Option<Self> {
         Some(match name {
             "probes" => Self::Probes,

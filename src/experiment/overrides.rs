@@ -8,7 +8,6 @@ use serde_json::{Map, Value};
 use crate::experiment::model::{ConfigValue, Experiment, SecretValue};
 use crate::experiment::source::{Format, parse};
 
-/// A bad override.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum OverrideError {
     /// Not `KEY=VALUE`.
@@ -19,12 +18,7 @@ pub enum OverrideError {
     UnknownType(String),
     /// The value does not convert.
     #[error("{value:?} is not a valid {ty}")]
-    BadValue {
-        /// The value.
-        value: String,
-        /// The type.
-        ty: String,
-    },
+    BadValue { value: String, ty: String },
     /// The var file cannot be read or parsed.
     #[error("{0}")]
     File(String),
@@ -33,7 +27,6 @@ pub enum OverrideError {
 /// Contents of a `--var-file`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct VarFile {
-    /// Configuration overrides.
     pub configuration: Map<String, Value>,
     /// Secret overrides: group → (name → value).
     pub secrets: Map<String, Value>,

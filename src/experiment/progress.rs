@@ -179,7 +179,6 @@ pub struct NdjsonSink<W: Write + Send> {
 }
 
 impl<W: Write + Send> NdjsonSink<W> {
-    /// A sink writing to `out`.
     pub fn new(out: W) -> Self {
         NdjsonSink { out }
     }

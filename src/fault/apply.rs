@@ -18,9 +18,7 @@ use crate::target::{BlastRadius, Selection};
 pub struct Origin {
     /// Run id (or the monkey's).
     pub run_id: String,
-    /// Activity name.
     pub activity: String,
-    /// Builtin function name.
     pub func: String,
     /// Latest revert time.
     pub deadline: Timestamp,
@@ -31,7 +29,6 @@ pub struct Origin {
 pub struct Plan {
     /// The target as the ledger and the journal show it.
     pub target: Value,
-    /// How to undo it.
     pub undo: Undo,
     /// How long the change may go on taking effect once started (a container stop's grace
     /// period): a revert from another process waits that long for it.
@@ -106,7 +103,6 @@ pub trait Family: Send + Sync {
         &self,
         selecting: &Selecting,
     ) -> impl Future<Output = Result<Victims<<Self::Act as Act>::Victim>, Error>> + Send;
-    /// The act.
     fn act(&self) -> &Self::Act;
 }
 

@@ -10,10 +10,7 @@ pub enum Error {
     #[error(
         "start a fault: monkeywrench is halted ({reason}); run `monkeywrench resume` to allow faults again"
     )]
-    Halted {
-        /// The halt reason.
-        reason: String,
-    },
+    Halted { reason: String },
     /// The ledger failed (the store is down): nothing was applied.
     #[error(transparent)]
     Ledger(LedgerError),
@@ -31,7 +28,6 @@ pub enum Error {
     Failed {
         /// The target.
         what: String,
-        /// Why.
         message: String,
     },
 }

@@ -21,13 +21,9 @@ pub enum FaultFunc {
 /// A parsed fault call: typed arguments, ready to select victims and apply.
 #[derive(Debug, Clone)]
 pub enum Fault {
-    /// A process fault.
     Process(process::ProcessFault),
-    /// A container fault.
     Container(container::ContainerFault),
-    /// A Swarm fault.
     Swarm(swarm::SwarmFault),
-    /// A proxy fault.
     Proxy(proxy::ProxyFault),
 }
 
@@ -61,7 +57,6 @@ impl FaultFunc {
         }
     }
 
-    /// The argument schema.
     pub fn arguments(self) -> &'static [ArgSpec] {
         match self {
             FaultFunc::Process(v) => v.arguments(),

@@ -14,7 +14,6 @@ pub enum LeaseState {
     Pending,
     /// The fault is in effect.
     Applied,
-    /// Undone.
     Reverted,
     /// The undo failed; kept active and retried by the guard.
     RevertFailed,
@@ -70,11 +69,9 @@ impl LeaseState {
 /// A lease as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Lease {
-    /// Unique id.
     pub id: String,
     /// The run (or monkey, or CLI command) that took it.
     pub run_id: String,
-    /// The activity name.
     pub activity: String,
     /// The builtin function, e.g. `process.stop`.
     pub func: String,
@@ -86,16 +83,13 @@ pub struct Lease {
     pub reversible: bool,
     /// The process that owns the lease; if it dies, the guard reverts.
     pub owner: ProcessIdentity,
-    /// When it was written.
     pub created_at: Timestamp,
     /// When it must be reverted at the latest.
     pub deadline: Timestamp,
     /// Until when an apply that was cut off may still take effect (e.g. a container stop that
     /// the engine finishes after its grace period): a revert waits for it first.
     pub settle_by: Option<Timestamp>,
-    /// Lifecycle state.
     pub state: LeaseState,
-    /// When the fault was applied.
     pub applied_at: Option<Timestamp>,
     /// When it was reverted (or found gone).
     pub reverted_at: Option<Timestamp>,
@@ -108,11 +102,8 @@ pub struct Lease {
 /// What a caller asks the ledger to record before applying a fault.
 #[derive(Debug, Clone)]
 pub struct NewLease {
-    /// The run id.
     pub run_id: String,
-    /// The activity name.
     pub activity: String,
-    /// The builtin function.
     pub func: String,
     /// The target as JSON.
     pub target: Value,

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use jiff::{SignedDuration, Timestamp};
 
 use super::*;
-use crate::store::StoreLocation;
+use crate::store::{Store, StoreLocation};
+use crate::target::process::ProcessIdentity;
 
 struct Fixture {
     dir: std::path::PathBuf,

@@ -23,11 +23,8 @@ use tokio::task::JoinSet;
 pub struct LoadPlan {
     /// Target URL (http only).
     pub url: hyper::Uri,
-    /// Method.
     pub method: hyper::Method,
-    /// Headers.
     pub headers: Vec<(String, String)>,
-    /// Body.
     pub body: Bytes,
     /// Total requests.
     pub requests: u64,

@@ -9,7 +9,6 @@ use jiff::{Timestamp, ToSpan, ZonedDateTime};
 
 use super::config::MonkeyConfig;
 
-/// The monkey's calendar.
 #[derive(Debug, Clone)]
 pub struct Calendar {
     tz: TimeZone,
@@ -20,7 +19,6 @@ pub struct Calendar {
 }
 
 impl Calendar {
-    /// The calendar a config describes.
     pub fn new(config: &MonkeyConfig) -> Calendar {
         Calendar {
             tz: config.time_zone.clone(),
@@ -31,7 +29,6 @@ impl Calendar {
         }
     }
 
-    /// The time zone.
     pub fn tz(&self) -> &TimeZone {
         &self.tz
     }

@@ -26,7 +26,6 @@ impl Clock {
         Clock::Simulated(Arc::new(Mutex::new(start)), end)
     }
 
-    /// Now.
     pub fn now(&self) -> Timestamp {
         match self {
             Clock::System => Timestamp::now(),

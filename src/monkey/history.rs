@@ -11,7 +11,6 @@ use sqlx::Row;
 
 use crate::store::{Store, StoreError};
 
-/// A history failure.
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
     /// The store failed (unreachable, locked, …).
@@ -31,7 +30,6 @@ impl From<sqlx::Error> for HistoryError {
 pub enum Outcome {
     /// Recorded, kill not yet done.
     Pending,
-    /// Killed.
     Killed,
     /// The kill failed.
     Failed,
@@ -60,15 +58,12 @@ impl Outcome {
 /// One history row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Entry {
-    /// Row id.
     pub id: String,
     /// When (RFC 3339, UTC).
     pub at: String,
-    /// The group.
     pub group: String,
     /// The instance (null for a skip).
     pub instance: Value,
-    /// The kill mode.
     pub mode: String,
     /// Whether the monkey was leashed.
     pub leashed: bool,
@@ -87,13 +82,9 @@ pub struct Attempt {
     pub at: Timestamp,
     /// The local day.
     pub day: Date,
-    /// The group.
     pub group: String,
-    /// Kill mode text.
     pub mode: String,
-    /// Leashed?
     pub leashed: bool,
-    /// The planned time.
     pub planned_at: Option<Timestamp>,
 }
 
@@ -321,7 +312,6 @@ pub async fn list(store: &Store, filter: &Filter) -> Result<Vec<Entry>, HistoryE
 /// decision is made once).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlanRow {
-    /// The group.
     pub group: String,
     /// When it is killed; None when the draw said "not today".
     pub at: Option<Timestamp>,

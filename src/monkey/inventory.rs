@@ -17,9 +17,7 @@ use crate::target::swarm;
 pub const OPT_IN_LABEL: &str = "monkeywrench.monkey";
 /// Grouping labels.
 pub const APP_LABEL: &str = "monkeywrench.app";
-/// Stack label.
 pub const STACK_LABEL: &str = "monkeywrench.stack";
-/// Cluster label.
 pub const CLUSTER_LABEL: &str = "monkeywrench.cluster";
 /// Per-group override of the mean time between kills (work days).
 pub const MEAN_LABEL: &str = "monkeywrench.mean_time_between_kills_in_work_days";
@@ -33,16 +31,11 @@ pub const KILL_MODE_LABEL: &str = "monkeywrench.kill_mode";
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum InstanceRef {
     /// A container (also a Swarm task's container).
-    Container {
-        /// Container id.
-        id: String,
-    },
-    /// A process.
+    Container { id: String },
     Process {
         /// The process as found (identity guards against pid reuse).
         #[serde(skip)]
         info: Box<ProcessInfo>,
-        /// Its pid.
         pid: i32,
     },
 }
@@ -65,11 +58,8 @@ pub struct Instance {
     /// How to reach it.
     #[serde(flatten)]
     pub target: InstanceRef,
-    /// App.
     pub app: String,
-    /// Stack.
     pub stack: String,
-    /// Cluster.
     pub cluster: String,
     /// Per-group overrides carried by this instance's labels.
     #[serde(skip)]

@@ -18,9 +18,7 @@ use crate::target::selector::pick;
 /// What one attempt did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AttemptReport {
-    /// The group.
     pub group: String,
-    /// When.
     pub at: String,
     /// Why it was skipped, if it was.
     #[serde(skip_serializing_if = "Option::is_none")]

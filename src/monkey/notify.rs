@@ -17,7 +17,6 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    /// A notifier for `hooks`.
     pub fn new(hooks: Vec<Webhook>) -> Notifier {
         Notifier {
             hooks,

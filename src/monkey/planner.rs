@@ -13,7 +13,6 @@ use crate::seed::{Fnv, SeededRng};
 /// What a group's draw needs.
 #[derive(Debug, Clone)]
 pub struct Candidate {
-    /// The group key.
     pub key: String,
     /// Mean work days between kills (> 0).
     pub mean: f64,
@@ -24,7 +23,6 @@ pub struct Candidate {
 /// One planned kill.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PlannedKill {
-    /// The group.
     pub group: String,
     /// When (RFC 3339, UTC).
     pub at: String,

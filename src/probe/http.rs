@@ -10,11 +10,9 @@ use crate::probe::process::python_str;
 /// One request, fields already substituted.
 #[derive(Debug, Clone)]
 pub struct HttpCall {
-    /// URL.
     pub url: String,
     /// Upper-case method.
     pub method: String,
-    /// Request headers.
     pub headers: Vec<(String, String)>,
     /// Query (GET) or body (JSON iff Content-Type is exactly application/json, else form).
     pub arguments: Option<Value>,
@@ -29,9 +27,7 @@ pub struct HttpCall {
 /// `timeout: N` (both) or `timeout: [connect, read]`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HttpTimeout {
-    /// Connect timeout.
     pub connect: Option<Duration>,
-    /// Read timeout.
     pub read: Option<Duration>,
 }
 
@@ -70,26 +66,12 @@ impl HttpTimeout {
 pub enum HttpError {
     /// The request could not be built (bad URL, method or header).
     #[error("build the request to {url}: {message}")]
-    Build {
-        /// The URL.
-        url: String,
-        /// Why.
-        message: String,
-    },
+    Build { url: String, message: String },
     /// Connecting or reading failed.
     #[error("failed to connect to {url}: {message}")]
-    Connect {
-        /// The URL.
-        url: String,
-        /// Why.
-        message: String,
-    },
-    /// The timeout expired.
+    Connect { url: String, message: String },
     #[error("request to {url} timed out")]
-    TimedOut {
-        /// The URL.
-        url: String,
-    },
+    TimedOut { url: String },
 }
 
 /// Sends the request; output `{"status", "headers", "body"}`. Cancel-safe by drop.

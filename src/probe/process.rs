@@ -16,7 +16,6 @@ use tokio::process::Command;
 pub struct ProcessCall {
     /// The resolved executable.
     pub program: PathBuf,
-    /// Arguments.
     pub arguments: ProcessArgs,
     /// Provider timeout.
     pub timeout: Option<Duration>,
@@ -45,17 +44,13 @@ pub enum ProcessError {
     /// The program could not be started.
     #[error("start {program}: {source}")]
     Spawn {
-        /// The program.
         program: String,
-        /// Why.
         source: std::io::Error,
     },
     /// Waiting for or reading from the child failed.
     #[error("wait for {program}: {source}")]
     Wait {
-        /// The program.
         program: String,
-        /// Why.
         source: std::io::Error,
     },
 }

@@ -5,7 +5,48 @@ use regex::Regex;
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
-use crate::experiment::model::Tolerance;
+/// How a probe's output is judged (spec §4). `P` is a `type: probe` tolerance's activity, which
+/// the engine runs itself ([`judge`] refuses it).
+#[derive(Debug, Clone)]
+pub enum Tolerance<P> {
+    /// `true`/`false`.
+    Bool(bool),
+    /// An integer (compared with `status` for http/process outputs).
+    Int(i64),
+    /// A string; exactly `"${var}"` is substituted keeping the variable's type.
+    Str(String),
+    /// A list: membership, or an inclusive range for two items on non-mapping outputs.
+    List(Vec<Value>),
+    /// `{type: regex, pattern, target?}`.
+    Regex {
+        /// Pattern, unsubstituted (compiled at validation when literal).
+        pattern: String,
+        /// `stdout`, `stderr`, `body`, … of a mapping output.
+        target: Option<String>,
+    },
+    /// `{type: jsonpath, path, expect?, count?, target?}`.
+    JsonPath {
+        /// The JSONPath expression, unsubstituted.
+        path: String,
+        /// Expected value(s), unsubstituted.
+        expect: Option<Value>,
+        /// Exact number of matches.
+        count: Option<u64>,
+        /// Key of a mapping output to read.
+        target: Option<String>,
+    },
+    /// `{type: range, range: [lo, hi], target?}`.
+    Range {
+        /// Lower bound (inclusive).
+        lo: f64,
+        /// Upper bound (inclusive).
+        hi: f64,
+        /// Key of a mapping output to read.
+        target: Option<String>,
+    },
+    /// `{type: probe, …activity}`: runs with `arguments.value` = the output.
+    Probe(P),
+}
 
 /// A tolerance that cannot be evaluated against this output (recorded as a failed probe).
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -31,7 +72,7 @@ pub enum ToleranceError {
 }
 
 /// Whether `value` meets `tolerance`.
-pub fn judge(tolerance: &Tolerance, value: &Value) -> Result<bool, ToleranceError> {
+pub fn judge<P>(tolerance: &Tolerance<P>, value: &Value) -> Result<bool, ToleranceError> {
     Ok(match tolerance {
         Tolerance::Bool(b) => value.as_bool() == Some(*b),
         Tolerance::Int(i) => match status_of(value) {
@@ -181,6 +222,8 @@ pub fn compile_regex(pattern: &str) -> Result<Regex, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    type Tolerance = super::Tolerance<()>;
     use serde_json::json;
 
     fn process(status: i64, stdout: &str) -> Value {

@@ -25,7 +25,6 @@ pub const TOXIPROXY_VERSION: &str = "2.12.0";
 /// Request bodies larger than this are refused.
 const MAX_BODY: usize = 1024 * 1024;
 
-/// Server options.
 #[derive(Debug, Clone, Default)]
 pub struct ApiOptions {
     /// Required `Authorization: Bearer <token>` (mandatory when bound beyond loopback).

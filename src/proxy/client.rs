@@ -50,7 +50,6 @@ pub enum ApiError {
     Status {
         /// The URL called.
         url: String,
-        /// The HTTP status.
         status: u16,
         /// The API's `error` text (or the body when it has none).
         message: String,

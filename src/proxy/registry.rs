@@ -19,7 +19,6 @@ use super::listener::{
 use super::metrics::ProxyMetrics;
 use super::toxic::{self, ApiError, Toxic, field};
 
-/// One proxy.
 struct Proxy {
     name: String,
     /// `listen` as given (echoed while the proxy never bound).

@@ -56,7 +56,6 @@ pub enum ToxicKind {
 }
 
 impl ToxicKind {
-    /// Every kind.
     pub const ALL: [ToxicKind; 14] = [
         ToxicKind::Latency,
         ToxicKind::Bandwidth,
@@ -137,9 +136,7 @@ impl ToxicKind {
 pub struct Toxic {
     /// Unique per proxy (across both streams).
     pub name: String,
-    /// Type.
     pub kind: ToxicKind,
-    /// Direction.
     pub stream: Stream,
     /// Share of connections (per direction) it acts on, kept as the number that was sent.
     pub toxicity: Number,
@@ -164,7 +161,6 @@ impl Toxic {
             .unwrap_or(0)
     }
 
-    /// Toxicity as f64.
     pub fn toxicity_f64(&self) -> f64 {
         self.toxicity.as_f64().unwrap_or(1.0)
     }
@@ -199,7 +195,6 @@ impl Toxic {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message}")]
 pub struct ApiError {
-    /// HTTP status.
     pub status: u16,
     /// Verbatim message.
     pub message: String,

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use super::StoreError;
 
-/// A store location.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreLocation {
     /// A SQLite file.
@@ -30,7 +29,6 @@ impl StoreLocation {
         }
     }
 
-    /// True for SQLite.
     pub fn is_sqlite(&self) -> bool {
         matches!(self, StoreLocation::Sqlite(_))
     }
@@ -75,7 +73,6 @@ fn redact_password(url: &str) -> String {
     }
 }
 
-/// The default state directory.
 pub fn default_state_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir).join("monkeywrench");

@@ -14,7 +14,6 @@ use super::selector::SelectorError;
 
 const KEYS: &str = "id, name, pattern, labels, image, compose_project, compose_service or service";
 
-/// A container selector.
 #[derive(Debug, Clone, Default)]
 pub struct ContainerSelector {
     id: Option<String>,

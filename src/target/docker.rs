@@ -26,7 +26,6 @@ pub enum EngineError {
     Unreachable {
         /// `DOCKER_HOST` or the default socket.
         host: String,
-        /// Why.
         reason: String,
     },
     /// The socket exists but this user may not use it.
@@ -64,7 +63,6 @@ pub struct ContainerInfo {
     pub name: String,
     /// Image reference as the engine shows it.
     pub image: String,
-    /// Labels.
     pub labels: BTreeMap<String, String>,
     /// `running`, `paused`, `exited`, …
     pub state: String,
@@ -98,7 +96,6 @@ pub fn skip_labelled(labels: &BTreeMap<String, String>) -> bool {
 /// Where a container sits on a network, kept so a disconnect can be undone with the same identity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Attachment {
-    /// Network aliases.
     pub aliases: Vec<String>,
     /// The IPv4 address it had (re-requested where the network allows a fixed address).
     pub ipv4: Option<String>,
@@ -323,7 +320,6 @@ impl Engine {
             .map_err(|e| object_error(&format!("container {id}"), "start container", &e))
     }
 
-    /// Restarts the container.
     pub async fn restart(&self, id: &str, timeout_s: i32) -> Result<(), EngineError> {
         let options = q::RestartContainerOptions {
             t: Some(timeout_s),

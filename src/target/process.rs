@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 /// A process as it was when we saw it: a pid plus its start time (clock ticks since boot).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessIdentity {
-    /// Process id.
     pub pid: i32,
     /// Start time from `/proc/<pid>/stat` (field 22), in clock ticks after boot.
     pub start_time: u64,
@@ -29,12 +28,7 @@ pub enum SignalError {
     UnknownSignal(String),
     /// Any other OS error.
     #[error("signal process {pid}: {message}")]
-    Os {
-        /// The pid.
-        pid: i32,
-        /// The OS error.
-        message: String,
-    },
+    Os { pid: i32, message: String },
 }
 
 impl ProcessIdentity {
@@ -123,7 +117,6 @@ pub struct Stat {
     pub comm: String,
     /// State letter.
     pub state: char,
-    /// Parent pid.
     pub ppid: i32,
     /// Start time in clock ticks after boot.
     pub start_time: u64,
@@ -157,13 +150,11 @@ fn read_start_time(pid: i32) -> Option<u64> {
 /// A running process as the selector sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProcessInfo {
-    /// Identity.
     pub identity: ProcessIdentity,
     /// Executable name (`comm`).
     pub name: String,
     /// Full command line, arguments joined by spaces.
     pub cmdline: String,
-    /// Parent pid.
     pub ppid: i32,
     /// Real user id.
     pub uid: u32,

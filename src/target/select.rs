@@ -79,7 +79,6 @@ pub trait Driver: Sync {
 pub struct Selection<T> {
     /// How many targets matched.
     pub matched: usize,
-    /// The picked victims.
     pub victims: Vec<T>,
     /// Blast-radius mode name.
     pub mode: &'static str,

@@ -20,9 +20,7 @@ pub enum SelectorError {
     /// A field of the wrong type.
     #[error("target.{field}: expected {expected}")]
     WrongType {
-        /// Field.
         field: &'static str,
-        /// Expected type.
         expected: &'static str,
     },
     /// A pattern that does not compile.
@@ -42,14 +40,12 @@ pub enum SelectorError {
     /// An unknown key in a container selector.
     #[error("target: unknown key {key:?}; expected {keys}")]
     UnknownContainerKey {
-        /// The key.
         key: String,
         /// The accepted keys.
         keys: &'static str,
     },
 }
 
-/// A process selector.
 #[derive(Debug, Clone)]
 pub struct ProcessSelector {
     pid: Option<i32>,

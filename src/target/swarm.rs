@@ -15,7 +15,6 @@ use super::docker::{Engine, EngineError, api_error, object_error, skip_labelled}
 pub struct ServiceInfo {
     /// Full id.
     pub id: String,
-    /// Name.
     pub name: String,
     /// Desired replicas; `None` for a global service.
     pub replicas: Option<u64>,
@@ -44,7 +43,6 @@ impl ServiceInfo {
 /// A running task of a service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskInfo {
-    /// Task id.
     pub id: String,
     /// Service name.
     pub service: String,

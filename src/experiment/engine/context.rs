@@ -67,7 +67,6 @@ impl Default for RunSettings {
 /// An interruption request from outside the engine (signal handler, timer, halt).
 #[derive(Debug, Clone)]
 pub struct Interrupt {
-    /// What happened.
     pub interruption: Interruption,
     /// SIGUSR2: play no rollbacks (faults are still reverted).
     pub skip_rollbacks: bool,
@@ -79,15 +78,12 @@ pub(super) const DEFAULT_FAULT_DEADLINE: Duration = Duration::from_secs(3600);
 /// Everything the executors of one run share.
 #[derive(Debug)]
 pub(super) struct RunContext {
-    /// The experiment.
     pub experiment: Experiment,
-    /// Settings.
     pub settings: RunSettings,
     /// Substitutions from configuration and secrets.
     pub substitutions: Substitutions,
     /// Secret redaction for outputs, exceptions and events.
     pub redactor: Redactor,
-    /// The event stream.
     pub events: Events,
     /// Cancelled when the method must stop (fail-fast, safeguard, signal, max-duration).
     pub method_cancel: CancellationToken,
@@ -102,7 +98,6 @@ pub(super) struct RunContext {
 }
 
 impl RunContext {
-    /// A context for one run.
     pub(super) fn new(
         experiment: Experiment,
         settings: RunSettings,
@@ -133,7 +128,6 @@ impl RunContext {
         self.events.state(read)
     }
 
-    /// Whether the run was interrupted.
     pub(super) fn interrupted(&self) -> bool {
         self.state(RunState::interrupted)
     }

@@ -7,7 +7,6 @@ use crate::experiment::diagnostic::Span;
 /// A parsed value with the position where it starts in the source.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
-    /// The value.
     pub value: NodeValue,
     /// Where the value starts (for a mapping entry's value: the value, not the key).
     pub span: Span,
@@ -22,9 +21,7 @@ pub enum NodeValue {
     Bool(bool),
     /// An integer that fits in i64.
     Int(i64),
-    /// A float.
     Float(f64),
-    /// A string.
     Str(String),
     /// A list.
     Seq(Vec<Node>),
@@ -43,7 +40,6 @@ pub struct Key {
 }
 
 impl Node {
-    /// A node at `span`.
     pub fn new(value: NodeValue, span: Span) -> Self {
         Node { value, span }
     }
@@ -80,7 +76,6 @@ impl Node {
         }
     }
 
-    /// True for `null`.
     pub fn is_null(&self) -> bool {
         matches!(self.value, NodeValue::Null)
     }

@@ -59,7 +59,6 @@ pub(super) enum Item {
         name: String,
         /// The ref's node (for positions).
         node: Node,
-        /// Its path.
         path: String,
     },
 }

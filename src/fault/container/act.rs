@@ -12,10 +12,7 @@ use crate::target::docker::{ContainerInfo, Engine, EngineError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Send a signal to the main process as a crash would (SIGKILL by default).
-    Kill {
-        /// Signal name.
-        signal: String,
-    },
+    Kill { signal: String },
     /// Stop (SIGTERM, SIGKILL after `timeout_s`); reverted by starting it.
     Stop {
         /// Grace period in seconds.
@@ -38,9 +35,7 @@ pub enum Action {
 /// A container and the engine it runs on.
 #[derive(Debug, Clone)]
 pub struct Victim {
-    /// The engine.
     pub engine: Engine,
-    /// The container.
     pub container: ContainerInfo,
 }
 

@@ -10,7 +10,6 @@ use crate::target::container_selector::ContainerSelector;
 use crate::target::docker::Engine;
 use crate::target::{BlastRadius, Driver, FindError, select};
 
-/// A container verb.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Verb {
     /// `container.kill`.
@@ -63,7 +62,6 @@ const DISCONNECT_ARGS: &[ArgSpec] = &[
 ];
 
 impl Verb {
-    /// Every verb.
     pub const ALL: [Verb; 5] = [
         Verb::Kill,
         Verb::Stop,
@@ -98,7 +96,6 @@ impl Verb {
         }
     }
 
-    /// The argument schema.
     pub fn arguments(self) -> &'static [ArgSpec] {
         match self {
             Verb::Kill => KILL_ARGS,

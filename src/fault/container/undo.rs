@@ -14,25 +14,16 @@ const START_SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
 pub enum Undo {
     /// Start a container that was stopped.
     StartContainer {
-        /// Container id.
         id: String,
         /// Its name (for messages).
         name: String,
     },
     /// Unpause a paused container.
-    UnpauseContainer {
-        /// Container id.
-        id: String,
-        /// Its name.
-        name: String,
-    },
+    UnpauseContainer { id: String, name: String },
     /// Reconnect a container to the network it was cut off, with its former aliases and address.
     ReconnectContainer {
-        /// Container id.
         id: String,
-        /// Its name.
         name: String,
-        /// Network name.
         network: String,
         /// Aliases and address it had.
         attachment: Attachment,

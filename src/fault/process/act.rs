@@ -10,10 +10,7 @@ use crate::target::process::{ProcessInfo, SignalError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Send a signal (SIGKILL by default); nothing to undo.
-    Kill {
-        /// Signal name.
-        signal: String,
-    },
+    Kill { signal: String },
     /// SIGSTOP; undone with SIGCONT.
     Stop,
     /// Stop the process (`signal`, then SIGKILL after `grace`) and start `command` in its place.

@@ -11,7 +11,6 @@ use crate::target::process::{ProcessInfo, parse_signal};
 use crate::target::selector::ProcessSelector;
 use crate::target::{BlastRadius, Driver, Processes, select};
 
-/// A process verb.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Verb {
     /// `process.kill`.
@@ -62,7 +61,6 @@ const RESTART_ARGS: &[ArgSpec] = &[
 ];
 
 impl Verb {
-    /// Every verb.
     pub const ALL: [Verb; 3] = [Verb::Kill, Verb::Stop, Verb::Restart];
 
     /// The builtin's name.
@@ -85,7 +83,6 @@ impl Verb {
         }
     }
 
-    /// The argument schema.
     pub fn arguments(self) -> &'static [ArgSpec] {
         match self {
             Verb::Kill => KILL_ARGS,

@@ -13,7 +13,6 @@ pub enum Undo {
     Signal {
         /// The exact process.
         process: ProcessIdentity,
-        /// Signal name.
         signal: String,
     },
 }

@@ -28,9 +28,7 @@ pub enum Action {
 /// A proxy on a fault-proxy API.
 #[derive(Debug, Clone)]
 pub struct Victim {
-    /// The API.
     pub api: ProxyApi,
-    /// The proxy's name.
     pub proxy: String,
 }
 

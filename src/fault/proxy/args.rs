@@ -7,7 +7,6 @@ use crate::fault::{Error, Family, Selecting, Victims};
 use crate::proxy::ProxyApi;
 use crate::schema::{ArgSpec, ArgType, ArgumentProblem, Reader};
 
-/// A proxy verb.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Verb {
     /// `proxy.toxic`.
@@ -103,7 +102,6 @@ const HTTP_FAULT_ARGS: &[ArgSpec] = &[
 ];
 
 impl Verb {
-    /// Every verb.
     pub const ALL: [Verb; 3] = [Verb::Toxic, Verb::Down, Verb::HttpFault];
 
     /// The builtin's name.
@@ -128,7 +126,6 @@ impl Verb {
         }
     }
 
-    /// The argument schema.
     pub fn arguments(self) -> &'static [ArgSpec] {
         match self {
             Verb::Toxic => TOXIC_ARGS,

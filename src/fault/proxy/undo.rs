@@ -9,20 +9,16 @@ use crate::proxy::{ApiError, ProxyApi};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Undo {
-    /// Remove a toxic.
     RemoveToxic {
         /// API base URL, e.g. `http://127.0.0.1:8474`.
         api: String,
-        /// Proxy name.
         proxy: String,
-        /// Toxic name.
         toxic: String,
     },
     /// Re-enable a proxy that was disabled ("down").
     EnableProxy {
         /// API base URL.
         api: String,
-        /// Proxy name.
         proxy: String,
     },
 }

@@ -11,10 +11,7 @@ use crate::target::swarm::{ServiceInfo, TaskInfo, scale};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Kill the container of a running task (it must run on this engine's node).
-    KillTask {
-        /// Signal name.
-        signal: String,
-    },
+    KillTask { signal: String },
     /// Set the service's replica count; the lease restores the count it had.
     Scale {
         /// Replicas while the fault lasts.
@@ -26,17 +23,9 @@ pub enum Action {
 #[derive(Debug, Clone)]
 pub enum Victim {
     /// A running task.
-    Task {
-        /// The engine.
-        engine: Engine,
-        /// The task.
-        task: TaskInfo,
-    },
-    /// A service.
+    Task { engine: Engine, task: TaskInfo },
     Service {
-        /// The engine.
         engine: Engine,
-        /// The service.
         service: ServiceInfo,
     },
 }

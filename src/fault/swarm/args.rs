@@ -10,7 +10,6 @@ use crate::target::docker::Engine;
 use crate::target::swarm::{self, ServiceInfo};
 use crate::target::{BlastRadius, Driver, FindError, ServiceTasks, select};
 
-/// A Swarm verb.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Verb {
     /// `swarm.kill_task`.
@@ -45,7 +44,6 @@ const SCALE_ARGS: &[ArgSpec] = &[
 ];
 
 impl Verb {
-    /// Every verb.
     pub const ALL: [Verb; 2] = [Verb::KillTask, Verb::Scale];
 
     /// The builtin's name.
@@ -68,7 +66,6 @@ impl Verb {
         }
     }
 
-    /// The argument schema.
     pub fn arguments(self) -> &'static [ArgSpec] {
         match self {
             Verb::KillTask => KILL_TASK_ARGS,
@@ -117,7 +114,6 @@ impl Verb {
 /// A parsed Swarm fault call.
 #[derive(Debug, Clone)]
 pub struct SwarmFault {
-    /// What happens.
     pub action: Action,
     service: String,
     radius: Option<BlastRadius>,

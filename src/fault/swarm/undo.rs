@@ -12,9 +12,7 @@ use crate::target::swarm;
 pub enum Undo {
     /// Scale a service back to the replica count it had.
     ScaleService {
-        /// Service id.
         id: String,
-        /// Service name.
         name: String,
         /// Replicas before the fault.
         replicas: u64,

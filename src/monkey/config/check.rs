@@ -7,7 +7,8 @@ use jiff::civil::{Date, Weekday};
 use jiff::tz::TimeZone;
 use serde_json::Value;
 
-use super::{Exception, Grouping, KEYS, KillMode, MonkeyConfig, ProcessEntry, Webhook, mode_from};
+use super::model::{KEYS, mode_from};
+use super::{Exception, Grouping, KillMode, MonkeyConfig, ProcessEntry, Webhook};
 use crate::experiment::diagnostic::{Diagnostic, Span, nearest};
 use crate::experiment::model::Experiment;
 use crate::experiment::source::{Key, Node, NodeValue};

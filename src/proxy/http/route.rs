@@ -8,7 +8,6 @@ use crate::proxy::toxic::{ApiError, field};
 /// The route name of unmatched requests.
 pub const OTHER: &str = "other";
 
-/// One route.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     /// Name used in figures, metrics and toxic matches.
@@ -69,7 +68,6 @@ impl Route {
         })
     }
 
-    /// Whether a request matches.
     pub fn matches(&self, method: &str, path: &str) -> bool {
         if self.method.as_deref().is_some_and(|m| m != method) {
             return false;
