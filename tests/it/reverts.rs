@@ -74,11 +74,20 @@ fn after_sigkill_during_a_slow_stop_the_guard_waits_for_it_to_settle() {
     let fx = DockerFixture::new();
     let dir = TempDir::new("revert-slow-stop-kill");
     let web = stubborn_container(&fx);
-    let file = write(dir.path(), "e.json", &slow_stop_experiment(&web, 4, 60.0));
+    assert!(fx.wait_for(Duration::from_secs(10), || fx.state(&web) == "running"));
+    let file = write(dir.path(), "e.json", &slow_stop_experiment(&web, 8, 60.0));
     let mut run = spawn_run(dir.path(), &file);
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while ledger_json(dir.path()).is_empty() {
-        assert!(Instant::now() < deadline, "the lease was never recorded");
+        if run.try_wait().unwrap().is_some() {
+            let out = run.wait_with_output().unwrap();
+            panic!("the run ended before its lease: {}", stderr(&out));
+        }
+        if Instant::now() > deadline {
+            sigkill(&mut run);
+            let out = run.wait_with_output().unwrap();
+            panic!("the lease was never recorded: {}", stderr(&out));
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
     // The engine is still waiting out the grace period when the run dies.
