@@ -88,11 +88,6 @@ impl JournalBuilder {
         JournalBuilder::default()
     }
 
-    /// Whether the run started (a journal is written only then).
-    pub fn started(&self) -> bool {
-        self.start.is_some()
-    }
-
     /// Records one event; events after `run-finished` are ignored, as the dispatcher stops there.
     pub fn on_event(&mut self, stamped: &Stamped) {
         if self.end.is_some() {

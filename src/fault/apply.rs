@@ -84,11 +84,15 @@ impl<V> Victims<V> {
         }
     }
 
-    /// Victims picked by a selection.
-    pub fn picked(selection: Selection<V>, describe: impl Fn(&V) -> Value) -> Victims<V> {
+    /// Victims picked by a selection (`describe` shows a target, `wrap` makes it a victim).
+    pub fn picked<T>(
+        selection: Selection<T>,
+        describe: impl Fn(&T) -> Value,
+        wrap: impl FnMut(T) -> V,
+    ) -> Victims<V> {
         let described = selection.described(describe);
         Victims {
-            list: selection.victims,
+            list: selection.victims.into_iter().map(wrap).collect(),
             selection: Some(described),
         }
     }

@@ -62,13 +62,10 @@ impl Store {
                 source,
             })?;
         if location.is_sqlite() {
-            sqlx::query("PRAGMA journal_mode = WAL")
-                .execute(&pool)
-                .await
-                .map_err(|source| StoreError::Open {
-                    location: location.to_string(),
-                    source,
-                })?;
+            wal_mode(&pool).await.map_err(|source| StoreError::Open {
+                location: location.to_string(),
+                source,
+            })?;
         }
         migrate::run(&pool)
             .await
@@ -95,4 +92,27 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Switches a SQLite file to WAL. The switch needs the file to itself, and SQLite answers "database
+/// is locked" at once (no busy wait) while another process opens the same new file: try again.
+async fn wal_mode(pool: &sqlx::AnyPool) -> Result<(), sqlx::Error> {
+    let mut attempt = 0;
+    loop {
+        match sqlx::query("PRAGMA journal_mode = WAL").execute(pool).await {
+            Ok(_) => return Ok(()),
+            Err(e) if attempt < 50 && is_busy(&e) => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(20 * attempt.min(10))).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// SQLITE_BUSY (5) or SQLITE_LOCKED (6).
+fn is_busy(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|code| code == "5" || code == "6")
 }

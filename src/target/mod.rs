@@ -13,4 +13,4 @@ pub mod selector;
 pub mod swarm;
 
 pub use drivers::{Processes, ServiceTasks};
-pub use select::{BlastRadius, Driver, FindError, Selection, choose, select};
+pub use select::{BlastRadius, Driver, FindError, Selection, select};

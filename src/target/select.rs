@@ -118,7 +118,7 @@ pub async fn select<D: Driver>(
 }
 
 /// Picks victims among `matched` by `radius`.
-pub fn choose<T: Clone>(
+fn choose<T: Clone>(
     matched: Vec<T>,
     radius: &BlastRadius,
     fallback_seed: Option<u64>,

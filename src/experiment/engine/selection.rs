@@ -64,21 +64,14 @@ pub(super) async fn resume_victims(
     args: &Value,
     selecting: &Selecting,
 ) -> Result<(Vec<crate::target::process::ProcessInfo>, Selection<Value>), String> {
-    use crate::target::{Driver, Processes, select};
-    let (selector, raw, radius) = fault::process::parse_resume(args)
+    let targets = fault::process::parse_resume(args)
         .map_err(|p| format!("invalid arguments: {}", describe_problems(&p)))?;
-    let driver = Processes {
-        protected: selecting.protected.clone(),
-    };
-    let selection = select(
-        &driver,
-        &selector,
-        &format!("the process target {raw}"),
-        radius.as_ref().unwrap_or(&selecting.radius),
-        selecting.seed,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    let described = selection.described(Processes::describe);
-    Ok((selection.victims, described))
+    let victims = targets
+        .victims(selecting)
+        .await
+        .map_err(|e| e.to_string())?;
+    let selection = victims
+        .selection
+        .ok_or("process.resume picked no victims")?;
+    Ok((victims.list, selection))
 }

@@ -202,18 +202,12 @@ impl Family for ContainerFault {
         let radius = self.radius.as_ref().unwrap_or(&selecting.radius);
         let what = format!("the running-container target {}", self.raw);
         let selection = select(&engine, &self.selector, &what, radius, selecting.seed).await?;
-        let described = selection.described(Engine::describe);
-        Ok(Victims {
-            list: selection
-                .victims
-                .into_iter()
-                .map(|container| Victim {
-                    engine: engine.clone(),
-                    container,
-                })
-                .collect(),
-            selection: Some(described),
-        })
+        Ok(Victims::picked(selection, Engine::describe, |container| {
+            Victim {
+                engine: engine.clone(),
+                container,
+            }
+        }))
     }
 
     fn act(&self) -> &Action {

@@ -102,8 +102,7 @@ impl Verb {
     /// Parses substituted arguments.
     pub fn parse(self, args: &Value) -> Result<ProcessFault, Vec<ArgumentProblem>> {
         let mut r = Reader::new(self.arguments(), args);
-        let target = parse_target(&mut r);
-        let radius = parse_radius(&mut r);
+        let targets = read_targets(&mut r);
         let action = match self {
             Verb::Kill => Action::Kill {
                 signal: read_signal(&mut r),
@@ -115,19 +114,10 @@ impl Verb {
                 command: r.text("command").unwrap_or_default(),
             },
         };
-        let fault = target.map(|target| ProcessFault {
+        r.finish(())?;
+        Ok(ProcessFault {
             action,
-            target,
-            radius,
-        });
-        r.finish(()).and_then(|()| {
-            fault.ok_or_else(|| {
-                vec![ArgumentProblem {
-                    path: "target".into(),
-                    message: "a process target is required".into(),
-                    suggestion: None,
-                }]
-            })
+            targets: targets?,
         })
     }
 }
@@ -144,16 +134,51 @@ pub(crate) fn read_signal(r: &mut Reader) -> String {
     signal
 }
 
-/// `arguments.target` as a process selector (also used by `process.resume`).
-pub(crate) fn parse_target(r: &mut Reader) -> Option<(ProcessSelector, Value)> {
-    let raw = r.value("target")?.clone();
-    match ProcessSelector::parse(&raw) {
-        Ok(s) => Some((s, raw)),
-        Err(e) => {
-            r.problem("target", e.to_string());
-            None
-        }
+/// The processes a call acts on: `arguments.target` and an optional `blast-radius`.
+#[derive(Debug, Clone)]
+pub(crate) struct ProcessTargets {
+    selector: ProcessSelector,
+    raw: Value,
+    radius: Option<BlastRadius>,
+}
+
+impl ProcessTargets {
+    /// Finds the matching processes and picks the victims.
+    pub(crate) async fn victims(
+        &self,
+        selecting: &Selecting,
+    ) -> Result<Victims<ProcessInfo>, Error> {
+        let driver = Processes {
+            protected: selecting.protected.clone(),
+        };
+        let radius = self.radius.as_ref().unwrap_or(&selecting.radius);
+        let what = format!("the process target {}", self.raw);
+        let selection = select(&driver, &self.selector, &what, radius, selecting.seed).await?;
+        Ok(Victims::picked(selection, Processes::describe, |p| p))
     }
+}
+
+/// Reads the targets; a missing or bad selector is a problem (the error lists them all).
+fn read_targets(r: &mut Reader) -> Result<ProcessTargets, Vec<ArgumentProblem>> {
+    let target = r.value("target").cloned().and_then(|raw| {
+        ProcessSelector::parse(&raw)
+            .map_err(|e| r.problem("target", e.to_string()))
+            .ok()
+            .map(|selector| (selector, raw))
+    });
+    let radius = parse_radius(r);
+    let (selector, raw) = target.ok_or_else(|| {
+        vec![ArgumentProblem {
+            path: "target".into(),
+            message: "a process target is required".into(),
+            suggestion: None,
+        }]
+    })?;
+    Ok(ProcessTargets {
+        selector,
+        raw,
+        radius,
+    })
 }
 
 /// An activity's `arguments.blast-radius` override.
@@ -173,30 +198,14 @@ pub(crate) fn parse_radius(r: &mut Reader) -> Option<BlastRadius> {
 pub struct ProcessFault {
     /// What happens to each victim.
     pub action: Action,
-    /// The selector and its text (for messages).
-    pub target: (ProcessSelector, Value),
-    /// The activity's blast radius, if it overrides the experiment's.
-    pub radius: Option<BlastRadius>,
+    targets: ProcessTargets,
 }
 
 impl Family for ProcessFault {
     type Act = Action;
 
     async fn victims(&self, selecting: &Selecting) -> Result<Victims<ProcessInfo>, Error> {
-        let driver = Processes {
-            protected: selecting.protected.clone(),
-        };
-        let radius = self.radius.as_ref().unwrap_or(&selecting.radius);
-        let (selector, raw) = &self.target;
-        let selection = select(
-            &driver,
-            selector,
-            &format!("the process target {raw}"),
-            radius,
-            selecting.seed,
-        )
-        .await?;
-        Ok(Victims::picked(selection, Processes::describe))
+        self.targets.victims(selecting).await
     }
 
     fn act(&self) -> &Action {
@@ -205,21 +214,11 @@ impl Family for ProcessFault {
 }
 
 /// Parses `process.resume`'s arguments: the target and an optional blast radius.
-pub(crate) fn parse_resume(
-    args: &Value,
-) -> Result<(ProcessSelector, Value, Option<BlastRadius>), Vec<ArgumentProblem>> {
+pub(crate) fn parse_resume(args: &Value) -> Result<ProcessTargets, Vec<ArgumentProblem>> {
     let mut r = Reader::new(STOP_ARGS, args);
-    let target = parse_target(&mut r);
-    let radius = parse_radius(&mut r);
+    let targets = read_targets(&mut r);
     r.finish(())?;
-    let (selector, raw) = target.ok_or_else(|| {
-        vec![ArgumentProblem {
-            path: "target".into(),
-            message: "a process target is required".into(),
-            suggestion: None,
-        }]
-    })?;
-    Ok((selector, raw, radius))
+    targets
 }
 
 pub(crate) const RESUME_ARGS: &[ArgSpec] = STOP_ARGS;

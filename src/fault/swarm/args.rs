@@ -149,18 +149,12 @@ impl Family for SwarmFault {
                 let radius = self.radius.as_ref().unwrap_or(&selecting.radius);
                 let what = format!("a running task of service {}", service.name);
                 let selection = select(&tasks, &service, &what, radius, selecting.seed).await?;
-                let described = selection.described(ServiceTasks::describe);
-                Ok(Victims {
-                    list: selection
-                        .victims
-                        .into_iter()
-                        .map(|task| Victim::Task {
-                            engine: engine.clone(),
-                            task,
-                        })
-                        .collect(),
-                    selection: Some(described),
-                })
+                Ok(Victims::picked(selection, ServiceTasks::describe, |task| {
+                    Victim::Task {
+                        engine: engine.clone(),
+                        task,
+                    }
+                }))
             }
         }
     }
