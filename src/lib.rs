@@ -11,6 +11,7 @@
 //! | [`builtin`] | the `builtin` provider catalogue: `Func` = a native probe, a fault (by family) or an action; the probes' schemas and code |
 //! | [`schema`] | declarative argument schemas of the native functions and the `Reader` that applies their defaults (the one place a default lives) |
 //! | [`loadgen`] | HTTP load with HdrHistogram latencies (used by `http.measure`) |
+//! | [`exposition`] | the Prometheus text format for every `/metrics` we serve: escaping, and the standard `process_*` series |
 //! | [`http_serve`] | the one HTTP-serving helper: bound listener + cancellation token, bearer token, loopback rule, graceful shutdown |
 //! | [`proxy`] | the Toxiproxy-compatible fault proxy (TCP links with toxics, http proxies with per-request figures and HTTP toxics) and its HTTP API |
 //! | [`fault`] | one folder per fault family (`process`, `container`, `swarm`, `proxy`): verbs and schemas, typed arguments parsed once, victims through `target`, the plan recorded before the change, the apply, the undo checked against the world; the one apply path; owner-bound work (`owned`) |
@@ -40,6 +41,7 @@ pub mod cli;
 pub mod demo;
 pub mod exit_code;
 pub mod experiment;
+pub mod exposition;
 pub mod fault;
 pub mod http_serve;
 pub mod ledger;

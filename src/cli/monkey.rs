@@ -34,7 +34,7 @@ pub(super) struct MonkeyArgs {
 enum MonkeyCommand {
     /// The daemon: plan each work day, kill at the planned minutes, until SIGINT/SIGTERM.
     Run(RunArgs),
-    /// Print a day's plan (the stored one, or what a draw with --seed gives now).
+    /// Print a day's plan: the stored one, else drawn and stored now, so it is the plan carried out.
     Plan(PlanArgs),
     /// Attempt every planned kill that is due now, once, and exit (for cron).
     Tick(TickArgs),
@@ -256,7 +256,7 @@ async fn plan(args: PlanArgs) -> anyhow::Result<i32> {
         Err(code) => return Ok(code),
     };
     let monkey = Monkey::new(config, store, clock, args.common.seed);
-    let plan = scheduler::preview(&monkey, day)
+    let plan = scheduler::plan_quietly(&monkey, day)
         .await
         .or_unavailable(|| "read the stored plan".to_string())?;
     if args.output == OutputFormat::Json {

@@ -24,7 +24,7 @@ pub(super) async fn execute(common: Common, output: OutputFormat) -> anyhow::Res
         .halt_state()
         .await
         .or_unavailable(|| "read the halt state".to_string())?;
-    let plan = scheduler::preview(&monkey, day)
+    let plan = scheduler::plan_quietly(&monkey, day)
         .await
         .or_unavailable(|| "read the stored plan".to_string())?;
     let next = plan.kills.iter().find(|k| !k.done && k.time >= now);

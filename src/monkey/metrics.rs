@@ -1,8 +1,9 @@
 //! The daemon's counters, rendered in Prometheus text format on `/metrics`.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 use std::sync::Mutex;
+
+use crate::exposition::{Exposition, Kind};
 
 /// Kills, skips and plans so far.
 #[derive(Debug, Default)]
@@ -46,35 +47,34 @@ impl MonkeyMetrics {
         });
     }
 
-    /// The exposition text.
+    /// The exposition text, with this process's `process_*` series.
     pub fn render(&self) -> String {
+        let mut out = Exposition::new();
         self.with(|c| {
-            let mut out = String::new();
-            let _ = writeln!(
-                out,
-                "# HELP monkeywrench_monkey_kills_total Terminations by outcome.\n# TYPE monkeywrench_monkey_kills_total counter"
-            );
+            let series = "monkeywrench_monkey_kills_total";
+            out.family(series, Kind::Counter, "Terminations by outcome.");
             for (outcome, n) in &c.kills {
-                let _ = writeln!(out, "monkeywrench_monkey_kills_total{{outcome=\"{outcome}\"}} {n}");
+                out.sample(series, &[("outcome", outcome)], n);
             }
-            let _ = writeln!(
-                out,
-                "# HELP monkeywrench_monkey_skips_total Skipped kills by reason.\n# TYPE monkeywrench_monkey_skips_total counter"
-            );
+            let series = "monkeywrench_monkey_skips_total";
+            out.family(series, Kind::Counter, "Skipped kills by reason.");
             for (reason, n) in &c.skips {
-                let _ = writeln!(out, "monkeywrench_monkey_skips_total{{reason=\"{reason}\"}} {n}");
+                out.sample(series, &[("reason", reason)], n);
             }
-            let _ = writeln!(
-                out,
-                "# HELP monkeywrench_monkey_planned_kills_total Kills put in daily plans.\n# TYPE monkeywrench_monkey_planned_kills_total counter\nmonkeywrench_monkey_planned_kills_total {}",
-                c.planned
+            out.single(
+                "monkeywrench_monkey_planned_kills_total",
+                Kind::Counter,
+                "Kills put in daily plans.",
+                c.planned,
             );
-            let _ = writeln!(
-                out,
-                "# HELP monkeywrench_monkey_last_plan_timestamp_seconds When the last plan was made.\n# TYPE monkeywrench_monkey_last_plan_timestamp_seconds gauge\nmonkeywrench_monkey_last_plan_timestamp_seconds {}",
-                c.last_plan_seconds
+            out.single(
+                "monkeywrench_monkey_last_plan_timestamp_seconds",
+                Kind::Gauge,
+                "When the last plan was made.",
+                c.last_plan_seconds,
             );
-            out
-        })
+        });
+        out.process_metrics();
+        out.finish()
     }
 }

@@ -17,11 +17,13 @@ pub fn draw(monkey: &Monkey, inventory: &Inventory, day: Date, now: Timestamp, s
 }
 
 /// The plan of `day` for the groups eligible now: stored draws where they exist, the rest drawn
-/// now; stored only when `store` (the first monkey to store a group's day wins).
-async fn plan_for(monkey: &Monkey, day: Date, store: bool) -> Result<Plan, HistoryError> {
+/// now and stored (the first monkey to store a group's day wins). A plan is stored the first time
+/// anyone looks at it, `monkey plan` included: the plan people check before a kill is the one
+/// that is carried out, whatever seed a later look would draw.
+async fn plan_for(monkey: &Monkey, day: Date, warn: bool) -> Result<Plan, HistoryError> {
     let now = monkey.clock.now();
     let inventory = discover(&monkey.config).await;
-    if store {
+    if warn {
         for w in &inventory.warnings {
             eprintln!("monkeywrench monkey: {w}");
         }
@@ -35,7 +37,7 @@ async fn plan_for(monkey: &Monkey, day: Date, store: bool) -> Result<Plan, Histo
         .map(|g| g.key.clone())
         .collect();
     let name = &monkey.config.name;
-    let rows = if store && fresh.note.is_none() {
+    let rows = if fresh.note.is_none() {
         let draws: Vec<(String, Option<Timestamp>, u64)> = groups
             .iter()
             .map(|g| {
@@ -72,18 +74,19 @@ async fn plan_for(monkey: &Monkey, day: Date, store: bool) -> Result<Plan, Histo
     kills.sort_by(|a, b| a.time.cmp(&b.time).then(a.group.cmp(&b.group)));
     Ok(Plan {
         date: day.to_string(),
-        seed,
+        seed: rows.first().map_or(seed, |row| row.seed),
         note: fresh.note,
         kills,
     })
 }
 
-/// The plan of `day` as it stands (stored draws, the rest previewed; nothing stored).
-pub async fn preview(monkey: &Monkey, day: Date) -> Result<Plan, HistoryError> {
+/// The plan of `day` for `monkey plan` and `status`: drawn and stored on first look, as
+/// [`plan_of`] does, but without the daemon's log lines.
+pub async fn plan_quietly(monkey: &Monkey, day: Date) -> Result<Plan, HistoryError> {
     plan_for(monkey, day, false).await
 }
 
-/// The plan of `day`, drawn and stored on first use.
+/// The plan of `day`, drawn and stored on first use, logged.
 pub async fn plan_of(monkey: &Monkey, day: Date) -> Result<Plan, HistoryError> {
     let plan = plan_for(monkey, day, true).await?;
     monkey

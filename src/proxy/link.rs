@@ -122,6 +122,9 @@ struct Chain {
     /// Bytes passed per limit_data toxic (kept across updates).
     limit_counters: HashMap<String, i64>,
     bandwidth_free: Instant,
+    /// When the slicer may release its next slice: slices of consecutive reads queue behind each
+    /// other, `delay` apart, as in Toxiproxy (which sleeps after each slice it writes).
+    slicer_free: Instant,
     timeout_deadline: Option<Instant>,
     reset_at: Option<Instant>,
     /// Names of the active toxics at the last refresh.
@@ -138,6 +141,7 @@ impl Chain {
             rng: SeededRng::new(seed),
             limit_counters: HashMap::new(),
             bandwidth_free: Instant::now(),
+            slicer_free: Instant::now(),
             timeout_deadline: None,
             reset_at: None,
             active: Vec::new(),
@@ -266,8 +270,10 @@ impl Chain {
                     for (release, data) in pieces {
                         let mut sliced = Vec::new();
                         self.slice(data, average, variation, &mut sliced);
-                        for (i, piece) in sliced.into_iter().enumerate() {
-                            out.push((release + delay * i as u32, piece));
+                        for piece in sliced {
+                            let at = release.max(self.slicer_free);
+                            self.slicer_free = at + delay;
+                            out.push((at, piece));
                         }
                     }
                     pieces = out;

@@ -95,27 +95,34 @@ pub(super) async fn accept_loop(
 const ACCEPT_BACKLOG: u32 = 4096;
 
 /// Binds `addr` (host:port, names resolved) with a large accept backlog and SO_REUSEADDR (as Go's
-/// listener, which Toxiproxy uses, does).
-pub(super) async fn bind_listener(addr: &str) -> std::io::Result<TcpListener> {
+/// listener, which Toxiproxy uses, does). A failure is reported as Go reports it, with the
+/// resolved address (`listen tcp 127.0.0.1:3310: bind: …` for `localhost:3310`).
+pub(super) async fn bind_listener(addr: &str) -> Result<TcpListener, String> {
+    let candidates = tokio::net::lookup_host(addr)
+        .await
+        .map_err(|e| go_listen_error(addr, &e))?;
     let mut last = None;
-    for candidate in tokio::net::lookup_host(addr).await? {
-        let socket = if candidate.is_ipv4() {
-            tokio::net::TcpSocket::new_v4()?
-        } else {
-            tokio::net::TcpSocket::new_v6()?
-        };
-        socket.set_reuseaddr(true)?;
-        match socket
-            .bind(candidate)
-            .and_then(|()| socket.listen(ACCEPT_BACKLOG))
-        {
+    for candidate in candidates {
+        match bind_one(candidate) {
             Ok(listener) => return Ok(listener),
-            Err(e) => last = Some(e),
+            Err(e) => last = Some(go_listen_error(&candidate.to_string(), &e)),
         }
     }
     Err(last.unwrap_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "no address to bind")
+        let none = std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "no address");
+        go_listen_error(addr, &none)
     }))
+}
+
+fn bind_one(candidate: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if candidate.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(candidate)?;
+    socket.listen(ACCEPT_BACKLOG)
 }
 
 /// `""` → all interfaces, ephemeral port; `localhost:0` stays resolvable by bind.
@@ -130,7 +137,7 @@ pub(super) fn normalise_listen(listen: &str) -> String {
 }
 
 /// Go's wording: `listen tcp 127.0.0.1:3310: bind: address already in use`.
-pub(super) fn go_listen_error(addr: &str, e: &std::io::Error) -> String {
+fn go_listen_error(addr: &str, e: &std::io::Error) -> String {
     let reason = match e.kind() {
         std::io::ErrorKind::AddrInUse => "bind: address already in use".to_string(),
         std::io::ErrorKind::PermissionDenied => "bind: permission denied".to_string(),

@@ -1,20 +1,14 @@
 //! `GET /metrics` in Prometheus text format: Toxiproxy's byte counters (live, not only when a link
 //! ends) plus `monkeywrench_` series for connections and http proxies' requests.
 
-use std::fmt::Write;
-
 use super::api::ApiOptions;
 use super::http::stats::HttpCounters;
 use super::registry::Registry;
-
-/// Writes a series' `# HELP` and `# TYPE` lines.
-fn header(out: &mut String, series: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {series} {help}\n# TYPE {series} {kind}");
-}
+use crate::exposition::{Exposition, Kind};
 
 /// Renders the exposition text.
 pub(super) async fn render(registry: &Registry, options: &ApiOptions) -> String {
-    let mut out = String::new();
+    let mut out = Exposition::new();
     if options.proxy_metrics {
         let metrics = registry.metrics().await;
         for (series, help, key) in [
@@ -29,80 +23,63 @@ pub(super) async fn render(registry: &Registry, options: &ApiOptions) -> String 
                 "sent",
             ),
         ] {
-            header(&mut out, series, "counter", help);
+            out.family(series, Kind::Counter, help);
             for (proxy, m) in &metrics {
                 for direction in ["upstream", "downstream"] {
-                    let _ = writeln!(
-                        out,
-                        "{series}{{direction=\"{direction}\",listener=\"{}\",proxy=\"{proxy}\",upstream=\"{}\"}} {}",
-                        m["listen"].as_str().unwrap_or(""),
-                        m["upstream"].as_str().unwrap_or(""),
-                        m["bytes"][direction][key].as_u64().unwrap_or(0)
-                    );
+                    let labels = [
+                        ("direction", direction),
+                        ("listener", m["listen"].as_str().unwrap_or("")),
+                        ("proxy", proxy.as_str()),
+                        ("upstream", m["upstream"].as_str().unwrap_or("")),
+                    ];
+                    let bytes = m["bytes"][direction][key].as_u64().unwrap_or(0);
+                    out.sample(series, &labels, bytes);
                 }
             }
         }
-        for (series, help, path) in [
+        for (series, kind, help, path) in [
             (
                 "monkeywrench_proxy_connections_active",
+                Kind::Gauge,
                 "Connections open now.",
                 "active",
             ),
             (
                 "monkeywrench_proxy_connections_total",
+                Kind::Counter,
                 "Connections accepted.",
                 "total",
             ),
             (
                 "monkeywrench_proxy_upstream_dial_failures_total",
+                Kind::Counter,
                 "Upstream dials that failed.",
                 "failed_upstream_dials",
             ),
         ] {
-            let kind = if series.ends_with("_total") {
-                "counter"
-            } else {
-                "gauge"
-            };
-            header(&mut out, series, kind, help);
+            out.family(series, kind, help);
             for (proxy, m) in &metrics {
-                let _ = writeln!(
-                    out,
-                    "{series}{{proxy=\"{proxy}\"}} {}",
-                    m["connections"][path].as_u64().unwrap_or(0)
-                );
+                let n = m["connections"][path].as_u64().unwrap_or(0);
+                out.sample(series, &[("proxy", proxy)], n);
             }
         }
         render_http(&mut out, &registry.http_counters().await);
     }
-    if options.runtime_metrics
-        && let Ok(status) = std::fs::read_to_string("/proc/self/status")
-    {
-        let rss_kib: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0);
-        header(
-            &mut out,
-            "process_resident_memory_bytes",
-            "gauge",
-            "Resident memory size in bytes.",
-        );
-        let _ = writeln!(out, "process_resident_memory_bytes {}", rss_kib * 1024);
+    if options.runtime_metrics {
+        out.process_metrics();
     }
-    out
+    out.finish()
 }
 
 /// The `monkeywrench_http_` series of the http proxies (none when there are none).
-fn render_http(out: &mut String, http: &[(String, HttpCounters, u64)]) {
+fn render_http(out: &mut Exposition, http: &[(String, HttpCounters, u64)]) {
     if http.is_empty() {
         return;
     }
-    header(
-        out,
-        "monkeywrench_http_requests_total",
-        "counter",
+    let series = "monkeywrench_http_requests_total";
+    out.family(
+        series,
+        Kind::Counter,
         "Requests through http proxies by route and status class.",
     );
     for (proxy, routes, _) in http {
@@ -111,39 +88,39 @@ fn render_http(out: &mut String, http: &[(String, HttpCounters, u64)]) {
                 .iter()
                 .zip(classes)
             {
-                let _ = writeln!(
-                    out,
-                    "monkeywrench_http_requests_total{{proxy=\"{proxy}\",route=\"{route}\",class=\"{class}\"}} {n}"
-                );
+                let labels = [
+                    ("proxy", proxy.as_str()),
+                    ("route", route),
+                    ("class", class),
+                ];
+                out.sample(series, &labels, n);
             }
         }
     }
     let series = "monkeywrench_http_request_duration_seconds";
-    header(
-        out,
+    out.family(
         series,
-        "summary",
+        Kind::Summary,
         "Time to the last byte, since the proxy started.",
     );
     for (proxy, routes, _) in http {
         for (route, count, _, quantiles) in routes {
-            let labels = format!("proxy=\"{proxy}\",route=\"{route}\"");
+            let labels = [("proxy", proxy.as_str()), ("route", route.as_str())];
             for (q, v) in quantiles {
-                let _ = writeln!(out, "{series}{{{labels},quantile=\"{q}\"}} {v}");
+                let q = q.to_string();
+                let with_quantile = [labels[0], labels[1], ("quantile", q.as_str())];
+                out.sample(series, &with_quantile, v);
             }
-            let _ = writeln!(out, "{series}_count{{{labels}}} {count}");
+            out.sample(&format!("{series}_count"), &labels, count);
         }
     }
-    header(
-        out,
-        "monkeywrench_http_retried_requests_total",
-        "counter",
+    let series = "monkeywrench_http_retried_requests_total";
+    out.family(
+        series,
+        Kind::Counter,
         "Requests sent again on a fresh connection after the upstream closed a kept-alive one on them.",
     );
     for (proxy, _, retried) in http {
-        let _ = writeln!(
-            out,
-            "monkeywrench_http_retried_requests_total{{proxy=\"{proxy}\"}} {retried}"
-        );
+        out.sample(series, &[("proxy", proxy)], retried);
     }
 }

@@ -13,9 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::http::route::Route;
 use super::http::stats::{HttpCounters, HttpStats};
-use super::listener::{
-    AcceptContext, accept_loop, bind_listener, go_listen_error, normalise_listen,
-};
+use super::listener::{AcceptContext, accept_loop, bind_listener, normalise_listen};
 use super::metrics::ProxyMetrics;
 use super::toxic::{self, ApiError, Toxic, field};
 
@@ -315,7 +313,7 @@ impl Registry {
         };
         let listener = bind_listener(&addr)
             .await
-            .map_err(|e| ApiError::new(500, go_listen_error(&addr, &e)))?;
+            .map_err(|message| ApiError::new(500, message))?;
         proxy.bound = listener.local_addr().ok();
         proxy.enabled = true;
         let cancel = CancellationToken::new();

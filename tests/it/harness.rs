@@ -173,3 +173,41 @@ pub(crate) fn closed_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
 }
+
+/// Checks an exposition with Prometheus's own `promtool check metrics` (Debian's `prometheus`
+/// package, which `scripts/test` installs): it must parse and pass promtool's lint.
+pub(crate) fn promtool_check(text: &str) {
+    use std::io::Write;
+    let promtool =
+        std::env::var("MONKEYWRENCH_TEST_PROMTOOL").unwrap_or_else(|_| "promtool".into());
+    let child = Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            assert!(
+                std::env::var("MONKEYWRENCH_REQUIRE_PROMTOOL").is_err(),
+                "promtool ({promtool}) is required: {e}"
+            );
+            eprintln!("promtool not found ({e}); exposition not checked");
+            return;
+        }
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

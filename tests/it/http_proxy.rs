@@ -654,6 +654,7 @@ async fn a_config_file_http_proxy_cookie_sampling_ttl_and_prometheus_series() {
         metrics.contains("monkeywrench_http_retried_requests_total{proxy=\"cfg\"} 0"),
         "{metrics}"
     );
+    crate::harness::promtool_check(&metrics);
 }
 
 #[tokio::test]

@@ -236,6 +236,19 @@ async fn proxies_are_created_listed_and_deleted_with_exact_errors() {
         busy.1["error"],
         format!("listen tcp {listen}: bind: address already in use")
     );
+    // As typed `localhost:PORT`, named as resolved (Toxiproxy's API tests check the string).
+    let port = listen.rsplit(':').next().unwrap();
+    let busy = s
+        .json(
+            "POST",
+            "/proxies",
+            Some(json!({"name": "clash", "listen": format!("localhost:{port}"), "upstream": up})),
+        )
+        .await;
+    assert_eq!(
+        busy.1["error"],
+        format!("listen tcp 127.0.0.1:{port}: bind: address already in use")
+    );
     let mut c = TcpStream::connect(&listen).await.unwrap();
     assert_eq!(round_trip(&mut c, b"ping").await, b"ping");
     assert_eq!(s.call("DELETE", "/proxies/redis", None).await.0, 204);
@@ -589,8 +602,10 @@ async fn populate_reset_and_ttl() {
 async fn metrics_exist_only_when_asked_and_count_live_bytes() {
     let plain = Server::start(&[]).await;
     assert_eq!(plain.call("GET", "/metrics", None).await.0, 404);
-    let s = Server::start(&["--proxy-metrics"]).await;
+    let s = Server::start(&["--proxy-metrics", "--runtime-metrics"]).await;
     let listen = s.proxy("m", &echo_upstream().await).await;
+    // A name no scraper may choke on: quotes and backslashes are escaped.
+    s.proxy("odd\"na\\me", &echo_upstream().await).await;
     let mut c = TcpStream::connect(&listen).await.unwrap();
     round_trip(&mut c, &[7u8; 1000]).await;
     let (status, text) = s.call("GET", "/metrics", None).await;
@@ -605,6 +620,21 @@ async fn metrics_exist_only_when_asked_and_count_live_bytes() {
             && l.ends_with(" 1000")),
         "{text}"
     );
+    assert!(text.contains("proxy=\"odd\\\"na\\\\me\""), "{text}");
+    for series in [
+        "process_cpu_seconds_total",
+        "process_open_fds",
+        "process_max_fds",
+        "process_start_time_seconds",
+        "process_virtual_memory_bytes",
+        "process_resident_memory_bytes",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(&format!("{series} "))),
+            "{series} missing:\n{text}"
+        );
+    }
+    crate::harness::promtool_check(&text);
 }
 
 #[tokio::test]
@@ -852,6 +882,50 @@ async fn toxicity_is_drawn_per_connection_and_reproducible_with_a_seed() {
         a,
         affected("7").await,
         "the same seed replays the same draws"
+    );
+}
+
+/// Toxiproxy's numbers for this case: ~1 050 reads of at most 96 bytes in about 1.18 s.
+#[tokio::test]
+async fn slices_of_consecutive_reads_queue_behind_each_other_as_in_toxiproxy() {
+    let s = Server::start(&[]).await;
+    let listen = s.proxy("sliced", &echo_upstream().await).await;
+    s.json("POST", "/proxies/sliced/toxics", Some(json!({"type": "slicer", "attributes": {"average_size": 64, "size_variation": 32, "delay": 1000}}))).await;
+    let mut c = TcpStream::connect(&listen).await.unwrap();
+    let payload: Vec<u8> = (0..65_536u32).map(|i| (i % 251) as u8).collect();
+    let started = Instant::now();
+    let (mut read, mut write) = c.split();
+    let writer = async { write.write_all(&payload).await.unwrap() };
+    let reader = async {
+        let mut got = Vec::with_capacity(payload.len());
+        let mut reads = Vec::new();
+        let mut buf = vec![0u8; 65_536];
+        while got.len() < payload.len() {
+            let n = read.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed after {} bytes", got.len());
+            reads.push(n);
+            got.extend_from_slice(&buf[..n]);
+        }
+        (got, reads)
+    };
+    let ((), (got, reads)) = tokio::join!(writer, reader);
+    let took = started.elapsed();
+    assert_eq!(got, payload, "sliced data arrives whole and in order");
+    // Every slice is at most 96 bytes, so there are at least 683 of them, each 1 ms after the
+    // last: however the reads were cut, this cannot take less than 682 ms.
+    assert!(
+        took >= Duration::from_millis(682),
+        "slices were written back to back: {took:?}"
+    );
+    // A busy reader may take two slices in one read; most reads are still single slices.
+    let mut sizes = reads.clone();
+    sizes.sort_unstable();
+    assert!(
+        sizes[sizes.len() / 2] <= 96 && reads.len() >= 400,
+        "reads are slices of at most 96 bytes: {} reads, median {}, largest {:?}",
+        reads.len(),
+        sizes[sizes.len() / 2],
+        sizes.last()
     );
 }
 
