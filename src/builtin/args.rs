@@ -79,9 +79,9 @@ const TRAFFIC_METRICS_ARGS: &[ArgSpec] = &[
     ),
     ArgSpec::optional(
         "window_s",
-        ArgType::Int { min: 0, max: 60 },
+        ArgType::Int { min: 0, max: 900 },
         Some("10"),
-        "seconds of traffic to look at (0: since the proxy started)",
+        "seconds of traffic to look at, up to 15 minutes (0: since the proxy started)",
     ),
     API_ARG,
 ];

@@ -149,7 +149,8 @@ pub(super) async fn execute(args: ClientArgs) -> anyhow::Result<i32> {
     }
 }
 
-/// toxiproxy-cli's wording: `HTTP 409: proxy already exists`, `failed to reach <base>: …`.
+/// toxiproxy-cli's wording after its prefix (`Failed to create proxy: `): `HTTP 409: proxy
+/// already exists`, `failed to reach <base>: …`.
 fn cli_message(api: &ProxyApi, e: ApiError) -> String {
     match e {
         ApiError::NotFound { message, .. } => format!("HTTP 404: {message}"),
@@ -183,10 +184,14 @@ fn attributes(pairs: &[String]) -> Result<Map<String, Value>, String> {
 
 async fn run(api: &ProxyApi, command: ClientCommand) -> Result<(), String> {
     let fail = |e| cli_message(api, e);
+    let retrieve = |proxy: &str, e| format!("Failed to retrieve proxy {proxy}: {}", fail(e));
     let tty = std::io::stdout().is_terminal();
     match command {
         ClientCommand::List => {
-            let proxies = api.proxies().await.map_err(fail)?;
+            let proxies = api
+                .proxies()
+                .await
+                .map_err(|e| format!("Failed to retrieve proxies: {}", fail(e)))?;
             let map = proxies.as_object().cloned().unwrap_or_default();
             if tty {
                 println!(
@@ -213,7 +218,7 @@ async fn run(api: &ProxyApi, command: ClientCommand) -> Result<(), String> {
             }
         }
         ClientCommand::Inspect { proxy } => {
-            let p = api.proxy(&proxy).await.map_err(fail)?;
+            let p = api.proxy(&proxy).await.map_err(|e| retrieve(&proxy, e))?;
             if tty {
                 println!(
                     "Name: {}\tListen: {}\tUpstream: {}",
@@ -245,20 +250,25 @@ async fn run(api: &ProxyApi, command: ClientCommand) -> Result<(), String> {
         } => {
             api.create_proxy(&json!({"name": proxy, "listen": listen, "upstream": upstream}))
                 .await
-                .map_err(fail)?;
+                .map_err(|e| format!("Failed to create proxy: {}", fail(e)))?;
             println!("Created new proxy {proxy}");
         }
         ClientCommand::Toggle { proxy } => {
-            let p = api.proxy(&proxy).await.map_err(fail)?;
+            let p = api.proxy(&proxy).await.map_err(|e| retrieve(&proxy, e))?;
             let enable = p["enabled"] != json!(true);
-            api.set_enabled(&proxy, enable).await.map_err(fail)?;
+            api.set_enabled(&proxy, enable)
+                .await
+                .map_err(|e| format!("Failed to toggle proxy {proxy}: {}", fail(e)))?;
             println!(
                 "Proxy {proxy} is now {}",
                 if enable { "enabled" } else { "disabled" }
             );
         }
         ClientCommand::Delete { proxy } => {
-            api.delete_proxy(&proxy).await.map_err(fail)?;
+            api.proxy(&proxy).await.map_err(|e| retrieve(&proxy, e))?;
+            api.delete_proxy(&proxy)
+                .await
+                .map_err(|e| format!("Failed to delete proxy: {}", fail(e)))?;
             println!("Deleted proxy {proxy}");
         }
         ClientCommand::Toxic(ToxicCommand::Add {
@@ -271,14 +281,17 @@ async fn run(api: &ProxyApi, command: ClientCommand) -> Result<(), String> {
             proxy,
         }) => {
             if upstream && downstream {
-                return Err("only one of --upstream and --downstream may be given".into());
+                return Err("Only one should be specified: upstream or downstream.".into());
             }
             let stream = if upstream { "upstream" } else { "downstream" };
             let mut body = json!({"type": kind, "stream": stream, "toxicity": toxicity, "attributes": attributes(&attrs)?});
             if let Some(n) = &name {
                 body["name"] = json!(n);
             }
-            let t = api.add_toxic(&proxy, &body).await.map_err(fail)?;
+            let t = api
+                .add_toxic(&proxy, &body)
+                .await
+                .map_err(|e| format!("Failed to add toxic: {}", fail(e)))?;
             println!(
                 "Added {stream} {kind} toxic '{}' on proxy '{proxy}'",
                 t["name"].as_str().unwrap_or("")
@@ -294,11 +307,15 @@ async fn run(api: &ProxyApi, command: ClientCommand) -> Result<(), String> {
             if let Some(t) = toxicity {
                 body["toxicity"] = json!(t);
             }
-            api.update_toxic(&proxy, &name, &body).await.map_err(fail)?;
+            api.update_toxic(&proxy, &name, &body)
+                .await
+                .map_err(|e| format!("Failed to update toxic: {}", fail(e)))?;
             println!("Updated toxic '{name}' on proxy '{proxy}'");
         }
         ClientCommand::Toxic(ToxicCommand::Remove { name, proxy }) => {
-            api.remove_toxic(&proxy, &name).await.map_err(fail)?;
+            api.remove_toxic(&proxy, &name)
+                .await
+                .map_err(|e| format!("Failed to remove toxic: {}", fail(e)))?;
             println!("Removed toxic '{name}' on proxy '{proxy}'");
         }
     }

@@ -208,12 +208,17 @@ fn json(status: StatusCode, v: &Value) -> Reply {
     r
 }
 
+/// A plain-text answer as Go's `http.Error` writes it (Toxiproxy's 403 and 404 are those).
 fn text(status: StatusCode, s: &'static str) -> Reply {
     let mut r = Response::new(Full::new(Bytes::from_static(s.as_bytes())));
     *r.status_mut() = status;
     r.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r.headers_mut().insert(
+        "X-Content-Type-Options",
+        HeaderValue::from_static("nosniff"),
     );
     r
 }

@@ -536,7 +536,7 @@ async fn http_fault_goes_through_the_ledger_and_traffic_metrics_sees_it_per_rout
                 "steady-state-hypothesis": {{"title": "big is healthy", "probes": [
                   {{"type": "probe", "name": "big-ok",
                     "tolerance": {{"type": "range", "range": [0, 0.01], "target": "error_rate"}},
-                    "provider": {{"type": "builtin", "func": "traffic.metrics", "arguments": {{"api": "{api}", "proxy": "shop", "route": "big", "window_s": 60}}}}}}]}},
+                    "provider": {{"type": "builtin", "func": "traffic.metrics", "arguments": {{"api": "{api}", "proxy": "shop", "route": "big", "window_s": 300}}}}}}]}},
                 "method": [
                   {{"type": "action", "name": "users-503", "duration": 2,
                     "provider": {{"type": "builtin", "func": "http.fault", "arguments": {{"api": "{api}", "proxy": "shop", "route": "user", "status": 503, "share": 100}}}}}},

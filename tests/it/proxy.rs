@@ -156,6 +156,7 @@ async fn version_headers_and_routing_follow_toxiproxy() {
         .await
         .unwrap();
     assert_eq!(browser.status(), 403);
+    assert_eq!(browser.headers()["x-content-type-options"], "nosniff");
     assert_eq!(browser.text().await.unwrap(), "User agent not allowed\n");
     assert_eq!(
         s.call("GET", "/nope", None).await,
@@ -741,7 +742,10 @@ async fn the_cli_speaks_toxiproxy_cli() {
     );
     let (code, _, err) = cli(&["create", "-l", "127.0.0.1:0", "-u", &up, "web"]);
     assert_eq!(code, 1);
-    assert!(err.contains("HTTP 409: proxy already exists"), "{err}");
+    assert_eq!(
+        err,
+        "Failed to create proxy: HTTP 409: proxy already exists\n"
+    );
     assert_eq!(
         cli(&[
             "toxic",
@@ -795,7 +799,26 @@ async fn the_cli_speaks_toxiproxy_cli() {
         "Removed toxic 'latency_downstream' on proxy 'web'\n"
     );
     assert_eq!(cli(&["delete", "web"]).1, "Deleted proxy web\n");
-    assert_eq!(cli(&["inspect", "web"]).0, 1);
+    assert_eq!(
+        cli(&["inspect", "web"]),
+        (
+            1,
+            String::new(),
+            "Failed to retrieve proxy web: HTTP 404: proxy not found\n".into()
+        )
+    );
+    let (code, _, err) = cli(&["toxic", "add", "-t", "latency", "-u", "-d", "web"]);
+    assert_eq!(
+        (code, err.as_str()),
+        (1, "Only one should be specified: upstream or downstream.\n")
+    );
+    let (code, _, err) = cli(&["toxic", "remove", "-n", "gone", "web"]);
+    assert_eq!(
+        (code, err.as_str()),
+        (1, "Failed to remove toxic: HTTP 404: proxy not found\n")
+    );
+    // A missing flag is a usage error: exit 64 (toxiproxy-cli exits 1), as the README says.
+    assert_eq!(cli(&["create", "-l", "127.0.0.1:0", "web"]).0, 64);
 }
 
 #[tokio::test]
@@ -1253,7 +1276,10 @@ async fn beyond_loopback_a_token_is_required_and_then_every_client_sends_it() {
     };
     assert_eq!(
         cli(None),
-        (Some(1), "HTTP 401: missing or wrong bearer token\n".into())
+        (
+            Some(1),
+            "Failed to retrieve proxies: HTTP 401: missing or wrong bearer token\n".into()
+        )
     );
     assert_eq!(cli(Some("s3cret")), (Some(0), String::new()));
 
@@ -1265,8 +1291,9 @@ async fn beyond_loopback_a_token_is_required_and_then_every_client_sends_it() {
     assert_eq!(nobody.status.code(), Some(1));
     let err = String::from_utf8_lossy(&nobody.stderr);
     assert!(
-        err.starts_with(&format!("failed to reach http://127.0.0.1:{port}: "))
-            && err.to_lowercase().contains("refused"),
+        err.starts_with(&format!(
+            "Failed to retrieve proxies: failed to reach http://127.0.0.1:{port}: "
+        )) && err.to_lowercase().contains("refused"),
         "{err}"
     );
 }

@@ -1,6 +1,10 @@
 //! Per-request figures of an http proxy: requests, status classes, errors, and time to first and
-//! last byte in HdrHistograms — cumulative and over a sliding window of one-second buckets (the
-//! last 60 s), overall and per route.
+//! last byte in HdrHistograms — cumulative and over a sliding window, overall and per route.
+//!
+//! The window is kept in two rings: one-second buckets for the last minute and ten-second buckets
+//! for the last 15 minutes (a steady state over 5 minutes is common, as in PromQL
+//! `rate(...[5m])`). Memory is bounded: at most 60 + 92 buckets per route, each two histograms of
+//! about 12 KiB, allocated only for seconds that saw traffic.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,8 +14,14 @@ use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-/// Seconds of history kept for windows.
-pub const WINDOW_SECONDS: usize = 60;
+/// The longest window, in seconds.
+pub const WINDOW_SECONDS: usize = 900;
+/// Windows up to this many seconds are exact to the second.
+const FINE_SECONDS: usize = 60;
+/// The coarse ring's bucket width; longer windows are rounded up to a multiple of it.
+const COARSE_SECONDS: u64 = 10;
+/// The buckets a 900 s window reaches into, plus the one being filled now.
+const COARSE_BUCKETS: usize = WINDOW_SECONDS / COARSE_SECONDS as usize + 2;
 
 /// What one request came to.
 #[derive(Debug, Clone, Copy)]
@@ -113,23 +123,26 @@ impl Figures {
 #[derive(Debug)]
 struct Series {
     total: Figures,
-    /// (second since start, figures) for the last `WINDOW_SECONDS` seconds, allocated lazily.
-    buckets: Vec<Option<(u64, Figures)>>,
+    /// (second since start, figures) for the last `FINE_SECONDS` seconds, allocated lazily.
+    fine: Ring,
+    /// (ten-second bucket since start, figures) for the last `WINDOW_SECONDS` seconds.
+    coarse: Ring,
 }
 
-impl Series {
-    fn new() -> Series {
-        Series {
-            total: Figures::new(),
-            buckets: vec![None; WINDOW_SECONDS],
-        }
+/// Buckets indexed by their number modulo the ring's length.
+#[derive(Debug)]
+struct Ring(Vec<Option<(u64, Figures)>>);
+
+impl Ring {
+    fn new(len: usize) -> Ring {
+        Ring(vec![None; len])
     }
 
-    fn record(&mut self, second: u64, s: &Sample) {
-        self.total.record(s);
-        let slot = &mut self.buckets[(second as usize) % WINDOW_SECONDS];
+    fn record(&mut self, bucket: u64, s: &Sample) {
+        let len = self.0.len();
+        let slot = &mut self.0[(bucket as usize) % len];
         match slot {
-            Some((sec, f)) if *sec == second => f.record(s),
+            Some((at, f)) if *at == bucket => f.record(s),
             _ => {
                 let mut f = match slot.take() {
                     // Reuse the old bucket's histograms (no allocation in steady traffic).
@@ -144,21 +157,65 @@ impl Series {
                     None => Figures::new(),
                 };
                 f.record(s);
-                *slot = Some((second, f));
+                *slot = Some((bucket, f));
             }
         }
     }
 
-    fn window(&self, now_second: u64, seconds: u64) -> Figures {
-        let mut sum = Figures::new();
-        let from = now_second.saturating_sub(seconds.saturating_sub(1));
-        for (sec, f) in self.buckets.iter().flatten() {
-            if *sec >= from && *sec <= now_second {
+    /// Adds the buckets numbered `from..=to` to `sum`.
+    fn add_to(&self, sum: &mut Figures, from: u64, to: u64) {
+        for (at, f) in self.0.iter().flatten() {
+            if *at >= from && *at <= to {
                 sum.add(f);
             }
         }
+    }
+}
+
+impl Series {
+    fn new() -> Series {
+        Series {
+            total: Figures::new(),
+            fine: Ring::new(FINE_SECONDS),
+            coarse: Ring::new(COARSE_BUCKETS),
+        }
+    }
+
+    fn record(&mut self, second: u64, s: &Sample) {
+        self.total.record(s);
+        self.fine.record(second, s);
+        self.coarse.record(second / COARSE_SECONDS, s);
+    }
+
+    /// The figures of the last `seconds` seconds up to `now_second` (see [`window_span`]).
+    fn window(&self, now_second: u64, seconds: u64) -> Figures {
+        let mut sum = Figures::new();
+        let from = now_second.saturating_sub(seconds.saturating_sub(1));
+        if seconds <= FINE_SECONDS as u64 {
+            self.fine.add_to(&mut sum, from, now_second);
+            return sum;
+        }
+        // The newest seconds from the fine ring, from a ten-second boundary on; the older
+        // part from whole coarse buckets, the oldest of which may reach up to 9 s further back.
+        let split = (now_second + 1).saturating_sub(FINE_SECONDS as u64);
+        let split = split.div_ceil(COARSE_SECONDS) * COARSE_SECONDS;
+        self.fine.add_to(&mut sum, split, now_second);
+        if split > from {
+            self.coarse
+                .add_to(&mut sum, from / COARSE_SECONDS, split / COARSE_SECONDS - 1);
+        }
         sum
     }
+}
+
+/// The seconds a window of `seconds` (1..=WINDOW_SECONDS) ending at `now_second` covers: exact up
+/// to a minute, else rounded to whole ten-second buckets at its old end.
+fn window_span(now_second: u64, seconds: u64) -> u64 {
+    if seconds <= FINE_SECONDS as u64 {
+        return seconds;
+    }
+    let from = now_second.saturating_sub(seconds.saturating_sub(1));
+    now_second + 1 - (from / COARSE_SECONDS) * COARSE_SECONDS
 }
 
 /// Cumulative (route, requests, status classes, TTLB quantiles in seconds) rows for Prometheus.
@@ -210,7 +267,7 @@ impl HttpStats {
         series[overall].record(second, &sample);
     }
 
-    /// The figures over the last `window_s` seconds (≤ 60; 0 = cumulative), overall and by route.
+    /// The figures over the last `window_s` seconds (≤ 900; 0 = cumulative), overall and by route.
     pub fn snapshot(&self, window_s: u64) -> Value {
         let now = self.second();
         let elapsed = self.started.elapsed().as_secs_f64();
@@ -220,7 +277,8 @@ impl HttpStats {
                 s.total.to_json(elapsed)
             } else {
                 let w = window_s.min(WINDOW_SECONDS as u64);
-                s.window(now, w).to_json(elapsed.min(w as f64).max(1.0))
+                let span = window_span(now, w) as f64;
+                s.window(now, w).to_json(elapsed.min(span).max(1.0))
             }
         };
         let mut routes = serde_json::Map::new();
@@ -291,5 +349,30 @@ mod tests {
         assert!((55.0..=65.0).contains(&p50), "{p50}");
         assert_eq!(all["routes"]["other"]["requests"], 2);
         assert_eq!(stats.snapshot(0)["requests"], 102, "cumulative");
+    }
+
+    #[test]
+    fn windows_up_to_fifteen_minutes_count_each_second_once() {
+        for now in [1000, 1003, 1009, 2000] {
+            let mut series = Series::new();
+            for second in 0..=now {
+                series.record(second, &sample(200, 5));
+            }
+            for seconds in [1, 10, 59, 60, 61, 75, 300, 899, 900] {
+                let counted = series.window(now, seconds).requests;
+                let span = window_span(now, seconds);
+                assert_eq!(counted, span, "now {now}, window {seconds}");
+                assert!(
+                    span >= seconds && span < seconds + COARSE_SECONDS,
+                    "now {now}, window {seconds}: span {span}"
+                );
+            }
+        }
+        // Early on, a long window holds only what there is.
+        let mut young = Series::new();
+        for second in 0..=30 {
+            young.record(second, &sample(200, 5));
+        }
+        assert_eq!(young.window(30, 300).requests, 31);
     }
 }
