@@ -2,7 +2,8 @@
 # Fault-proxy throughput and latency against a direct connection, in the same run:
 # nginx (Debian) as origin, wrk (Debian) as client, iperf3 (Debian) for bulk transfer, and HAProxy
 # (Debian) in TCP and HTTP mode as a reference proxy measured in the same run.
-#   bench/proxy/run.sh            # ~2 minutes; prints a table with ratios
+#   bench/proxy/run.sh                 # ~4 minutes; prints tables with ratios
+#   BENCH_ONLY=cpu bench/proxy/run.sh  # only the req/s and CPU-per-request tables
 # Installs nginx-light, wrk, iperf3 and haproxy with apt-get if missing. Everything binds 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -85,34 +86,32 @@ n = rps * 10
 print(f"{rps:.0f} {(p1 - p0) / hz * 1e6 / n:.1f} {((n1 - n0) / hz + u + s) * 1e6 / n:.1f}")
 PY
 }
-wrk_rps() { wrk_cpu "$1" 0 | cut -d' ' -f1; }
 wrk_p50() { wrk -t1 -c1 -d10s --latency "$1" | awk '/^ +50%/ {print $2}'; }
 to_us() { python3 -c "import sys; v=sys.argv[1]; u={'us':1,'ms':1e3,'s':1e6}; n=v.rstrip('usm'); print(float(n)*u[v[len(n):]])" "$1"; }
 iperf_gbps() { iperf3 -c 127.0.0.1 -p "$1" -n 1G $2 -J | python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9)'; }
 
-# 615 B through each proxy, each right after a direct run, with the CPU every party spent per
-# request. On a machine whose cores wrk and nginx already fill, req/s ≈ cores / (W + N + P): the
-# ceiling a proxy spending P µs per request can reach is (W + N) / (W + N + P).
-echo "| 615 B, wrk -t2 -c64 -d10s | direct req/s | via the proxy | ratio | proxy CPU µs/req | wrk + nginx CPU µs/req (direct) | ceiling (W+N)/(W+N+P) |"
-echo "|---|---:|---:|---:|---:|---:|---:|"
-for row in "monkeywrench tcp mode|$HTTP_PROXY_ADDR|$MW_PID" "monkeywrench http mode|$HTTPMODE_PROXY_ADDR|$MW_PID" \
-           "HAProxy tcp mode|127.0.0.1:$HAP_TCP_PORT|$HAP_PID" "HAProxy http mode|127.0.0.1:$HAP_HTTP_PORT|$HAP_PID"; do
-  IFS='|' read -r label addr pid <<<"$row"
-  # Plain assignments, so a failed measurement stops the script (set -e).
-  direct=$(wrk_cpu "http://127.0.0.1:$NGINX_PORT/small.html" 0)
-  proxied=$(wrk_cpu "http://$addr/small.html" "$pid")
-  read -r d _ wn <<<"$direct"; read -r p pc _ <<<"$proxied"
-  python3 -c "d,p,pc,wn=$d,$p,$pc,$wn; print(f'| $label | {d:.0f} | {p:.0f} | {p/d:.2f}× | {pc} | {wn} | {wn/(wn+pc):.2f}× |')"
+# 615 B and 64 KiB through each proxy, each right after a direct run, with the CPU every party
+# spent per request. On a machine whose cores wrk and nginx already fill, req/s ≈ cores / (W + N +
+# P): the ceiling a proxy spending P µs per request can reach is (W + N) / (W + N + P).
+for size in "615 B|small" "64 KiB|large"; do
+  IFS='|' read -r size_label file <<<"$size"
+  echo "| $size_label, wrk -t2 -c64 -d10s | direct req/s | via the proxy | ratio | proxy CPU µs/req | wrk + nginx CPU µs/req (direct) | ceiling (W+N)/(W+N+P) |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  for row in "monkeywrench tcp mode|$HTTP_PROXY_ADDR|$MW_PID" "monkeywrench http mode|$HTTPMODE_PROXY_ADDR|$MW_PID" \
+             "HAProxy tcp mode|127.0.0.1:$HAP_TCP_PORT|$HAP_PID" "HAProxy http mode|127.0.0.1:$HAP_HTTP_PORT|$HAP_PID"; do
+    IFS='|' read -r label addr pid <<<"$row"
+    # Plain assignments, so a failed measurement stops the script (set -e).
+    direct=$(wrk_cpu "http://127.0.0.1:$NGINX_PORT/$file.html" 0)
+    proxied=$(wrk_cpu "http://$addr/$file.html" "$pid")
+    read -r d _ wn <<<"$direct"; read -r p pc _ <<<"$proxied"
+    python3 -c "d,p,pc,wn=$d,$p,$pc,$wn; print(f'| $label | {d:.0f} | {p:.0f} | {p/d:.2f}× | {pc} | {wn} | {wn/(wn+pc):.2f}× |')"
+  done
+  echo
 done
-echo "(0.75× would need a proxy spending at most (W+N)/3 µs per request: $(python3 -c "print(round($wn/3, 1))") µs in the last direct run.)"
-echo
+# BENCH_ONLY=cpu: stop after the CPU tables (about 3 minutes).
+[ "${BENCH_ONLY:-}" = cpu ] && exit 0
 echo "| measurement | direct | via monkeywrench | ratio |"
 echo "|---|---:|---:|---:|"
-for mode in tcp http; do
-  addr=$([ $mode = tcp ] && echo "$HTTP_PROXY_ADDR" || echo "$HTTPMODE_PROXY_ADDR")
-  d=$(wrk_rps "http://127.0.0.1:$NGINX_PORT/large.html"); p=$(wrk_rps "http://$addr/large.html")
-  echo "| $mode mode: req/s, 64 KiB, wrk -t2 -c64 -d10s | $d | $p | $(python3 -c "print(f'{$p/$d:.2f}×')") |"
-done
 for row in "tcp mode|$HTTP_PROXY_ADDR" "http mode|$HTTPMODE_PROXY_ADDR" \
            "reference: HAProxy tcp mode|127.0.0.1:$HAP_TCP_PORT" "reference: HAProxy http mode|127.0.0.1:$HAP_HTTP_PORT"; do
   IFS='|' read -r label addr <<<"$row"

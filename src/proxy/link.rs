@@ -17,11 +17,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::metrics::ProxyMetrics;
+use super::pass::{CHUNK, Moved, Pass};
 use super::toxic::{Stream, Toxic, ToxicKind};
 use crate::seed::{Fnv, SeededRng, unit_from_hash};
-
-/// Toxiproxy's read size.
-const CHUNK: usize = 32 * 1024;
 
 /// What a connection needs to know.
 #[derive(Debug, Clone)]
@@ -356,9 +354,7 @@ async fn pump(
         Stream::Upstream => (&metrics.upstream_received, &metrics.upstream_sent),
         Stream::Downstream => (&metrics.downstream_received, &metrics.downstream_sent),
     };
-    let mut buf: Vec<u8> = Vec::new();
-    // Whether data ever came: only then is the buffer kept between reads.
-    let mut used = false;
+    let mut pass = Pass::default();
     loop {
         if ctx
             .toxics
@@ -378,30 +374,18 @@ async fn pump(
             Ok(false) => {}
             Err(_) => return End::Close,
         }
-        if buf.is_empty() {
-            // Allocated on first data: idle connections hold no 32 KiB buffers.
-            buf = vec![0u8; CHUNK];
-        }
-        match from.try_read(&mut buf) {
-            Ok(0) => {
+        let count_sent = |n: usize| {
+            sent.fetch_add(n as u64, Ordering::Relaxed);
+        };
+        match pass.forward(from.as_ref(), to, count_sent).await {
+            Ok(Moved::Eof) => {
                 let _ = to.shutdown().await;
                 return End::Eof;
             }
-            Ok(n) => {
-                used = true;
+            Ok(Moved::Bytes(n)) => {
                 received.fetch_add(n as u64, Ordering::Relaxed);
-                if to.write_all(&buf[..n]).await.is_err() {
-                    return End::Close;
-                }
-                sent.fetch_add(n as u64, Ordering::Relaxed);
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                // Spurious readiness (every new socket gets one): an idle connection must not
-                // keep a 32 KiB buffer it never used.
-                if !used {
-                    buf = Vec::new();
-                }
-            }
+            Ok(Moved::Nothing) => {}
             Err(_) => return End::Close,
         }
     }

@@ -12,6 +12,7 @@ pub mod http;
 mod link;
 mod listener;
 pub mod metrics;
+mod pass;
 mod prometheus;
 pub mod registry;
 pub mod toxic;
