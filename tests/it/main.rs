@@ -13,6 +13,7 @@ mod harness;
 mod http_proxy;
 mod monkey;
 mod owned;
+mod prometheus;
 mod proxy;
 mod proxy_faults;
 mod proxy_in_process;
