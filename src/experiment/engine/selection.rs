@@ -41,6 +41,7 @@ pub async fn preview(
             Fault::Container(f) => picked(&f, &selecting).await,
             Fault::Swarm(f) => picked(&f, &selecting).await,
             Fault::Proxy(f) => picked(&f, &selecting).await,
+            Fault::Stress(f) => picked(&f, &selecting).await,
         },
         Func::Action(Action::ProcessResume) => {
             let (_, selection) = resume_victims(args, &selecting).await?;
