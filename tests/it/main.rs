@@ -19,5 +19,6 @@ mod proxy_in_process;
 mod reverts;
 mod run_experiments;
 mod source;
+mod stress;
 mod swarm;
 mod targets;
