@@ -501,3 +501,77 @@ fn bad_input_and_a_full_disk_are_refused_before_anything_runs() {
     assert_ne!(out.status.code(), Some(0));
     assert!(ledger_json(dir.path()).is_empty());
 }
+
+/// A cgroup of the v2 hierarchy (on a hybrid host, the controller-less one), removed on drop.
+struct V2Cgroup(PathBuf);
+
+impl V2Cgroup {
+    fn create() -> Option<V2Cgroup> {
+        let mount = std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .find(|l| l.contains(" - cgroup2 "))?
+            .split(' ')
+            .nth(4)?
+            .to_string();
+        let dir = Path::new(&mount).join(format!(
+            "monkeywrench-test-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..10]
+        ));
+        std::fs::create_dir(&dir).ok()?;
+        Some(V2Cgroup(dir))
+    }
+}
+
+impl Drop for V2Cgroup {
+    fn drop(&mut self) {
+        let _ = wait_until(Duration::from_secs(5), || {
+            std::fs::remove_dir(&self.0).is_ok()
+        });
+    }
+}
+
+#[test]
+fn the_v2_path_joins_the_unified_cgroup_and_reads_its_cpu_stat() {
+    let dir = TempDir::new("stress-v2");
+    let group = V2Cgroup::create().expect("this machine has a writable cgroup2 hierarchy");
+    let mut victim = std::process::Command::new("sleep")
+        .arg("120")
+        .spawn()
+        .unwrap();
+    std::fs::write(group.0.join("cgroup.procs"), victim.id().to_string()).unwrap();
+    let v2: Vec<Cgroup> = cgroup::of_process(victim.id() as i32)
+        .unwrap()
+        .into_iter()
+        .filter(|g| g.version == cgroup::Version::V2)
+        .collect();
+    assert_eq!(v2.len(), 1);
+    assert_eq!(v2[0].dir, group.0);
+    let args = format!(
+        r#"{{"scope": "process", "target": {{"pid": {}}}, "load": 40}}"#,
+        victim.id()
+    );
+    let file = write(
+        dir.path(),
+        "e.json",
+        &experiment(&[action("burn", "stress.cpu", &args, Some(3.0))]),
+    );
+    let run = spawn_run(dir.path(), &file);
+    let stressor = stressor_of(&applied(dir.path(), "stress.cpu", 1)[0]);
+    let procs = std::fs::read_to_string(group.0.join("cgroup.procs")).unwrap();
+    assert!(
+        procs.lines().any(|p| p == stressor.pid.to_string()),
+        "the stressor is in the v2 cgroup: {procs}"
+    );
+    let used = cpu_percent(&v2, Duration::from_secs(1));
+    assert!(
+        used > 5.0,
+        "cpu.stat usage_usec of the v2 cgroup rises: {used:.1} %"
+    );
+    let out = run.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stressor.is_alive());
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    stop_guard(dir.path());
+}
