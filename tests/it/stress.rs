@@ -575,3 +575,73 @@ fn the_v2_path_joins_the_unified_cgroup_and_reads_its_cpu_stat() {
     victim.wait().unwrap();
     stop_guard(dir.path());
 }
+
+fn run_example(dir: &TempDir, name: &str, vars: &[String]) -> Value {
+    let path = format!("{}/examples/{name}", env!("CARGO_MANIFEST_DIR"));
+    let mut args = vec![
+        "run".to_string(),
+        "--journal-path".into(),
+        dir.path().join("journal.json").display().to_string(),
+    ];
+    for v in vars {
+        args.extend(["--var".to_string(), v.clone()]);
+    }
+    args.push(path);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = mw(dir.path(), &args);
+    assert_eq!(out.status.code(), Some(0), "{name}: {}", stderr(&out));
+    let j = journal(dir);
+    let faults = j["monkeywrench"]["faults"].as_array().unwrap().clone();
+    assert_eq!(faults.len(), 1, "{j}");
+    assert_eq!(faults[0]["revert"], "reverted", "{j}");
+    stop_guard(dir.path());
+    faults[0].clone()
+}
+
+#[test]
+fn the_stress_examples_run_as_their_comments_say() {
+    let fx = DockerFixture::new();
+    let web = fx.container(
+        "web",
+        &["--label", &format!("app={}-web", fx.run)],
+        &["sleep", "300"],
+    );
+    let cache = fx.container(
+        "cache",
+        &[
+            "--label",
+            &format!("app={}-cache", fx.run),
+            "--memory",
+            "128m",
+        ],
+        &["sleep", "300"],
+    );
+    let dir = TempDir::new("stress-ex-cpu");
+    let cpu = run_example(&dir, "stress-cpu.yaml", &[format!("app={}-web", fx.run)]);
+    assert_eq!(cpu["target"]["scope"]["name"], web.as_str());
+    assert_eq!(cpu["target"]["workers"], 2);
+    let dir = TempDir::new("stress-ex-memory");
+    let memory = run_example(
+        &dir,
+        "stress-memory.yaml",
+        &[format!("app={}-cache", fx.run)],
+    );
+    assert_eq!(memory["target"]["scope"]["name"], cache.as_str());
+    assert_eq!(
+        memory["target"]["bytes"],
+        64 * MIB,
+        "half of the 128 MiB limit"
+    );
+    for example in ["stress-disk.yaml", "stress-io.yaml"] {
+        let dir = TempDir::new("stress-ex-disk");
+        let data = TempDir::new("stress-ex-data");
+        let fault = run_example(&dir, example, &[format!("dir={}", data.path().display())]);
+        assert!(
+            fault["target"]["file"]
+                .as_str()
+                .unwrap()
+                .starts_with(&*data.path().to_string_lossy())
+        );
+        assert!(stress_files(data.path()).is_empty(), "{example}: removed");
+    }
+}
