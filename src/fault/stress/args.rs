@@ -388,6 +388,13 @@ pub struct StressFault {
     act: Stressing,
 }
 
+impl StressFault {
+    /// Whether it stresses the host (no target is picked).
+    pub fn on_host(&self) -> bool {
+        matches!(self.scope, Scope::Host)
+    }
+}
+
 impl Family for StressFault {
     type Act = Stressing;
 
