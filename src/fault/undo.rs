@@ -112,6 +112,9 @@ mod tests {
             json!({"kind": "stop-work", "process": {"pid": 42, "start_time": 7}}),
             json!({"kind": "stop-stressor", "process": {"pid": 42, "start_time": 7},
                    "files": ["/proc/9/root/tmp/f"], "root_of": {"pid": 9, "start_time": 3}}),
+            json!({"kind": "stop-stressor", "process": {"pid": 42, "start_time": 7},
+                   "files": ["/proc/9/root/f"], "root_of": {"pid": 9, "start_time": 3},
+                   "container": {"id": "abc", "paths": ["/f"]}}),
         ];
         for recipe in stored {
             let undo: Undo =

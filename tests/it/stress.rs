@@ -687,3 +687,48 @@ fn the_stress_examples_run_as_their_comments_say() {
         assert!(stress_files(data.path()).is_empty(), "{example}: removed");
     }
 }
+
+#[test]
+fn a_fill_is_removed_from_a_container_that_restarted_or_stopped_meanwhile() {
+    let fx = DockerFixture::new();
+    let web = fx.container("web", &[], &["sleep", "300"]);
+    let args = format!(
+        r#"{{"scope": "container", "target": {{"name": "{web}"}}, "path": "/", "size_mib": 4}}"#
+    );
+    for (i, what) in ["restart", "stop"].into_iter().enumerate() {
+        let dir = TempDir::new(&format!("stress-disk-{what}"));
+        let file = write(
+            dir.path(),
+            "e.json",
+            &experiment(&[
+                action("fill", "stress.disk", &args, None),
+                sleep_action(60.0),
+            ]),
+        );
+        let run = spawn_run(dir.path(), &file);
+        let lease = applied(dir.path(), "stress.disk", 1).remove(0);
+        let name = Path::new(lease["target"]["file"].as_str().unwrap())
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        assert!(docker_ok(&["exec", &web, "ls", "-a", "/"]).contains(&name));
+        docker_ok(&[what, "-t", "0", &web]);
+        let halt = mw(dir.path(), &["halt", "--reason", "revert"]);
+        assert_eq!(halt.status.code(), Some(0), "{}", stderr(&halt));
+        let out = run.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+        let leases = ledger_json(dir.path());
+        assert_eq!(leases[0]["state"], "reverted", "{what}: {leases:?}");
+        if what == "stop" {
+            docker_ok(&["start", &web]);
+        }
+        let root = docker_ok(&["exec", &web, "ls", "-a", "/"]);
+        assert!(
+            !root.contains(&name),
+            "{what} ({i}): the fill is gone: {root}"
+        );
+        assert_eq!(mw(dir.path(), &["resume"]).status.code(), Some(0));
+        stop_guard(dir.path());
+    }
+}

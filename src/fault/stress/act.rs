@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::Undo;
 use super::stressor::{IoMode, Job};
+use super::undo::{InContainer, Undo};
 use crate::fault::owned::{self, Host, Waiting, Work, registry};
 use crate::fault::{self, Act, Error, Origin, Plan};
 use crate::target::cgroup::{self, Cgroup, CgroupError};
@@ -74,6 +74,8 @@ struct Place {
     cgroups: Vec<Cgroup>,
     /// The process whose `/proc/<pid>/root` the paths go through (none for the host).
     root_of: Option<ProcessIdentity>,
+    /// The container's id (scope container).
+    container: Option<String>,
 }
 
 impl Place {
@@ -83,6 +85,7 @@ impl Place {
                 target: json!({"kind": "host"}),
                 cgroups: Vec::new(),
                 root_of: None,
+                container: None,
             }),
             Victim::Process(p) => {
                 let cgroups = cgroup::of_process(p.identity.pid).map_err(cgroup_error)?;
@@ -91,6 +94,7 @@ impl Place {
                                    "cmdline": p.cmdline}),
                     cgroups,
                     root_of: Some(p.identity),
+                    container: None,
                 })
             }
             Victim::Container { engine, container } => {
@@ -115,6 +119,7 @@ impl Place {
                     target,
                     cgroups,
                     root_of: Some(process),
+                    container: Some(container.id.clone()),
                 })
             }
         }
@@ -137,6 +142,9 @@ fn cgroup_error(e: CgroupError) -> Error {
         other => Error::failed("read the target's cgroups", other),
     }
 }
+
+/// A file a stressor writes: its path from here, and inside the target.
+type Written = (PathBuf, PathBuf);
 
 /// What the plan hands to the apply.
 #[derive(Debug)]
@@ -222,8 +230,9 @@ fn scratch_name(ext: &str) -> String {
 }
 
 impl Stressing {
-    /// The stressor's job for this place, and the file it writes (to remove on revert).
-    fn job(&self, place: &Place) -> Result<(Job, Option<PathBuf>, Value), Error> {
+    /// The stressor's job for this place, and the file it writes (to remove on revert): its path
+    /// from here and inside the target.
+    fn job(&self, place: &Place) -> Result<(Job, Option<Written>, Value), Error> {
         Ok(match &self.load {
             Load::Cpu { workers, load } => (
                 Job::Cpu {
@@ -277,13 +286,14 @@ impl Stressing {
                     }
                 };
                 check_floor(&dir, &space, bytes, *keep_free_percent, *force)?;
-                let file = dir.join(scratch_name("fill"));
+                let name = scratch_name("fill");
+                let file = dir.join(&name);
                 let target = json!({"path": path, "file": file, "bytes": bytes});
                 let job = Job::Disk {
                     file: file.clone(),
                     bytes,
                 };
-                (job, Some(file), target)
+                (job, Some((file, Path::new(path).join(name))), target)
             }
             Load::Io {
                 path,
@@ -295,7 +305,8 @@ impl Stressing {
                 let dir = place.host_path(path);
                 let space = space_of(&dir)?;
                 check_floor(&dir, &space, *file_bytes, 5.0, false)?;
-                let file = dir.join(scratch_name("io"));
+                let name = scratch_name("io");
+                let file = dir.join(&name);
                 let target = json!({"path": path, "file": file, "mode": mode.name(),
                                     "ops_per_s": ops_per_s, "block": block});
                 let job = Job::Io {
@@ -305,7 +316,7 @@ impl Stressing {
                     block: *block,
                     ops_per_s: *ops_per_s,
                 };
-                (job, Some(file), target)
+                (job, Some((file, Path::new(path).join(name))), target)
             }
         })
     }
@@ -348,7 +359,11 @@ impl Act for Stressing {
             target,
             undo: fault::Undo::Stress(Undo::StopStressor {
                 process: stressor,
-                files: file.into_iter().collect(),
+                container: place.container.map(|id| InContainer {
+                    id,
+                    paths: file.iter().map(|(_, inside)| inside.clone()).collect(),
+                }),
+                files: file.into_iter().map(|(here, _)| here).collect(),
                 root_of: place.root_of,
             }),
             settles_within: None,

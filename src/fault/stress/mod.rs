@@ -12,4 +12,4 @@ mod undo;
 pub use act::{Load, Size, Stressing, Victim};
 pub use args::{StressFault, Verb};
 pub use stressor::{IoMode, Job, StressorError};
-pub use undo::Undo;
+pub use undo::{InContainer, Undo};
