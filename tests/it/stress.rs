@@ -275,6 +275,15 @@ fn host_cpu_and_disk_stress_work_and_revert() {
         2,
         "the fill and the io scratch file"
     );
+    let io_pid = stressor_of(&io).pid;
+    let (reads, writes) = syscalls(io_pid);
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            let (r, w) = syscalls(io_pid);
+            r > reads && w > writes
+        }),
+        "the io stressor reads and writes"
+    );
     let out = run.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
@@ -288,6 +297,18 @@ fn host_cpu_and_disk_stress_work_and_revert() {
         "{leases:?}"
     );
     stop_guard(dir.path());
+}
+
+/// Read and write system calls of a process so far (`/proc/<pid>/io`).
+fn syscalls(pid: i32) -> (u64, u64) {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap();
+    let field = |k: &str| {
+        io.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap()
+    };
+    (field("syscr:"), field("syscw:"))
 }
 
 fn ticks(pid: i32) -> u64 {
