@@ -409,12 +409,13 @@ impl Act for Stressing {
     }
 }
 
-/// `VmRSS` of a process, in bytes.
+/// Resident anonymous memory of a process (`RssAnon`: what the stressor allocated, not its
+/// binary's pages), in bytes.
 fn resident_bytes(pid: i32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kb: u64 = status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .find_map(|l| l.strip_prefix("RssAnon:"))?
         .trim()
         .trim_end_matches("kB")
         .trim()
