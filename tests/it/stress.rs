@@ -218,11 +218,31 @@ fn a_process_scope_stressor_joins_the_process_cgroups() {
     let web = fx.container("web", &[], &["sleep", "300"]);
     let pid = docker_ok(&["inspect", "-f", "{{.State.Pid}}", &web]);
     let groups = cgroups_of(&web);
-    let args = format!(r#"{{"scope": "process", "target": {{"pid": {pid}}}, "load": 15}}"#);
+    let before = cgroup::memory_usage(&groups).unwrap();
+    let target = format!(r#""scope": "process", "target": {{"pid": {pid}}}"#);
     let file = write(
         dir.path(),
         "e.json",
-        &experiment(&[action("burn", "stress.cpu", &args, Some(3.0))]),
+        &experiment(&[
+            action(
+                "hog",
+                "stress.memory",
+                &format!(r#"{{{target}, "size_mib": 32}}"#),
+                Some(4.0),
+            ),
+            action(
+                "fill",
+                "stress.disk",
+                &format!(r#"{{{target}, "path": "/", "size_mib": 2}}"#),
+                Some(4.0),
+            ),
+            action(
+                "burn",
+                "stress.cpu",
+                &format!(r#"{{{target}, "load": 15}}"#),
+                Some(3.0),
+            ),
+        ]),
     );
     let run = spawn_run(dir.path(), &file);
     let lease = applied(dir.path(), "stress.cpu", 1).remove(0);
@@ -231,9 +251,25 @@ fn a_process_scope_stressor_joins_the_process_cgroups() {
     assert!(in_same_cgroups(stressor.pid, &groups));
     let used = cpu_percent(&groups, Duration::from_secs(1));
     assert!(used > 5.0, "the process's cgroup is charged: {used:.1} %");
+    let charged = cgroup::memory_usage(&groups).unwrap();
+    assert!(
+        charged >= before + 30 * MIB,
+        "32 MiB charged to the process's memory cgroup: {before} -> {charged}"
+    );
+    let disk = applied(dir.path(), "stress.disk", 1).remove(0);
+    let name = Path::new(disk["target"]["file"].as_str().unwrap())
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
+    assert!(
+        docker_ok(&["exec", &web, "ls", "-a", "/"]).contains(&name),
+        "written in the process's root (/proc/<pid>/root)"
+    );
     let out = run.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!stressor.is_alive());
+    assert!(!docker_ok(&["exec", &web, "ls", "-a", "/"]).contains(&name));
     stop_guard(dir.path());
 }
 
