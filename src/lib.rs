@@ -14,10 +14,10 @@
 //! | [`exposition`] | the Prometheus text format for every `/metrics` we serve: escaping, and the standard `process_*` series |
 //! | [`http_serve`] | the one HTTP-serving helper: bound listener + cancellation token, bearer token, loopback rule, graceful shutdown |
 //! | [`proxy`] | the Toxiproxy-compatible fault proxy (TCP links with toxics, http proxies with per-request figures and HTTP toxics) and its HTTP API |
-//! | [`fault`] | one folder per fault family (`process`, `container`, `swarm`, `proxy`): verbs and schemas, typed arguments parsed once, victims through `target`, the plan recorded before the change, the apply, the undo checked against the world; the one apply path; owner-bound work (`owned`) |
+//! | [`fault`] | one folder per fault family (`process`, `container`, `swarm`, `proxy`, `stress` with its own stressors): verbs and schemas, typed arguments parsed once, victims through `target`, the plan recorded before the change, the apply, the undo checked against the world; the one apply path; owner-bound work (`owned`) |
 //! | [`store`] | the durable store: SQLite by default, PostgreSQL by URL; migrations |
 //! | [`ledger`] | leases written before a fault is applied; applies that run to completion and that a revert waits for; verified reverts retried within a patience; leftovers, the guard, halt |
-//! | [`target`] | platforms behind one `Driver` trait (processes with pidfd signals, Docker containers and Swarm tasks through bollard), their selectors, the one selection path with the blast radius, the one protected-target policy |
+//! | [`target`] | platforms behind one `Driver` trait (processes with pidfd signals, Docker containers and Swarm tasks through bollard), their selectors, the one selection path with the blast radius, the one protected-target policy; a process's cgroups (v1 and v2: join, usage, limits) |
 //! | [`seed`] | reproducible randomness behind `--seed`: a fixed RNG (ChaCha8), fixed draws and a fixed hash (FNV-1a), the same on every version and platform |
 //! | [`monkey`] | the Chaos Monkey: config, calendar, inventory, daily plan, scheduler (injected clock), kills, history, webhooks |
 //! | [`demo`] | the small HTTP service and bundled experiments behind `monkeywrench demo` |

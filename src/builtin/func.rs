@@ -211,7 +211,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        assert_eq!(Func::all().count(), 21);
+        assert_eq!(Func::all().count(), 25);
         for f in Func::all() {
             assert_eq!(Func::parse(f.name()), Some(f));
             assert!(!f.describe().is_empty());

@@ -2,7 +2,9 @@
 
 use clap::{Parser, Subcommand};
 
-use super::{demo, failure, guard, halt, ledger, monkey, proxy, run, targets, validate, work};
+use super::{
+    demo, failure, guard, halt, ledger, monkey, proxy, run, stressor, targets, validate, work,
+};
 use crate::exit_code;
 
 /// The `--help` exit-code section, generated from [`exit_code::TABLE`] (the README's table is
@@ -73,6 +75,9 @@ enum Command {
     /// Run owner-bound work (started by monkeywrench itself for live faults; dies with its owner).
     #[command(hide = true)]
     Work(work::WorkArgs),
+    /// Run one stressor of a stress fault (exec'd by `work` once its lease is recorded).
+    #[command(hide = true)]
+    Stressor(stressor::StressorArgs),
 }
 
 /// Entry point used by `main.rs`: returns the process exit code.
@@ -122,6 +127,7 @@ async fn dispatch(command: Command) -> i32 {
         Command::Guard(args) => guard::execute(args).await,
         Command::Monkey(args) => monkey::execute(args).await,
         Command::Work(args) => work::execute(args),
+        Command::Stressor(args) => stressor::execute(args),
     };
     match result {
         Ok(code) => code,

@@ -16,6 +16,7 @@ mod proxy;
 mod proxy_client;
 mod run;
 mod state;
+mod stressor;
 mod targets;
 mod validate;
 mod work;

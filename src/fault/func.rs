@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{container, process, proxy, swarm};
+use super::{container, process, proxy, stress, swarm};
 use crate::schema::{ArgSpec, ArgumentProblem};
 
 /// A fault function, by family.
@@ -16,6 +16,8 @@ pub enum FaultFunc {
     Swarm(swarm::Verb),
     /// `proxy.*` and `http.fault`.
     Proxy(proxy::Verb),
+    /// `stress.*`.
+    Stress(stress::Verb),
 }
 
 /// A parsed fault call: typed arguments, ready to select victims and apply.
@@ -25,6 +27,7 @@ pub enum Fault {
     Container(container::ContainerFault),
     Swarm(swarm::SwarmFault),
     Proxy(proxy::ProxyFault),
+    Stress(stress::StressFault),
 }
 
 impl FaultFunc {
@@ -34,7 +37,12 @@ impl FaultFunc {
         let container = container::Verb::ALL.into_iter().map(FaultFunc::Container);
         let swarm = swarm::Verb::ALL.into_iter().map(FaultFunc::Swarm);
         let proxy = proxy::Verb::ALL.into_iter().map(FaultFunc::Proxy);
-        process.chain(container).chain(swarm).chain(proxy)
+        let stress = stress::Verb::ALL.into_iter().map(FaultFunc::Stress);
+        process
+            .chain(container)
+            .chain(swarm)
+            .chain(proxy)
+            .chain(stress)
     }
 
     /// The `family.verb` name used in experiment files.
@@ -44,6 +52,7 @@ impl FaultFunc {
             FaultFunc::Container(v) => v.name(),
             FaultFunc::Swarm(v) => v.name(),
             FaultFunc::Proxy(v) => v.name(),
+            FaultFunc::Stress(v) => v.name(),
         }
     }
 
@@ -54,6 +63,7 @@ impl FaultFunc {
             FaultFunc::Container(v) => v.describe(),
             FaultFunc::Swarm(v) => v.describe(),
             FaultFunc::Proxy(v) => v.describe(),
+            FaultFunc::Stress(v) => v.describe(),
         }
     }
 
@@ -63,6 +73,7 @@ impl FaultFunc {
             FaultFunc::Container(v) => v.arguments(),
             FaultFunc::Swarm(v) => v.arguments(),
             FaultFunc::Proxy(v) => v.arguments(),
+            FaultFunc::Stress(v) => v.arguments(),
         }
     }
 
@@ -73,6 +84,7 @@ impl FaultFunc {
             FaultFunc::Container(v) => v.is_reversible(),
             FaultFunc::Swarm(v) => v.is_reversible(),
             FaultFunc::Proxy(v) => v.is_reversible(),
+            FaultFunc::Stress(_) => true,
         }
     }
 
@@ -80,6 +92,7 @@ impl FaultFunc {
     pub fn takes_targets(self) -> bool {
         match self {
             FaultFunc::Process(_) | FaultFunc::Container(_) => true,
+            FaultFunc::Stress(_) => true,
             FaultFunc::Swarm(v) => v.takes_targets(),
             FaultFunc::Proxy(_) => false,
         }
@@ -92,6 +105,7 @@ impl FaultFunc {
             FaultFunc::Container(v) => Fault::Container(v.parse(args)?),
             FaultFunc::Swarm(v) => Fault::Swarm(v.parse(args)?),
             FaultFunc::Proxy(v) => Fault::Proxy(v.parse(args)?),
+            FaultFunc::Stress(v) => Fault::Stress(v.parse(args)?),
         })
     }
 }

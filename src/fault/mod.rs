@@ -14,6 +14,7 @@ mod func;
 pub mod owned;
 pub mod process;
 pub mod proxy;
+pub mod stress;
 pub mod swarm;
 mod undo;
 

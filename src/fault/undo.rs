@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{container, owned, process, proxy, swarm};
+use super::{container, owned, process, proxy, stress, swarm};
 use crate::ledger::{UndoAttempt, UndoFuture, Undoer};
 
 /// How to undo a fault.
@@ -26,6 +26,8 @@ pub enum Undo {
     Swarm(swarm::Undo),
     /// A proxy family recipe.
     Proxy(proxy::Undo),
+    /// A stress family recipe.
+    Stress(stress::Undo),
 }
 
 /// The recipe of an irreversible fault: `{"kind": "irreversible"}`.
@@ -59,6 +61,7 @@ impl Undo {
             Undo::Container(u) => u.undo().await,
             Undo::Swarm(u) => u.undo().await,
             Undo::Proxy(u) => u.undo().await,
+            Undo::Stress(u) => u.undo().await,
         }
     }
 }
@@ -107,6 +110,11 @@ mod tests {
                    "attachment": {"aliases": ["web"], "ipv4": "10.0.0.2", "fixed_ip": false}}),
             json!({"kind": "scale-service", "id": "s1", "name": "api", "replicas": 3}),
             json!({"kind": "stop-work", "process": {"pid": 42, "start_time": 7}}),
+            json!({"kind": "stop-stressor", "process": {"pid": 42, "start_time": 7},
+                   "files": ["/proc/9/root/tmp/f"], "root_of": {"pid": 9, "start_time": 3}}),
+            json!({"kind": "stop-stressor", "process": {"pid": 42, "start_time": 7},
+                   "files": ["/proc/9/root/f"], "root_of": {"pid": 9, "start_time": 3},
+                   "container": {"id": "abc", "paths": ["/f"]}}),
         ];
         for recipe in stored {
             let undo: Undo =

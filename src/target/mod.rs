@@ -2,6 +2,7 @@
 //! containers, Swarm tasks), their selectors, the one selection path with the blast radius, and
 //! the one policy on what is never a target ([`protected`]).
 
+pub mod cgroup;
 pub mod container_selector;
 pub mod docker;
 mod drivers;

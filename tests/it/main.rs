@@ -20,5 +20,6 @@ mod proxy_in_process;
 mod reverts;
 mod run_experiments;
 mod source;
+mod stress;
 mod swarm;
 mod targets;

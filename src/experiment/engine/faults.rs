@@ -93,6 +93,7 @@ pub(super) async fn run(
             Fault::Container(fault) => inject(ctx, activity, f, &fault).await,
             Fault::Swarm(fault) => inject(ctx, activity, f, &fault).await,
             Fault::Proxy(fault) => inject(ctx, activity, f, &fault).await,
+            Fault::Stress(fault) => inject(ctx, activity, f, &fault).await,
         },
         Func::Action(Action::ProcessResume) => {
             let selecting = selecting(
