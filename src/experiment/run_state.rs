@@ -282,6 +282,7 @@ mod tests {
                 monkeywrench: EntryExtra {
                     tolerance_met: None,
                     cancelled,
+                    ..EntryExtra::default()
                 },
             }),
         }

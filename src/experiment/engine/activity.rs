@@ -7,11 +7,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::context::RunContext;
 use super::provider::{self, provider_timeout};
+use super::python;
 use super::tolerance;
 use crate::experiment::event::{
     CancelReason, Entry, EntryExtra, EntryStatus, Phase, RunEvent, now_micros, seconds_between,
 };
+use crate::experiment::model::ControlScope;
 use crate::experiment::model::{Activity, ActivityKind, DryMode, Provider};
+use crate::experiment::python::controls::Level;
 
 /// How the provider call ended.
 enum Ended {
@@ -36,6 +39,18 @@ pub(super) async fn execute(
         kind: activity.kind,
         background: activity.background,
     });
+    let controlled = !matches!(phase, Phase::Configuration | Phase::Safeguard);
+    if controlled {
+        python::hooks(
+            ctx,
+            Level::Activity,
+            ControlScope::Before,
+            &activity.controls,
+            &activity.document,
+            || Value::Null,
+        )
+        .await;
+    }
     let dry = ctx.dry_for(activity);
     let skip_execution = dry.is_some_and(|d| d.skips(activity.kind));
     let skip_pauses = skip_execution || dry == Some(DryMode::Pause);
@@ -59,6 +74,25 @@ pub(super) async fn execute(
     let end = now_micros();
 
     let mut extra = EntryExtra::default();
+    if !skip_execution && cancelled_in_pause.is_none() {
+        match &activity.provider {
+            Provider::Builtin(b) => {
+                extra.native = b
+                    .python
+                    .as_ref()
+                    .map(|f| format!("python {f} ran natively as the builtin {}", b.func.name()));
+            }
+            Provider::Python(p)
+                if activity.kind == ActivityKind::Action && phase != Phase::Rollbacks =>
+            {
+                extra.undo = Some(format!(
+                    "unknown: python action {}.{} is not in the ledger; only a rollback undoes it",
+                    p.module, p.func
+                ));
+            }
+            Provider::Python(_) | Provider::Process(_) | Provider::Http(_) => {}
+        }
+    }
     let (output, status, exception) = match ended {
         Ended::Output(v) => (ctx.redactor.redact_value(&v), EntryStatus::Succeeded, None),
         Ended::Failed(message) => (
@@ -118,6 +152,17 @@ pub(super) async fn execute(
     {
         pause_for(ctx, d, cancel).await;
     }
+    if controlled {
+        python::hooks(
+            ctx,
+            Level::Activity,
+            ControlScope::After,
+            &activity.controls,
+            &activity.document,
+            || serde_json::to_value(&entry).unwrap_or(Value::Null),
+        )
+        .await;
+    }
     entry
 }
 
@@ -129,6 +174,10 @@ pub(super) fn report(
     activity: &Activity,
     entry: &Entry,
 ) {
+    if matches!(phase, Phase::Method | Phase::Rollbacks) && python::has_controls(ctx) {
+        let value = serde_json::to_value(entry).unwrap_or(Value::Null);
+        ctx.python.record(phase == Phase::Rollbacks, value);
+    }
     ctx.events.emit(RunEvent::ActivityFinished {
         phase,
         seq,
