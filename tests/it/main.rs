@@ -16,6 +16,7 @@ mod owned;
 mod proxy;
 mod proxy_faults;
 mod proxy_in_process;
+mod python_providers;
 mod reverts;
 mod run_experiments;
 mod source;

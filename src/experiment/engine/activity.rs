@@ -19,7 +19,8 @@ use crate::experiment::python::controls::Level;
 /// How the provider call ended.
 enum Ended {
     Output(Value),
-    Failed(String),
+    /// The message, and a Python traceback when a Python function raised.
+    Failed(String, Vec<String>),
     TimedOut(String),
     Cancelled(CancelReason),
 }
@@ -95,11 +96,21 @@ pub(super) async fn execute(
     }
     let (output, status, exception) = match ended {
         Ended::Output(v) => (ctx.redactor.redact_value(&v), EntryStatus::Succeeded, None),
-        Ended::Failed(message) => (
-            Value::Null,
-            EntryStatus::Failed,
-            Some(Entry::exception_for(&ctx.redactor.redact_str(&message))),
-        ),
+        Ended::Failed(message, traceback) => {
+            // Like CTK's journal: the function's traceback, then the ActivityFailed raised from it.
+            let mut lines: Vec<String> = traceback
+                .iter()
+                .map(|l| ctx.redactor.redact_str(l))
+                .collect();
+            if !lines.is_empty() {
+                lines.push(
+                    "\nDuring handling of the above exception, another exception occurred:\n\n"
+                        .into(),
+                );
+            }
+            lines.extend(Entry::exception_for(&ctx.redactor.redact_str(&message)));
+            (Value::Null, EntryStatus::Failed, Some(lines))
+        }
         Ended::TimedOut(message) => {
             extra.cancelled = Some(CancelReason::Timeout);
             (
@@ -202,7 +213,17 @@ async fn run_provider(ctx: &RunContext, activity: &Activity, cancel: &Cancellati
     if cancel.is_cancelled() {
         return Ended::Cancelled(ctx.cancel_reason().unwrap_or(CancelReason::Signal));
     }
-    let call = provider::call(ctx, activity);
+    let call = async {
+        match &activity.provider {
+            Provider::Python(p) => python::call(ctx, p, None).await,
+            _ => provider::call(ctx, activity)
+                .await
+                .map_err(|message| python::Failure {
+                    message,
+                    traceback: Vec::new(),
+                }),
+        }
+    };
     let timeout = provider_timeout(activity);
     let limited = async {
         match timeout {
@@ -216,7 +237,7 @@ async fn run_provider(ctx: &RunContext, activity: &Activity, cancel: &Cancellati
     tokio::select! {
         r = limited => match r {
             Ok(v) => Ended::Output(v),
-            Err(Some(message)) => Ended::Failed(format!("activity \"{}\": {message}", activity.name)),
+            Err(Some(f)) => Ended::Failed(format!("activity \"{}\": {}", activity.name, f.message), f.traceback),
             Err(None) => Ended::TimedOut(format!(
                 "activity \"{}\": timed out after {} s",
                 activity.name,

@@ -111,7 +111,9 @@ pub(super) async fn call(ctx: &RunContext, activity: &Activity) -> Result<Value,
             .await
         }
         Provider::Builtin(b) => call_builtin(b.func, &subs.value(&b.arguments)).await,
-        Provider::Python(p) => super::python::call(ctx, p, None).await,
+        Provider::Python(p) => super::python::call(ctx, p, None)
+            .await
+            .map_err(|f| f.message),
     }
 }
 

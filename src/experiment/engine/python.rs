@@ -64,13 +64,20 @@ impl PythonScope {
     }
 }
 
-/// Calls a python provider; `value` is set for a `type: probe` tolerance. `Err` is CTK's
-/// failure message: the exception's type and message (`ValueError: boom`).
+/// A failed call: CTK's message (the exception's type and message, `ValueError: boom`) and the
+/// Python traceback lines.
+#[derive(Debug)]
+pub(super) struct Failure {
+    pub message: String,
+    pub traceback: Vec<String>,
+}
+
+/// Calls a python provider; `value` is set for a `type: probe` tolerance.
 pub(super) async fn call(
     ctx: &RunContext,
     p: &PythonProvider,
     value: Option<&Value>,
-) -> Result<Value, String> {
+) -> Result<Value, Failure> {
     let mut arguments = if ctx.experiment.has_configuration_or_secrets() {
         ctx.substitutions.value(&p.arguments)
     } else {
@@ -96,16 +103,35 @@ pub(super) async fn call(
         "configuration": ctx.python.configuration,
         "secrets": secrets,
     });
-    let answer = ctx.python.pool.request(&request).await?;
+    let answer = ctx
+        .python
+        .pool
+        .request(&request)
+        .await
+        .map_err(|message| Failure {
+            message,
+            traceback: Vec::new(),
+        })?;
     if answer.get("ok") == Some(&Value::Bool(true)) {
-        Ok(answer.get("value").cloned().unwrap_or(Value::Null))
-    } else {
-        Err(answer
+        return Ok(answer.get("value").cloned().unwrap_or(Value::Null));
+    }
+    Err(Failure {
+        message: answer
             .get("error")
             .and_then(Value::as_str)
             .unwrap_or("the Python function failed")
-            .to_string())
-    }
+            .to_string(),
+        traceback: answer
+            .get("traceback")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    })
 }
 
 /// Whether the experiment declares any control (no worker is involved otherwise).

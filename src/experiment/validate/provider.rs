@@ -279,16 +279,12 @@ fn python(c: &mut Checker, n: &Node, path: &str, never_runs: bool) -> Option<Pro
             python: Some(format!("{module}.{func}")),
         }));
     }
-    let mut names: Vec<(String, crate::experiment::diagnostic::Span)> = args_node
+    let names: Vec<(String, crate::experiment::diagnostic::Span)> = args_node
         .and_then(Node::entries)
         .unwrap_or_default()
         .iter()
         .map(|(k, _)| (k.name.clone(), k.span))
         .collect();
-    if path.ends_with("tolerance.provider") {
-        // A probe tolerance receives the probe's output as `value`.
-        names.push(("value".into(), n.span));
-    }
     c.python_uses.push(PythonUse {
         module: module.clone(),
         func: func.clone(),
