@@ -397,3 +397,65 @@ fn without_an_interpreter_validation_says_so_once_with_the_fix() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+#[test]
+fn the_worker_dies_with_monkeywrench() {
+    let Some(chaos) = chaos() else { return };
+    let python = venv_python(&chaos);
+    let dir = setup("py-orphan");
+    let pid_file = dir.path().join("slow.pid");
+    let file = write(
+        dir.path(),
+        "e.json",
+        &format!(
+            r#"{{"title": "t", "description": "d", "method": [
+  {{"type": "action", "name": "slow", "provider": {{"type": "python", "module": "mwtestmod", "func": "slow", "arguments": {{"pid_file": "{}", "seconds": 120}}}}}}]}}"#,
+            pid_file.to_string_lossy()
+        ),
+    );
+    let mut child = Command::new(binary())
+        .args([
+            "run",
+            "--journal-path",
+            &dir.path().join("j.json").to_string_lossy(),
+        ])
+        .args(["--python", &python.to_string_lossy(), &file])
+        .env("PYTHONPATH", dir.path())
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut worker = None;
+    for _ in 0..300 {
+        if let Some(pid) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok())
+        {
+            worker = Some(pid);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let worker = worker.expect("the worker wrote its pid");
+    child.kill().unwrap(); // SIGKILL to the monkeywrench we started: no cleanup code runs
+    child.wait().unwrap();
+    let alive = |pid: i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .and_then(|r| r.split_whitespace().next())
+                    != Some("Z")
+            })
+            .unwrap_or(false)
+    };
+    for _ in 0..200 {
+        if !alive(worker) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the Python worker {worker} outlived the killed monkeywrench");
+}
