@@ -185,6 +185,8 @@ pub enum InterruptionKind {
     MaxDuration,
     /// `monkeywrench halt`.
     Halt,
+    /// A control hook raised chaoslib's `InterruptExecution`.
+    Control,
 }
 
 /// How the run was interrupted.

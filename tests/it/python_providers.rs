@@ -459,3 +459,41 @@ fn the_worker_dies_with_monkeywrench() {
     }
     panic!("the Python worker {worker} outlived the killed monkeywrench");
 }
+
+#[test]
+fn a_control_raising_interrupt_execution_interrupts_the_run_like_chaos() {
+    let Some(chaos) = chaos() else { return };
+    let python = venv_python(&chaos);
+    let dir = setup("py-interrupt");
+    write(
+        dir.path(),
+        "mwstopper.py",
+        "from chaoslib.exceptions import InterruptExecution\n\ndef before_method_control(context, **kwargs):\n    raise InterruptExecution(\"stop here\")\n",
+    );
+    let file = write(
+        dir.path(),
+        "e.json",
+        r#"{"title": "t", "description": "d",
+  "controls": [{"name": "stopper", "provider": {"type": "python", "module": "mwstopper"}}],
+  "steady-state-hypothesis": {"title": "h", "probes": [
+    {"type": "probe", "name": "p", "tolerance": "x", "provider": {"type": "python", "module": "mwtestmod", "func": "echo", "arguments": {"text": "x"}}}]},
+  "method": [{"type": "action", "name": "a", "provider": {"type": "python", "module": "mwtestmod", "func": "echo", "arguments": {"text": "a"}}}],
+  "rollbacks": [{"type": "action", "name": "rb", "provider": {"type": "python", "module": "mwtestmod", "func": "echo", "arguments": {"text": "r"}}}]}"#,
+    );
+    let ctk = theirs(&chaos, dir.path(), &file);
+    let (out, ours) = ours(dir.path(), &python, &[], &file);
+    let ours = ours.unwrap_or_else(|| panic!("no journal: {}", stderr(&out)));
+    assert_eq!(ctk["status"], "interrupted");
+    assert_eq!(ctk["status"], ours["status"]);
+    assert_eq!(entry_names(&ctk["run"]), entry_names(&ours["run"]));
+    assert_eq!(
+        entry_names(&ctk["rollbacks"]),
+        entry_names(&ours["rollbacks"])
+    );
+    assert_eq!(ours["monkeywrench"]["outcome"], "interrupted");
+    assert!(
+        stderr(&out).contains("control \"stopper\" interrupted the run in before_method_control"),
+        "{}",
+        stderr(&out)
+    );
+}

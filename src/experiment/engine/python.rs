@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Map, Value, json};
 
 use super::context::RunContext;
+use crate::experiment::event::{Interruption, InterruptionKind};
 use crate::experiment::model::{Control, ControlScope, PythonProvider};
 use crate::experiment::python::Pool;
 use crate::experiment::python::controls::{Level, applicable, hook, in_scope};
@@ -183,11 +184,22 @@ async fn send(
     let answer = ctx.python.pool.request(&Value::Object(request)).await;
     let failure = match answer {
         Ok(a) if a.get("ok") == Some(&Value::Bool(true)) => return,
-        Ok(a) => a
-            .get("error")
-            .and_then(Value::as_str)
-            .unwrap_or("failed")
-            .to_string(),
+        Ok(a) => {
+            let error = a.get("error").and_then(Value::as_str).unwrap_or("failed");
+            if a.get("interrupt") == Some(&Value::Bool(true)) {
+                // chaoslib.exceptions.InterruptExecution: CTK stops the run as interrupted.
+                ctx.interrupt(Interruption {
+                    kind: InterruptionKind::Control,
+                    name: control.name.clone(),
+                    reason: ctx.redactor.redact_str(&format!(
+                        "control \"{}\" interrupted the run in {hook_name}: {error}",
+                        control.name
+                    )),
+                });
+                return;
+            }
+            error.to_string()
+        }
         Err(e) => e,
     };
     // CTK logs a failing control and carries on; so do we, loudly.
