@@ -55,6 +55,13 @@ def failure(x):
     }
 
 
+def parameters(fn):
+    try:
+        return inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return {}
+
+
 def load(module, func):
     mod = importlib.import_module(module)
     return getattr(mod, func)
@@ -63,10 +70,10 @@ def load(module, func):
 def call(req):
     fn = load(req["module"], req["func"])
     arguments = dict(req.get("arguments") or {})
-    sig = inspect.signature(fn)
-    if req.get("secrets") is not None and "secrets" in sig.parameters:
+    params = parameters(fn)
+    if req.get("secrets") is not None and "secrets" in params:
         arguments["secrets"] = req["secrets"]
-    if "configuration" in sig.parameters:
+    if "configuration" in params:
         arguments["configuration"] = req.get("configuration") or {}
     try:
         value = fn(**arguments)
@@ -154,11 +161,11 @@ def control(req):
     if fn is None:
         return {"ok": True, "called": False}
     arguments = dict(req.get("arguments") or {})
-    sig = inspect.signature(fn)
+    params = parameters(fn)
     for name in ("secrets", "configuration", "state", "experiment", "extensions", "settings"):
-        if name in sig.parameters and name in req:
+        if name in params and name in req:
             arguments[name] = req[name]
-    if "event_registry" in sig.parameters:
+    if "event_registry" in params:
         arguments["event_registry"] = None
     try:
         if "context" in req:

@@ -210,3 +210,109 @@ impl Drop for Session {
         let _ = self.child.wait();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn python() -> Option<PathBuf> {
+        let cwd = std::env::current_dir().ok()?;
+        super::super::Interpreter::choose(None, &|k| std::env::var(k).ok(), &cwd)
+            .path()
+            .ok()
+            .map(Path::to_path_buf)
+    }
+
+    #[tokio::test]
+    async fn values_json_cannot_hold_come_back_as_text_and_one_worker_serves_every_call() {
+        let Some(python) = python() else {
+            eprintln!("SKIPPED: no python3 on PATH");
+            return;
+        };
+        let pool = Pool::new(Ok(python));
+        let call = |module: &str, func: &str, arguments: Value| json!({"op": "call", "module": module, "func": func, "arguments": arguments, "configuration": {}, "secrets": null});
+        let date = pool
+            .request(&call(
+                "datetime",
+                "date",
+                json!({"year": 2026, "month": 12, "day": 2}),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(date["value"], "2026-12-02");
+        let frac = pool
+            .request(&call(
+                "fractions",
+                "Fraction",
+                json!({"numerator": 1, "denominator": 3}),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(frac["value"], "1/3");
+        let failed = pool
+            .request(&call("json", "loads", json!({"s": "{"})))
+            .await
+            .unwrap();
+        assert_eq!(failed["ok"], false);
+        assert!(
+            failed["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("json.decoder.JSONDecodeError: "),
+            "{failed}"
+        );
+        let missing = pool
+            .request(&call("no_such_module_mw", "f", json!({})))
+            .await
+            .unwrap();
+        assert_eq!(
+            missing["error"],
+            "ModuleNotFoundError: No module named 'no_such_module_mw'"
+        );
+        assert_eq!(pool.started(), 1);
+        pool.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_call_dropped_midway_kills_its_worker_and_the_next_call_starts_another() {
+        let Some(python) = python() else {
+            eprintln!("SKIPPED: no python3 on PATH");
+            return;
+        };
+        let pool = Pool::new(Ok(python));
+        let pid = pool
+            .request(&json!({"op": "call", "module": "os", "func": "getpid", "arguments": {}}))
+            .await
+            .unwrap()["value"]
+            .as_i64()
+            .unwrap() as i32;
+        // input() waits for a line on the worker's stdin, which never comes: a call that hangs.
+        let slow = json!({"op": "call", "module": "builtins", "func": "input", "arguments": {}});
+        let cut =
+            tokio::time::timeout(std::time::Duration::from_millis(300), pool.request(&slow)).await;
+        assert!(cut.is_err(), "the call was cut short");
+        let dead = (0..100).any(|_| {
+            let gone = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .map(|s| {
+                    s.rsplit(')')
+                        .next()
+                        .and_then(|r| r.split_whitespace().next())
+                        == Some("Z")
+                })
+                .unwrap_or(true);
+            if !gone {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            gone
+        });
+        assert!(dead, "worker {pid} still runs");
+        let next = pool
+            .request(&json!({"op": "call", "module": "os", "func": "getpid", "arguments": {}}))
+            .await
+            .unwrap();
+        assert_ne!(next["value"].as_i64().unwrap() as i32, pid);
+        assert_eq!(pool.started(), 2);
+        pool.shutdown().await;
+    }
+}

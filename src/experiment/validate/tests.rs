@@ -534,3 +534,26 @@ fn fault_targets_signals_and_blast_radius_are_checked_early() {
             .any(|e| e.contains("duration applies only"))
     );
 }
+
+#[test]
+fn a_missing_control_module_is_a_warning_naming_its_package() {
+    let python = system_python();
+    if python.path().is_err() {
+        eprintln!("SKIPPED: no python3 on PATH");
+        return;
+    }
+    let v = check_with_python(
+        "title: t\ndescription: d\ncontrols:\n  - name: reliably\n    provider: {type: python, module: chaosreliably.controls.experiment}\nmethod: []\n",
+        python,
+    );
+    assert!(errors(&v).is_empty(), "{:?}", messages(&v));
+    let m = messages(&v);
+    assert!(
+        m.iter().any(
+            |x| x.starts_with("exp.yaml:5:38: warning: controls[0].provider.module:")
+                && x.contains("pip install chaostoolkit-reliably")
+                && x.contains("without this control")
+        ),
+        "{m:?}"
+    );
+}
