@@ -196,9 +196,14 @@ def main():
         except Exception as x:
             resp = failure(x)
         try:
-            text = json.dumps(resp, default=encode)
-        except (TypeError, ValueError) as x:
-            text = json.dumps(failure(x))
+            text = json.dumps(resp, default=encode, allow_nan=False)
+        except (TypeError, ValueError, RecursionError) as x:
+            if "value" in resp:
+                # NaN, infinities, cycles: the value as text, like a journal would show it.
+                resp["value"] = str(resp["value"])
+                text = json.dumps(resp)
+            else:
+                text = json.dumps(failure(x))
         out.write(text + "\n")
         out.flush()
 

@@ -250,6 +250,11 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(frac["value"], "1/3");
+        let nan = pool
+            .request(&call("json", "loads", json!({"s": "NaN"})))
+            .await
+            .unwrap();
+        assert_eq!(nan["value"], "nan", "JSON has no NaN: {nan}");
         let failed = pool
             .request(&call("json", "loads", json!({"s": "{"})))
             .await
