@@ -23,12 +23,15 @@ pub(super) fn check_uses(c: &mut Checker, interpreter: Option<&Interpreter>) {
         Err(message) => {
             // Said once, at the first use; an error only if some Python code would run.
             let runs = uses.iter().any(|u| u.runs && !u.control);
-            let count = uses.len();
+            let first_name = if first.control {
+                format!("control module {}", first.module)
+            } else {
+                format!("{}.{}", first.module, first.func)
+            };
             let text = format!(
-                "{message} ({count} python provider(s)/control(s) in this file, first {}.{})",
-                first.module, first.func
+                "{message} ({} python provider(s)/control(s) in this file, first {first_name})",
+                uses.len()
             );
-            let text = text.replace(".)", ")");
             let d = if runs {
                 Diagnostic::error(c.file, first.span, &first.path, text)
             } else {
