@@ -497,3 +497,35 @@ fn a_control_raising_interrupt_execution_interrupts_the_run_like_chaos() {
         stderr(&out)
     );
 }
+
+#[test]
+fn background_python_activities_run_side_by_side_in_their_own_workers() {
+    let Some(chaos) = chaos() else { return };
+    let python = venv_python(&chaos);
+    let dir = setup("py-background");
+    write(
+        dir.path(),
+        "mwpair.py",
+        "import os, time\n\ndef wait_for(mine, other):\n    open(mine, 'w').write(str(os.getpid()))\n    for _ in range(200):\n        if os.path.exists(other):\n            return os.getpid()\n        time.sleep(0.05)\n    raise TimeoutError('the other activity never ran alongside')\n",
+    );
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let file = write(
+        dir.path(),
+        "e.json",
+        &format!(
+            r#"{{"title": "t", "description": "d", "method": [
+  {{"type": "action", "name": "a", "background": true, "provider": {{"type": "python", "module": "mwpair", "func": "wait_for", "arguments": {{"mine": "{a}", "other": "{b}"}}}}}},
+  {{"type": "action", "name": "b", "background": true, "provider": {{"type": "python", "module": "mwpair", "func": "wait_for", "arguments": {{"mine": "{b}", "other": "{a}"}}}}}}]}}"#,
+            a = a.to_string_lossy(),
+            b = b.to_string_lossy()
+        ),
+    );
+    let (out, journal) = ours(dir.path(), &python, &[], &file);
+    let journal = journal.unwrap_or_else(|| panic!("no journal: {}", stderr(&out)));
+    let run = entries(&journal, "run");
+    assert_eq!(run.len(), 2);
+    for e in &run {
+        assert_eq!(e["status"], "succeeded", "{e}");
+    }
+    assert_ne!(run[0]["output"], run[1]["output"], "one worker each");
+}
