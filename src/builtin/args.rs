@@ -26,6 +26,21 @@ const FILE_ARGS: &[ArgSpec] = &[ArgSpec::required(
     "file or directory path (~ expanded)",
 )];
 
+const RENAME_ARGS: &[ArgSpec] = &[
+    ArgSpec::required(
+        "src",
+        ArgType::Str,
+        "path to rename (no ~ expansion, as in Python)",
+    ),
+    ArgSpec::required("dst", ArgType::Str, "new path (replaced if it is a file)"),
+];
+
+const REMOVE_ARGS: &[ArgSpec] = &[ArgSpec::required(
+    "path",
+    ArgType::Str,
+    "file to remove (no ~ expansion, as in Python)",
+)];
+
 const MEASURE_ARGS: &[ArgSpec] = &[
     ArgSpec::required("url", ArgType::Str, "http:// URL to send requests to"),
     ArgSpec::optional(
@@ -99,6 +114,8 @@ pub(super) fn schema_of(func: Func) -> &'static [ArgSpec] {
         },
         Func::Fault(f) => f.arguments(),
         Func::Action(Action::ProcessResume) => process::RESUME_ARGS,
+        Func::Action(Action::FileRename) => RENAME_ARGS,
+        Func::Action(Action::FileRemove) => REMOVE_ARGS,
     }
 }
 
@@ -125,6 +142,7 @@ pub(super) fn check(func: Func, arguments: &Value) -> Vec<ArgumentProblem> {
         Func::Fault(f) => f.parse(&literal).map(|_| ()),
         Func::Action(Action::ProcessResume) => process::parse_resume(&literal).map(|_| ()),
         Func::Probe(Probe::ContainerRunning) => container::parse_running(&literal).map(|_| ()),
+        Func::Action(Action::FileRename | Action::FileRemove) => Ok(()),
         Func::Probe(
             Probe::TcpConnect
             | Probe::FileExists

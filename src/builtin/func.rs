@@ -40,6 +40,10 @@ pub enum Probe {
 pub enum Action {
     /// `process.resume`: SIGCONT target processes.
     ProcessResume,
+    /// `file.rename`: Python's `os.rename` (→ `null`).
+    FileRename,
+    /// `file.remove`: Python's `os.remove` (→ `null`).
+    FileRemove,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +75,11 @@ impl Func {
             .into_iter()
             .map(Func::Probe)
             .chain(FaultFunc::all().map(Func::Fault))
-            .chain([Func::Action(Action::ProcessResume)])
+            .chain([
+                Func::Action(Action::ProcessResume),
+                Func::Action(Action::FileRename),
+                Func::Action(Action::FileRemove),
+            ])
     }
 
     /// The `family.verb` name used in experiment files.
@@ -88,6 +96,8 @@ impl Func {
             },
             Func::Fault(f) => f.name(),
             Func::Action(Action::ProcessResume) => "process.resume",
+            Func::Action(Action::FileRename) => "file.rename",
+            Func::Action(Action::FileRemove) => "file.remove",
         }
     }
 
@@ -114,7 +124,7 @@ impl Func {
         match self {
             Func::Fault(f) => f.takes_targets(),
             Func::Action(Action::ProcessResume) => true,
-            Func::Probe(_) => false,
+            Func::Action(Action::FileRename | Action::FileRemove) | Func::Probe(_) => false,
         }
     }
 
@@ -143,6 +153,12 @@ impl Func {
             },
             Func::Fault(f) => f.describe(),
             Func::Action(Action::ProcessResume) => "resume (SIGCONT) target processes",
+            Func::Action(Action::FileRename) => {
+                "rename a file or directory, as Python's os.rename (output null)"
+            }
+            Func::Action(Action::FileRemove) => {
+                "remove a file, as Python's os.remove (output null)"
+            }
         }
     }
 
@@ -170,7 +186,9 @@ impl Func {
         }
         let probe = match self {
             Func::Probe(p) => p,
-            Func::Fault(_) | Func::Action(_) => {
+            Func::Action(Action::FileRename) => return super::python::os_rename(arguments),
+            Func::Action(Action::FileRemove) => return super::python::os_remove(arguments),
+            Func::Fault(_) | Func::Action(Action::ProcessResume) => {
                 return Err(BuiltinError::Failed(format!(
                     "{} runs through the experiment engine's fault path",
                     self.name()
@@ -211,7 +229,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        assert_eq!(Func::all().count(), 25);
+        assert_eq!(Func::all().count(), 27);
         for f in Func::all() {
             assert_eq!(Func::parse(f.name()), Some(f));
             assert!(!f.describe().is_empty());

@@ -11,4 +11,4 @@ mod python;
 pub use crate::schema::{ArgSpec, ArgType, ArgumentProblem};
 pub use func::{Action, BuiltinError, Func, Probe};
 pub use probes::proxy_api;
-pub use python::{PythonAlias, python_alias, python_suggestion};
+pub use python::{PythonAlias, python_alias};

@@ -11,6 +11,7 @@ use crate::experiment::diagnostic::{Diagnostic, Severity, Span};
 use crate::experiment::load::{LoadOptions, load};
 use crate::experiment::model::{DryMode, Experiment};
 use crate::experiment::overrides;
+use crate::experiment::python::Interpreter;
 use crate::experiment::validate::{ValidateOptions, validate};
 
 /// How results are printed.
@@ -40,6 +41,9 @@ pub(super) struct SourceArgs {
     /// Don't verify TLS certificates (URL sources and http providers).
     #[arg(long)]
     pub no_verify_tls: bool,
+    /// Python interpreter for `python` providers and controls (default: MONKEYWRENCH_PYTHON, else the first python3 on PATH, e.g. an active virtualenv's).
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<String>,
     /// Print diagnostics (and, for run, events) as text or JSON.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
@@ -51,6 +55,8 @@ pub(super) struct Prepared {
     pub experiment: Experiment,
     /// Variables from `.env` var files (they win over the process environment).
     pub env_overlay: HashMap<String, String>,
+    /// The interpreter chosen for python providers and controls.
+    pub python: Interpreter,
 }
 
 impl Prepared {
@@ -121,10 +127,20 @@ pub(super) async fn prepare(
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let mut env: HashMap<String, String> = std::env::vars().collect();
     env.extend(env_overlay.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let python = Interpreter::choose(
+        args.python.as_deref(),
+        &|k: &str| lookup(&env_overlay, k),
+        &cwd,
+    );
     let validated = validate(
         &loaded.root,
         &loaded.file,
-        &ValidateOptions { cwd, dry, env },
+        &ValidateOptions {
+            cwd,
+            dry,
+            env,
+            python: Some(python.clone()),
+        },
     );
     diagnostics.extend(validated.diagnostics);
 
@@ -153,6 +169,7 @@ pub(super) async fn prepare(
         Some(experiment) if !diagnostics.iter().any(Diagnostic::is_error) => Ok(Prepared {
             experiment,
             env_overlay,
+            python,
         }),
         _ => Err(()),
     }

@@ -199,6 +199,7 @@ pub(super) async fn execute(args: RunArgs) -> anyhow::Result<i32> {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         state: Some(state),
+        python: Some(prepared.python.clone()),
     };
 
     let mut sinks: Vec<Box<dyn EventSink>> = Vec::new();
@@ -226,6 +227,7 @@ pub(super) async fn execute(args: RunArgs) -> anyhow::Result<i32> {
     let super::prepare::Prepared {
         experiment,
         env_overlay,
+        ..
     } = prepared;
     let env = |k: &str| super::prepare::lookup(&env_overlay, k);
     let result = engine::run(experiment, settings, events, interrupt_rx, &env).await;

@@ -91,11 +91,20 @@ pub struct EntryExtra {
     /// Why the activity was cut short.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancelled: Option<CancelReason>,
+    /// A Python function that ran natively (`os.path.exists as file.exists`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub native: Option<String>,
+    /// Why the ledger cannot undo this action (Python actions not mapped natively).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undo: Option<String>,
 }
 
 impl EntryExtra {
     fn is_empty(&self) -> bool {
-        self.tolerance_met.is_none() && self.cancelled.is_none()
+        self.tolerance_met.is_none()
+            && self.cancelled.is_none()
+            && self.native.is_none()
+            && self.undo.is_none()
     }
 }
 
@@ -176,6 +185,8 @@ pub enum InterruptionKind {
     MaxDuration,
     /// `monkeywrench halt`.
     Halt,
+    /// A control hook raised chaoslib's `InterruptExecution`.
+    Control,
 }
 
 /// How the run was interrupted.
@@ -544,6 +555,8 @@ mod tests {
             monkeywrench: EntryExtra {
                 tolerance_met: None,
                 cancelled: Some(CancelReason::Timeout),
+                native: None,
+                undo: None,
             },
         }
     }

@@ -17,6 +17,7 @@ pub mod load;
 pub mod model;
 pub mod overrides;
 pub mod progress;
+pub mod python;
 pub mod redact;
 pub mod run_state;
 pub mod source;

@@ -32,6 +32,8 @@ pub struct Experiment {
     pub safeguards: Vec<Safeguard>,
     /// Top-level blast radius (EXTENSION §11.4).
     pub blast_radius: Option<crate::target::BlastRadius>,
+    /// Top-level `controls` (Chaos Toolkit hooks, run through the Python worker).
+    pub controls: Vec<Control>,
     /// The file as loaded, key order kept, for the journal's `experiment` copy.
     pub document: Value,
 }
@@ -50,6 +52,33 @@ pub struct Hypothesis {
     pub title: String,
     /// Probes, each with a tolerance; empty = exploring only.
     pub probes: Vec<Activity>,
+    /// Hypothesis-level `controls`.
+    pub controls: Vec<Control>,
+    /// The hypothesis as written (the `context` its controls receive).
+    pub document: Value,
+}
+
+/// One entry of a `controls` list (Chaos Toolkit's control hooks).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Control {
+    /// Its name (`ref` entries name the top-level control they bring in).
+    pub name: String,
+    /// `ref: name` entries only bring in a top-level control.
+    pub is_ref: bool,
+    /// The Python module implementing the hooks (`None` for non-python providers, which CTK skips).
+    pub module: Option<String>,
+    /// `provider.arguments`, unsubstituted.
+    pub arguments: Value,
+    /// `scope`: only before or only after hooks.
+    pub scope: Option<ControlScope>,
+    /// `automatic` (default true): top-level controls apply to every level below.
+    pub automatic: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlScope {
+    Before,
+    After,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +110,8 @@ pub struct Activity {
     pub dry: Option<DryMode>,
     /// How long a reversible builtin fault lasts (EXTENSION §11.2).
     pub duration: Option<Seconds>,
+    /// Activity-level `controls`.
+    pub controls: Vec<Control>,
     /// The activity as written (after `ref` resolution), unsubstituted, for the journal.
     pub document: Value,
     /// Where it came from, for messages: `method[2]`, `steady-state-hypothesis.probes[0]`.
@@ -104,6 +135,19 @@ pub enum Provider {
     Http(HttpProvider),
     /// A native probe or action (including Python functions aliased to one).
     Builtin(BuiltinProvider),
+    /// A Python function run in the user's interpreter by the worker.
+    Python(PythonProvider),
+}
+
+/// `provider.type: python` not mapped to a builtin.
+#[derive(Debug, Clone)]
+pub struct PythonProvider {
+    pub module: String,
+    pub func: String,
+    /// Keyword arguments, unsubstituted.
+    pub arguments: Value,
+    /// `provider.secrets`: the secret groups merged into the `secrets` argument.
+    pub secrets: Option<Vec<String>>,
 }
 
 /// `provider.type: process`.
@@ -156,6 +200,8 @@ pub struct BuiltinProvider {
     pub arguments: Value,
     /// Provider timeout in seconds.
     pub timeout: Option<f64>,
+    /// The Python function it stands for (`os.path.exists`), when aliased from one.
+    pub python: Option<String>,
 }
 
 /// How a probe's output is judged (spec §4); a `type: probe` tolerance holds a whole activity.

@@ -92,7 +92,8 @@ impl RunState {
                         InterruptionKind::Safeguard => CancelReason::Safeguard,
                         InterruptionKind::Signal
                         | InterruptionKind::MaxDuration
-                        | InterruptionKind::Halt => CancelReason::Signal,
+                        | InterruptionKind::Halt
+                        | InterruptionKind::Control => CancelReason::Signal,
                     });
                 }
             }
@@ -282,6 +283,7 @@ mod tests {
                 monkeywrench: EntryExtra {
                     tolerance_met: None,
                     cancelled,
+                    ..EntryExtra::default()
                 },
             }),
         }

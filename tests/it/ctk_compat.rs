@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::harness::{TempDir, run_experiment, write};
 
-fn chaos() -> Option<String> {
+pub(crate) fn chaos() -> Option<String> {
     match std::env::var("MONKEYWRENCH_TEST_CTK") {
         Ok(path) => Some(path),
         Err(_) => {
@@ -23,8 +23,21 @@ fn chaos() -> Option<String> {
 }
 
 fn ctk_journal(chaos: &str, dir: &std::path::Path, file: &str, args: &[&str]) -> (i32, Value) {
+    ctk_journal_with_env(chaos, dir, file, args, &[])
+}
+
+/// `chaos run` on `file` in `dir` with extra environment variables; its exit code and journal.
+pub(crate) fn ctk_journal_with_env(
+    chaos: &str,
+    dir: &std::path::Path,
+    file: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (i32, Value) {
     let journal = dir.join("ctk-journal.json");
+    let _ = std::fs::remove_file(&journal);
     let out = std::process::Command::new(chaos)
+        .envs(env.iter().copied())
         .args([
             "--no-version-check",
             "run",
@@ -49,7 +62,7 @@ fn ctk_journal(chaos: &str, dir: &std::path::Path, file: &str, args: &[&str]) ->
     )
 }
 
-fn keys(v: &Value) -> Vec<String> {
+pub(crate) fn keys(v: &Value) -> Vec<String> {
     v.as_object()
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default()
@@ -67,7 +80,7 @@ fn kind(v: &Value) -> &'static str {
 }
 
 /// Every key CTK writes appears in ours, in the same order and with the same JSON type.
-fn assert_same_shape(ctk: &Value, ours: &Value, path: &str) {
+pub(crate) fn assert_same_shape(ctk: &Value, ours: &Value, path: &str) {
     match (ctk, ours) {
         (Value::Object(c), Value::Object(o)) => {
             let ours_keys: Vec<&String> = o.keys().filter(|k| c.contains_key(*k)).collect();
@@ -139,7 +152,7 @@ fn continuously_sample_journal_matches_chaos_toolkit() {
     assert_eq!(entry_names(&ctk["run"]), entry_names(&ours["run"]));
 }
 
-fn entry_names(v: &Value) -> Vec<String> {
+pub(crate) fn entry_names(v: &Value) -> Vec<String> {
     v.as_array()
         .unwrap()
         .iter()

@@ -305,3 +305,30 @@ async fn the_http_proxy_example_deviates_at_once_and_its_fault_is_removed() {
     cancel.cancel();
     handle.join().unwrap();
 }
+
+#[test]
+fn python_providers_example_runs_natively_and_in_the_interpreter() {
+    let dir = TempDir::new("ex-python");
+    let marker = dir.path().join("marker").to_string_lossy().into_owned();
+    let var = format!("marker={marker}");
+    let (code, j, err) = run(
+        dir.path(),
+        &example("python-providers.yaml"),
+        &["--var", &var],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    let run_entries = j["run"].as_array().unwrap();
+    assert_eq!(run_entries[1]["output"], Value::Null);
+    assert!(
+        run_entries[1]["monkeywrench"]["native"]
+            .as_str()
+            .unwrap()
+            .contains("file.rename")
+    );
+    assert_eq!(run_entries[2]["output"], true);
+    let version = run_entries[3]["output"].as_str().unwrap();
+    assert!(version.starts_with('3'), "{version}");
+    assert_eq!(j["rollbacks"][0]["status"], "succeeded");
+    assert!(!std::path::Path::new(&format!("{marker}.moved")).exists());
+}

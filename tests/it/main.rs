@@ -17,6 +17,7 @@ mod prometheus;
 mod proxy;
 mod proxy_faults;
 mod proxy_in_process;
+mod python_providers;
 mod reverts;
 mod run_experiments;
 mod source;

@@ -342,7 +342,7 @@ fn inline_secrets_never_reach_the_journal() {
 }
 
 #[test]
-fn python_providers_are_refused_with_their_name_unless_aliased() {
+fn python_providers_need_their_module_installed_unless_aliased() {
     let dir = TempDir::new("python");
     let file = write(
         dir.path(),
@@ -354,7 +354,8 @@ fn python_providers_are_refused_with_their_name_unless_aliased() {
     let (out, journal) = run_experiment(dir.path(), &file, &[]);
     assert_eq!(code(&out), 64);
     assert!(
-        stderr(&out).contains("chaosk8s.pod.actions.terminate_pods"),
+        stderr(&out).contains("chaosk8s.pod.actions.terminate_pods")
+            && stderr(&out).contains("chaostoolkit-kubernetes"),
         "{}",
         stderr(&out)
     );

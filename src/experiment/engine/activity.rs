@@ -7,16 +7,20 @@ use tokio_util::sync::CancellationToken;
 
 use super::context::RunContext;
 use super::provider::{self, provider_timeout};
+use super::python;
 use super::tolerance;
 use crate::experiment::event::{
     CancelReason, Entry, EntryExtra, EntryStatus, Phase, RunEvent, now_micros, seconds_between,
 };
+use crate::experiment::model::ControlScope;
 use crate::experiment::model::{Activity, ActivityKind, DryMode, Provider};
+use crate::experiment::python::controls::Level;
 
 /// How the provider call ended.
 enum Ended {
     Output(Value),
-    Failed(String),
+    /// The message, and a Python traceback when a Python function raised.
+    Failed(String, Vec<String>),
     TimedOut(String),
     Cancelled(CancelReason),
 }
@@ -36,6 +40,18 @@ pub(super) async fn execute(
         kind: activity.kind,
         background: activity.background,
     });
+    let controlled = !matches!(phase, Phase::Configuration | Phase::Safeguard);
+    if controlled {
+        python::hooks(
+            ctx,
+            Level::Activity,
+            ControlScope::Before,
+            &activity.controls,
+            &activity.document,
+            || Value::Null,
+        )
+        .await;
+    }
     let dry = ctx.dry_for(activity);
     let skip_execution = dry.is_some_and(|d| d.skips(activity.kind));
     let skip_pauses = skip_execution || dry == Some(DryMode::Pause);
@@ -59,13 +75,42 @@ pub(super) async fn execute(
     let end = now_micros();
 
     let mut extra = EntryExtra::default();
+    if !skip_execution && cancelled_in_pause.is_none() {
+        match &activity.provider {
+            Provider::Builtin(b) => {
+                extra.native = b
+                    .python
+                    .as_ref()
+                    .map(|f| format!("python {f} ran natively as the builtin {}", b.func.name()));
+            }
+            Provider::Python(p)
+                if activity.kind == ActivityKind::Action && phase != Phase::Rollbacks =>
+            {
+                extra.undo = Some(format!(
+                    "unknown: python action {}.{} is not in the ledger; only a rollback undoes it",
+                    p.module, p.func
+                ));
+            }
+            Provider::Python(_) | Provider::Process(_) | Provider::Http(_) => {}
+        }
+    }
     let (output, status, exception) = match ended {
         Ended::Output(v) => (ctx.redactor.redact_value(&v), EntryStatus::Succeeded, None),
-        Ended::Failed(message) => (
-            Value::Null,
-            EntryStatus::Failed,
-            Some(Entry::exception_for(&ctx.redactor.redact_str(&message))),
-        ),
+        Ended::Failed(message, traceback) => {
+            // Like CTK's journal: the function's traceback, then the ActivityFailed raised from it.
+            let mut lines: Vec<String> = traceback
+                .iter()
+                .map(|l| ctx.redactor.redact_str(l))
+                .collect();
+            if !lines.is_empty() {
+                lines.push(
+                    "\nDuring handling of the above exception, another exception occurred:\n\n"
+                        .into(),
+                );
+            }
+            lines.extend(Entry::exception_for(&ctx.redactor.redact_str(&message)));
+            (Value::Null, EntryStatus::Failed, Some(lines))
+        }
         Ended::TimedOut(message) => {
             extra.cancelled = Some(CancelReason::Timeout);
             (
@@ -118,6 +163,17 @@ pub(super) async fn execute(
     {
         pause_for(ctx, d, cancel).await;
     }
+    if controlled {
+        python::hooks(
+            ctx,
+            Level::Activity,
+            ControlScope::After,
+            &activity.controls,
+            &activity.document,
+            || serde_json::to_value(&entry).unwrap_or(Value::Null),
+        )
+        .await;
+    }
     entry
 }
 
@@ -129,6 +185,10 @@ pub(super) fn report(
     activity: &Activity,
     entry: &Entry,
 ) {
+    if matches!(phase, Phase::Method | Phase::Rollbacks) && python::has_controls(ctx) {
+        let value = serde_json::to_value(entry).unwrap_or(Value::Null);
+        ctx.python.record(phase == Phase::Rollbacks, value);
+    }
     ctx.events.emit(RunEvent::ActivityFinished {
         phase,
         seq,
@@ -153,7 +213,17 @@ async fn run_provider(ctx: &RunContext, activity: &Activity, cancel: &Cancellati
     if cancel.is_cancelled() {
         return Ended::Cancelled(ctx.cancel_reason().unwrap_or(CancelReason::Signal));
     }
-    let call = provider::call(ctx, activity);
+    let call = async {
+        match &activity.provider {
+            Provider::Python(p) => python::call(ctx, p, None).await,
+            _ => provider::call(ctx, activity)
+                .await
+                .map_err(|message| python::Failure {
+                    message,
+                    traceback: Vec::new(),
+                }),
+        }
+    };
     let timeout = provider_timeout(activity);
     let limited = async {
         match timeout {
@@ -167,7 +237,7 @@ async fn run_provider(ctx: &RunContext, activity: &Activity, cancel: &Cancellati
     tokio::select! {
         r = limited => match r {
             Ok(v) => Ended::Output(v),
-            Err(Some(message)) => Ended::Failed(format!("activity \"{}\": {message}", activity.name)),
+            Err(Some(f)) => Ended::Failed(format!("activity \"{}\": {}", activity.name, f.message), f.traceback),
             Err(None) => Ended::TimedOut(format!(
                 "activity \"{}\": timed out after {} s",
                 activity.name,

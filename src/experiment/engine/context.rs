@@ -43,6 +43,8 @@ pub struct RunSettings {
     pub env_overlay: Vec<(String, String)>,
     /// Where the ledger lives (faults refuse to run without it).
     pub state: Option<super::faults::StateConfig>,
+    /// The interpreter for python providers and controls (`None`: none was chosen).
+    pub python: Option<crate::experiment::python::Interpreter>,
 }
 
 impl Default for RunSettings {
@@ -60,6 +62,7 @@ impl Default for RunSettings {
             cwd: PathBuf::from("."),
             env_overlay: Vec::new(),
             state: None,
+            python: None,
         }
     }
 }
@@ -95,6 +98,8 @@ pub(super) struct RunContext {
     pub run_deadline: jiff::Timestamp,
     /// The run's faults and their ledger.
     pub faults: super::faults::FaultBook,
+    /// Python providers and controls.
+    pub python: super::python::PythonScope,
 }
 
 impl RunContext {
@@ -104,6 +109,7 @@ impl RunContext {
         substitutions: Substitutions,
         redactor: Redactor,
         events: Events,
+        python: super::python::PythonScope,
     ) -> Arc<Self> {
         Arc::new(RunContext {
             run_deadline: jiff::Timestamp::now()
@@ -120,6 +126,7 @@ impl RunContext {
             rollback_cancel: CancellationToken::new(),
             run_id: uuid::Uuid::new_v4().to_string(),
             faults: super::faults::FaultBook::default(),
+            python,
         })
     }
 

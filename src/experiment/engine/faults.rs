@@ -105,7 +105,9 @@ pub(super) async fn run(
             announce(ctx, activity, &selection);
             fault::process::resume(&victims).map_err(|e| e.to_string())
         }
-        Func::Probe(_) => Err(format!("{} is a probe, not a fault", func.name())),
+        Func::Probe(_) | Func::Action(Action::FileRename | Action::FileRemove) => {
+            Err(format!("{} is not a fault", func.name()))
+        }
     }
 }
 

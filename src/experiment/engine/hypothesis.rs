@@ -3,10 +3,15 @@
 use tokio_util::sync::CancellationToken;
 
 use super::activity::{execute, report};
+use serde_json::{Value, json};
+
 use super::context::RunContext;
+use super::python;
 use super::tolerance;
 use crate::experiment::event::{Entry, EntryStatus, Phase, ProbeVerdict, RunEvent};
+use crate::experiment::model::ControlScope;
 use crate::experiment::model::{Activity, Hypothesis};
+use crate::experiment::python::controls::Level;
 
 /// Runs the hypothesis probes in order, stopping at the first unmet or errored one; reports each
 /// probe, then the pass. Returns the worst verdict (`Met` when there are no probes).
@@ -16,15 +21,35 @@ pub(super) async fn check(
     phase: Phase,
     cancel: &CancellationToken,
 ) -> ProbeVerdict {
+    python::hooks(
+        ctx,
+        Level::Hypothesis,
+        ControlScope::Before,
+        &hypothesis.controls,
+        &hypothesis.document,
+        || Value::Null,
+    )
+    .await;
     let mut worst = ProbeVerdict::Met;
+    let mut probes = Vec::new();
     for (seq, probe) in hypothesis.probes.iter().enumerate() {
         let (entry, verdict) = judged_probe(ctx, probe, phase, seq, cancel).await;
         report(ctx, phase, seq, probe, &entry);
+        probes.push(entry);
         worst = verdict;
         if verdict != ProbeVerdict::Met {
             break;
         }
     }
+    python::hooks(
+        ctx,
+        Level::Hypothesis,
+        ControlScope::After,
+        &hypothesis.controls,
+        &hypothesis.document,
+        || json!({"steady_state_met": worst == ProbeVerdict::Met, "probes": probes}),
+    )
+    .await;
     ctx.events.emit(RunEvent::HypothesisChecked {
         phase,
         result: worst,

@@ -10,16 +10,21 @@ use tokio_util::sync::CancellationToken;
 
 use super::activity::{execute, report};
 use super::context::{self, Interrupt, RunContext, RunSettings};
-use super::{faults, hypothesis, watch};
+use super::python::PythonScope;
+use super::{faults, hypothesis, python, watch};
 use crate::experiment::configure::{self, ConfigureError};
 use crate::experiment::dispatcher::Events;
 use crate::experiment::event::{
     EntryStatus, Interruption, InterruptionKind, Phase, RunEvent, RunStatus, Verdict, host_name,
     host_platform,
 };
+use crate::experiment::model::ControlScope;
 use crate::experiment::model::{Activity, ConfigValue, Experiment, Provider, RollbackStrategy};
+use crate::experiment::python::controls::Level;
+use crate::experiment::python::{Interpreter, Pool};
 use crate::experiment::redact::{Redactor, redact_inline_secrets};
 use crate::experiment::substitute::Substitutions;
+use std::path::Path;
 
 /// Failures that stop a run before it starts (no journal is written).
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +53,12 @@ pub async fn run(
     let resolved = configure::resolve(&experiment, env)?;
     let mut configuration = resolved.configuration;
     let redactor = Redactor::new(resolved.secret_values.clone());
+    let interpreter = settings
+        .python
+        .clone()
+        .unwrap_or_else(|| Interpreter::choose(None, env, &settings.cwd));
+    // Started on the first Python call only: experiments without Python never start one.
+    let pool = Arc::new(Pool::new(interpreter.path().map(Path::to_path_buf)));
     let dynamic: Vec<(String, Activity)> = experiment
         .configuration
         .iter()
@@ -63,6 +74,7 @@ pub async fn run(
             Substitutions::new(&configuration, &resolved.secrets),
             Redactor::new(resolved.secret_values.clone()),
             events.clone(),
+            PythonScope::new(pool.clone(), &configuration, &resolved.secrets),
         );
         for (name, activity) in dynamic {
             match dynamic_value(&ctx, &activity).await {
@@ -82,8 +94,18 @@ pub async fn run(
         // Every lease needs a deadline: without --max-duration a run with faults is capped at 1 h.
         settings.max_duration = Some(context::DEFAULT_FAULT_DEADLINE);
     }
-    let ctx = RunContext::new(experiment, settings, substitutions, redactor, events);
-    Ok(run_started(ctx, interrupts).await)
+    let python = PythonScope::new(pool.clone(), &configuration, &resolved.secrets);
+    let ctx = RunContext::new(
+        experiment,
+        settings,
+        substitutions,
+        redactor,
+        events,
+        python,
+    );
+    let report = run_started(ctx, interrupts).await;
+    pool.shutdown().await;
+    Ok(report)
 }
 
 /// Whether any activity is a builtin fault.
@@ -115,7 +137,7 @@ async fn dynamic_value(ctx: &RunContext, activity: &Activity) -> Result<Value, S
             Ok(Value::String(stdout.trim().to_string()))
         }
         Provider::Http(_) => Ok(entry.output.get("body").cloned().unwrap_or(Value::Null)),
-        Provider::Builtin(_) => Ok(entry.output),
+        Provider::Builtin(_) | Provider::Python(_) => Ok(entry.output),
     }
 }
 
@@ -149,6 +171,16 @@ async fn run_started(
         version: env!("CARGO_PKG_VERSION").into(),
     });
     let listener = tokio::spawn(listen_for_interrupts(ctx.clone(), interrupts));
+    python::configure(&ctx).await;
+    python::hooks(
+        &ctx,
+        Level::Experiment,
+        ControlScope::Before,
+        &ctx.experiment.controls,
+        &ctx.experiment.document,
+        || Value::Null,
+    )
+    .await;
 
     let strategy = ctx.hypothesis_strategy();
     if ctx.fail_fast() && !strategy.during() {
@@ -205,12 +237,44 @@ async fn run_started(
     // first (a failed revert is reported as an event and counts in the verdict).
     faults::revert_all(&ctx).await;
     if should_roll_back(&ctx) {
+        hooks_around_rollbacks(&ctx, ControlScope::Before).await;
         run_rollbacks(&ctx).await;
+        hooks_around_rollbacks(&ctx, ControlScope::After).await;
     }
+    python::hooks(
+        &ctx,
+        Level::Experiment,
+        ControlScope::After,
+        &ctx.experiment.controls,
+        &ctx.experiment.document,
+        || {
+            let verdict = ctx.state(|s| s.verdict());
+            serde_json::json!({
+                "status": verdict.status,
+                "deviated": verdict.deviated,
+                "run": ctx.python.run_entries(),
+                "rollbacks": ctx.python.rollback_entries(),
+            })
+        },
+    )
+    .await;
+    python::cleanup(&ctx).await;
     listener.abort();
     RunReport {
         verdict: ctx.events.finish_run(ctx.redactor.count()),
     }
+}
+
+async fn hooks_around_rollbacks(ctx: &RunContext, scope: ControlScope) {
+    python::hooks(
+        ctx,
+        Level::Rollback,
+        scope,
+        &ctx.experiment.controls,
+        &ctx.experiment.document,
+        || ctx.python.rollback_entries(),
+    )
+    .await;
 }
 
 /// First interrupt: record it and stop the method. Any later one: stop the rollbacks too.
@@ -273,6 +337,15 @@ async fn run_method(ctx: &Arc<RunContext>, during: Option<&crate::experiment::mo
     ctx.events.emit(RunEvent::PhaseStarted {
         phase: Phase::Method,
     });
+    python::hooks(
+        ctx,
+        Level::Method,
+        ControlScope::Before,
+        &ctx.experiment.controls,
+        &ctx.experiment.document,
+        || Value::Null,
+    )
+    .await;
     let stop_watchers = CancellationToken::new();
     let mut watchers = JoinSet::new();
     if let Some(h) = during {
@@ -332,6 +405,15 @@ async fn run_method(ctx: &Arc<RunContext>, during: Option<&crate::experiment::mo
     }
     stop_watchers.cancel();
     while watchers.join_next().await.is_some() {}
+    python::hooks(
+        ctx,
+        Level::Method,
+        ControlScope::After,
+        &ctx.experiment.controls,
+        &ctx.experiment.document,
+        || ctx.python.run_entries(),
+    )
+    .await;
 }
 
 /// Spec §6.3: our `default` plays rollbacks whenever a method action started, otherwise as CTK

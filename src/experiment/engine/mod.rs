@@ -7,6 +7,7 @@ mod faults;
 mod hypothesis;
 mod lifecycle;
 mod provider;
+mod python;
 mod selection;
 mod tolerance;
 mod watch;

@@ -19,7 +19,7 @@ pub(super) fn provider_timeout(activity: &Activity) -> Option<f64> {
     let provider = match &activity.provider {
         Provider::Process(p) => p.timeout,
         Provider::Builtin(b) => b.timeout,
-        Provider::Http(_) => None,
+        Provider::Http(_) | Provider::Python(_) => None,
     };
     match (activity.timeout, provider) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -111,6 +111,9 @@ pub(super) async fn call(ctx: &RunContext, activity: &Activity) -> Result<Value,
             .await
         }
         Provider::Builtin(b) => call_builtin(b.func, &subs.value(&b.arguments)).await,
+        Provider::Python(p) => super::python::call(ctx, p, None)
+            .await
+            .map_err(|f| f.message),
     }
 }
 

@@ -48,7 +48,7 @@ pub async fn preview(
             let (_, selection) = resume_victims(args, &selecting).await?;
             Ok(Some(selection))
         }
-        Func::Probe(_) => Ok(None),
+        Func::Probe(_) | Func::Action(Action::FileRename | Action::FileRemove) => Ok(None),
     };
     picked?.ok_or_else(|| format!("{} takes no targets", func.name()))
 }

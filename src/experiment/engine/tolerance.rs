@@ -52,6 +52,9 @@ pub(super) async fn judge(
                     }
                     Ok(call_builtin(b.func, &args).await.is_ok_and(|v| truthy(&v)))
                 }
+                Provider::Python(p) => Ok(super::python::call(ctx, p, Some(output))
+                    .await
+                    .is_ok_and(|v| truthy(&v))),
                 // CTK cannot run non-python tolerance probes; http ones are always met (validated with a warning).
                 _ => Ok(true),
             };

@@ -4,11 +4,11 @@
 use std::collections::{HashMap, HashSet};
 
 use super::checker::{Checker, is_placeholder, join, number};
+use super::controls::controls;
 use super::provider::provider;
 use super::tolerance::tolerance;
-use super::top::warn_controls;
 use crate::experiment::diagnostic::{Diagnostic, nearest};
-use crate::experiment::model::{Activity, ActivityKind, DryMode, Provider, Seconds};
+use crate::experiment::model::{Activity, ActivityKind, DryMode, Provider, Seconds, Tolerance};
 use crate::experiment::source::Node;
 
 /// Every key an activity may have.
@@ -33,6 +33,8 @@ pub(super) const ACTIVITY_KEYS: &[&str] = &[
 pub(super) struct Definitions {
     hypothesis: HashMap<String, Activity>,
     method: HashMap<String, Activity>,
+    /// Names of activities that exist but did not validate (their errors are already reported).
+    invalid: HashSet<String>,
 }
 
 impl Definitions {
@@ -60,6 +62,8 @@ pub(super) enum Item {
         /// The ref's node (for positions).
         node: Node,
         path: String,
+        /// A hypothesis ref carries its own tolerance (Chaos Toolkit judges the ref's, not the target's).
+        tolerance: Option<Box<Tolerance>>,
     },
 }
 
@@ -84,6 +88,9 @@ pub(super) fn activity_list(
     for (i, item) in items.iter().enumerate() {
         let p = format!("{path}[{i}]");
         let Some(parsed) = activity(c, item, &p, hypothesis) else {
+            if let Some(name) = item.get("name").and_then(Node::as_str) {
+                defs.invalid.insert(name.to_string());
+            }
             continue;
         };
         if let Item::Activity(a) = &parsed {
@@ -113,12 +120,21 @@ pub(super) fn resolve_refs(
         .into_iter()
         .filter_map(|item| match item {
             Item::Activity(a) => Some(*a),
-            Item::Ref { name, node, path } => match defs.get(&name) {
+            Item::Ref {
+                name,
+                node,
+                path,
+                tolerance,
+            } => match defs.get(&name) {
                 Some(a) => {
                     let mut a = a.clone();
                     a.location = path;
+                    if let Some(t) = tolerance {
+                        a.tolerance = Some(*t);
+                    }
                     Some(a)
                 }
+                None if defs.invalid.contains(&name) => None,
                 None => {
                     let mut d = Diagnostic::error(
                         c.file,
@@ -141,23 +157,31 @@ pub(super) fn resolve_refs(
 pub(super) fn activity(c: &mut Checker, n: &Node, path: &str, hypothesis: bool) -> Option<Item> {
     let n = c.mapping(n, path)?;
     if let Some(r) = n.get("ref") {
-        if hypothesis {
-            c.error(
-                r,
-                &join(path, "ref"),
-                "refs are allowed in method, rollbacks and safeguards, not in the hypothesis",
-            );
-            return None;
-        }
+        let tolerance = if hypothesis {
+            match n.get("tolerance") {
+                Some(t) => tolerance(c, t, &join(path, "tolerance"), None).map(Box::new),
+                None => {
+                    c.error(
+                        n,
+                        path,
+                        "a hypothesis probe needs a tolerance (a ref carries its own)",
+                    );
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let name = c.non_empty_str(r, &join(path, "ref"))?;
         return Some(Item::Ref {
             name,
             node: n.clone(),
             path: path.to_string(),
+            tolerance,
         });
     }
     c.unknown_keys(n, path, "activity", ACTIVITY_KEYS);
-    warn_controls(c, n, path);
+    let controls = controls(c, n, path);
     let kind = match n.get("type") {
         None => {
             c.error(n, path, "missing required key \"type\" (probe or action)");
@@ -190,7 +214,14 @@ pub(super) fn activity(c: &mut Checker, n: &Node, path: &str, hypothesis: bool) 
             }
         },
     };
-    let name = c.required_str(n, "name", path);
+    let name = match path.strip_prefix("configuration.") {
+        // Chaos Toolkit's dynamic configuration probes need no name; the key names them.
+        Some(key) => Some(
+            c.optional_str(n, "name", path)
+                .unwrap_or_else(|| key.to_string()),
+        ),
+        None => c.required_str(n, "name", path),
+    };
     let dry = dry_mode(c, n, path);
     let provider = match n.get("provider") {
         None => {
@@ -231,6 +262,7 @@ pub(super) fn activity(c: &mut Checker, n: &Node, path: &str, hypothesis: bool) 
         tolerance,
         dry,
         duration,
+        controls,
         document: n.to_json(),
         location: path.to_string(),
     })))

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use super::ValidateOptions;
-use crate::experiment::diagnostic::{Diagnostic, nearest};
+use crate::experiment::diagnostic::{Diagnostic, Span, nearest};
 use crate::experiment::source::{Node, NodeValue};
 use crate::experiment::substitute::braced_names;
 
@@ -16,6 +16,27 @@ pub(super) struct Checker<'a> {
     pub declared: HashSet<String>,
     /// Whether the experiment declares configuration or secrets.
     pub has_config: bool,
+    /// Python functions and control modules to check in the interpreter after the tree pass.
+    pub python_uses: Vec<PythonUse>,
+}
+
+/// A python provider (or control module) found in the tree, checked through the worker at the end.
+#[derive(Debug, Clone)]
+pub(super) struct PythonUse {
+    pub module: String,
+    /// The function; unused for controls.
+    pub func: String,
+    pub path: String,
+    pub span: Span,
+    pub module_span: Span,
+    pub func_span: Span,
+    /// Argument names with their key positions.
+    pub arguments: Vec<(String, Span)>,
+    pub arguments_span: Option<Span>,
+    /// False when a dry mode means it never executes.
+    pub runs: bool,
+    /// A control module (a missing one is a warning: CTK carries on without it).
+    pub control: bool,
 }
 
 impl<'a> Checker<'a> {
@@ -26,6 +47,7 @@ impl<'a> Checker<'a> {
             diagnostics: Vec::new(),
             declared: HashSet::new(),
             has_config: false,
+            python_uses: Vec::new(),
         }
     }
 

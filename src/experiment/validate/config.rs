@@ -94,7 +94,10 @@ fn config_value(c: &mut Checker, v: &Node, path: &str) -> Option<ConfigValue> {
                 c.error(
                     v,
                     path,
-                    format!("environment variable {key} is not set and has no default"),
+                    format!(
+                        "environment variable {key} is not set and has no default; set it, add a default, or give the value with --var {name}=VALUE or --var-file",
+                        name = path.strip_prefix("configuration.").unwrap_or(path)
+                    ),
                 );
             }
             Some(ConfigValue::Env {

@@ -2,9 +2,10 @@
 
 use std::path::PathBuf;
 
-use super::{checker, top};
+use super::{checker, python, top};
 use crate::experiment::diagnostic::Diagnostic;
 use crate::experiment::model::{DryMode, Experiment};
+use crate::experiment::python::Interpreter;
 use crate::experiment::source::Node;
 
 /// What validation needs from the outside world.
@@ -16,6 +17,8 @@ pub struct ValidateOptions {
     pub dry: Option<DryMode>,
     /// Environment variables visible to the run (process env plus `.env` var files).
     pub env: std::collections::HashMap<String, String>,
+    /// The interpreter python providers and controls are checked in; `None` skips those checks.
+    pub python: Option<Interpreter>,
 }
 
 impl ValidateOptions {
@@ -25,6 +28,7 @@ impl ValidateOptions {
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
             dry: None,
             env: std::env::vars().collect(),
+            python: None,
         }
     }
 }
@@ -42,6 +46,7 @@ pub struct Validated {
 pub fn validate(root: &Node, file: &str, options: &ValidateOptions) -> Validated {
     let mut c = checker::Checker::new(file, options);
     let experiment = top::experiment(&mut c, root);
+    python::check_uses(&mut c, options.python.as_ref());
     let mut diagnostics = c.into_diagnostics();
     diagnostics.sort_by_key(|d| (d.line, d.column));
     let experiment = experiment.filter(|_| !diagnostics.iter().any(Diagnostic::is_error));

@@ -5,9 +5,11 @@
 mod activity;
 mod checker;
 mod config;
+mod controls;
 mod entry;
 mod extension;
 mod provider;
+mod python;
 mod tolerance;
 mod top;
 

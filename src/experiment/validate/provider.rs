@@ -1,14 +1,15 @@
-//! Providers: `process`, `http`, `python` (aliases or a clear refusal), `builtin`.
+//! Providers: `process`, `http`, `python` (native aliases, else the Python worker), `builtin`.
 
 use serde_json::Value;
 
+use super::checker::PythonUse;
 use super::checker::{Checker, join, number};
-use crate::builtin::{Func, python_alias, python_suggestion};
+use crate::builtin::{Func, python_alias};
 use crate::experiment::diagnostic::{Diagnostic, nearest};
 use crate::experiment::executable::resolve_executable;
 use crate::experiment::model::{
     ActivityKind, BuiltinProvider, DryMode, HttpProvider, ProcessArguments, ProcessProvider,
-    Provider,
+    Provider, PythonProvider,
 };
 use crate::experiment::source::{Node, NodeValue};
 
@@ -240,16 +241,34 @@ fn python(c: &mut Checker, n: &Node, path: &str, never_runs: bool) -> Option<Pro
     );
     let module = c.required_str(n, "module", path)?;
     let func = c.required_str(n, "func", path)?;
-    let arguments = n
-        .get("arguments")
-        .map(Node::to_json)
-        .unwrap_or(Value::Object(Default::default()));
+    let args_node = n.get("arguments").filter(|a| !a.is_null());
+    let arguments = match args_node {
+        None => Value::Object(Default::default()),
+        Some(a) if a.entries().is_some() => {
+            if c.has_config {
+                c.check_placeholders(a, &join(path, "arguments"));
+            }
+            a.to_json()
+        }
+        Some(a) => {
+            c.error(
+                a,
+                &join(path, "arguments"),
+                format!(
+                    "expected a mapping of keyword arguments, got {}",
+                    a.type_name()
+                ),
+            );
+            return None;
+        }
+    };
+    let secrets = secret_groups(c, n, path);
     if let Some(alias) = python_alias(&module, &func, &arguments) {
         c.warn(
             n,
             path,
             format!(
-                "python function {module}.{func} runs as the builtin {} (same output)",
+                "python function {module}.{func} runs natively as the builtin {} (same output)",
                 alias.func.name()
             ),
         );
@@ -257,23 +276,57 @@ fn python(c: &mut Checker, n: &Node, path: &str, never_runs: bool) -> Option<Pro
             func: alias.func,
             arguments: alias.arguments,
             timeout: None,
+            python: Some(format!("{module}.{func}")),
         }));
     }
-    let hint = python_suggestion(&module, &func)
-        .map(|s| format!("; consider builtin {s}"))
-        .unwrap_or_default();
-    let message = format!("python function {module}.{func} cannot run (no Python runtime){hint}");
-    if never_runs {
-        c.warn(n, path, format!("{message}; it is skipped by the dry mode"));
-        // Never executed (dry); a harmless placeholder keeps the activity in the journal.
-        return Some(Provider::Builtin(BuiltinProvider {
-            func: Func::Probe(crate::builtin::Probe::FileExists),
-            arguments: serde_json::json!({"path": "/"}),
-            timeout: None,
-        }));
-    }
-    c.error(n, path, message);
-    None
+    let names: Vec<(String, crate::experiment::diagnostic::Span)> = args_node
+        .and_then(Node::entries)
+        .unwrap_or_default()
+        .iter()
+        .map(|(k, _)| (k.name.clone(), k.span))
+        .collect();
+    c.python_uses.push(PythonUse {
+        module: module.clone(),
+        func: func.clone(),
+        path: path.to_string(),
+        span: n.span,
+        module_span: n.get("module").map_or(n.span, |m| m.span),
+        func_span: n.get("func").map_or(n.span, |f| f.span),
+        arguments: names,
+        arguments_span: args_node.map(|a| a.span),
+        runs: !never_runs,
+        control: false,
+    });
+    Some(Provider::Python(PythonProvider {
+        module,
+        func,
+        arguments,
+        secrets,
+    }))
+}
+
+/// `provider.secrets`: a list of secret group names (CTK merges them into `secrets`).
+fn secret_groups(c: &mut Checker, n: &Node, path: &str) -> Option<Vec<String>> {
+    let s = n.get("secrets").filter(|s| !s.is_null())?;
+    let sp = join(path, "secrets");
+    let Some(items) = s.as_seq() else {
+        c.error(
+            s,
+            &sp,
+            format!(
+                "expected a list of secret group names, got {}",
+                s.type_name()
+            ),
+        );
+        return None;
+    };
+    Some(
+        items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, g)| c.non_empty_str(g, &format!("{sp}[{i}]")))
+            .collect(),
+    )
 }
 
 fn builtin(c: &mut Checker, n: &Node, path: &str) -> Option<Provider> {
@@ -336,5 +389,6 @@ fn builtin(c: &mut Checker, n: &Node, path: &str) -> Option<Provider> {
         func,
         arguments,
         timeout,
+        python: None,
     }))
 }

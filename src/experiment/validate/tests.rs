@@ -151,23 +151,185 @@ fn http_traps_warn() {
     assert!(v.experiment.is_some());
 }
 
+fn check_with_python(text: &str, python: crate::experiment::python::Interpreter) -> Validated {
+    let parsed = parse(text, Format::Yaml, "exp.yaml").unwrap();
+    let mut options = ValidateOptions::from_process();
+    options.python = Some(python);
+    validate(&parsed.root, "exp.yaml", &options)
+}
+
+fn system_python() -> crate::experiment::python::Interpreter {
+    let cwd = std::env::current_dir().unwrap();
+    crate::experiment::python::Interpreter::choose(None, &|k| std::env::var(k).ok(), &cwd)
+}
+
 #[test]
-fn python_is_refused_with_its_name_unless_aliased_or_dry() {
+fn python_providers_become_python_calls_unless_aliased() {
     let v = check(
-        "title: t\ndescription: d\nmethod:\n  - type: action\n    name: k\n    provider: {type: python, module: chaosk8s.pod.actions, func: terminate_pods}\n",
-    );
-    let e = &errors(&v)[0];
-    assert!(e.contains("python function chaosk8s.pod.actions.terminate_pods cannot run (no Python runtime); consider builtin"), "{e}");
-    let v = check(
-        "title: t\ndescription: d\nmethod:\n  - type: probe\n    name: k\n    dry: probes\n    provider: {type: python, module: x, func: y}\n",
+        "title: t\ndescription: d\nmethod:\n  - type: action\n    name: k\n    provider: {type: python, module: chaosk8s.pod.actions, func: terminate_pods, secrets: [k8s]}\nrollbacks: []\n",
     );
     assert!(errors(&v).is_empty(), "{:?}", errors(&v));
+    assert!(
+        !messages(&v).iter().any(|m| m.contains("consider builtin")),
+        "{:?}",
+        messages(&v)
+    );
+    let exp = v.experiment.expect("valid");
+    match &exp.method[0].provider {
+        Provider::Python(p) => {
+            assert_eq!(p.module, "chaosk8s.pod.actions");
+            assert_eq!(p.secrets, Some(vec!["k8s".to_string()]));
+        }
+        other => panic!("{other:?}"),
+    }
     let v = check(
         "title: t\ndescription: d\nmethod:\n  - type: probe\n    name: e\n    provider: {type: python, module: os.path, func: exists, arguments: {path: /tmp}}\n",
     );
     let exp = v.experiment.expect("aliased");
     assert!(
-        matches!(&exp.method[0].provider, Provider::Builtin(b) if b.func == crate::builtin::Func::Probe(crate::builtin::Probe::FileExists))
+        matches!(&exp.method[0].provider, Provider::Builtin(b) if b.func == crate::builtin::Func::Probe(crate::builtin::Probe::FileExists) && b.python.as_deref() == Some("os.path.exists"))
+    );
+}
+
+#[test]
+fn python_functions_are_imported_and_bound_in_the_interpreter() {
+    let python = system_python();
+    if python.path().is_err() {
+        eprintln!("SKIPPED: no python3 on PATH");
+        return;
+    }
+    let v = check_with_python(
+        "title: t\ndescription: d\nmethod:\n  - type: action\n    name: k\n    provider: {type: python, module: chaosk8s.pod.actions, func: terminate_pods}\n  - type: probe\n    name: j\n    provider:\n      type: python\n      module: shutil\n      func: copyfile\n      arguments: {src: a, dts: b}\n  - type: probe\n    name: m\n    provider: {type: python, module: json, func: dumps}\n  - type: probe\n    name: f\n    provider: {type: python, module: json, func: dump}\n  - type: probe\n    name: n\n    provider: {type: python, module: json, func: lods, arguments: {s: '1'}}\n",
+        python,
+    );
+    let e = errors(&v);
+    assert!(
+        e.iter().any(
+            |m| m.starts_with("exp.yaml:6:38: error: method[0].provider.module:")
+                && m.contains("chaosk8s.pod.actions is not installed")
+                && m.contains("pip install chaostoolkit-kubernetes")
+        ),
+        "{e:?}"
+    );
+    assert!(
+        e.iter().any(
+            |m| m.starts_with("exp.yaml:13:27: error: method[1].provider.arguments.dts:")
+                && m.contains("did you mean \"dst\"")
+        ),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.contains("method[2].provider") && m.contains("needs the argument \"obj\"")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.contains("method[3].provider") && m.contains("needs the argument \"fp\"")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter().any(|m| m.contains("method[4].provider.func")
+            && m.contains("no function \"lods\"")
+            && m.contains("did you mean \"loads\"")),
+        "{e:?}"
+    );
+    assert_eq!(e.len(), 6, "{e:?}");
+}
+
+#[test]
+fn a_missing_interpreter_is_said_once_with_the_fix() {
+    let cwd = std::env::current_dir().unwrap();
+    let env = |k: &str| (k == "MONKEYWRENCH_PYTHON").then(|| "/nonexistent".to_string());
+    let missing = crate::experiment::python::Interpreter::choose(None, &env, &cwd);
+    let v = check_with_python(
+        "title: t\ndescription: d\nmethod:\n  - type: probe\n    name: a\n    provider: {type: python, module: m, func: f}\n  - type: probe\n    name: b\n    provider: {type: python, module: m, func: g}\n",
+        missing.clone(),
+    );
+    let e = errors(&v);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].contains("MONKEYWRENCH_PYTHON=/nonexistent")
+            && e[0].contains("--python PATH")
+            && e[0].contains("virtualenv"),
+        "{e:?}"
+    );
+    let dry = check_with_python(
+        "title: t\ndescription: d\nmethod:\n  - type: probe\n    name: a\n    dry: probes\n    provider: {type: python, module: m, func: f}\n",
+        missing,
+    );
+    assert!(errors(&dry).is_empty(), "{:?}", messages(&dry));
+    assert_eq!(dry.diagnostics.len(), 1);
+}
+
+#[test]
+fn chaos_toolkit_rules_only_hypothesis_refs_nameless_dynamic_configuration() {
+    let v = check(
+        "title: t\ndescription: d\nconfiguration:\n  token:\n    type: probe\n    provider: {type: process, path: echo, arguments: [x]}\nsteady-state-hypothesis:\n  title: h\n  probes:\n    - ref: p\n      tolerance: 0\nmethod:\n  - type: probe\n    name: p\n    provider: {type: process, path: 'true'}\n",
+    );
+    assert!(errors(&v).is_empty(), "{:?}", messages(&v));
+    let exp = v.experiment.expect("valid");
+    let h = exp.hypothesis.unwrap();
+    assert_eq!(h.probes.len(), 1);
+    assert_eq!(h.probes[0].name, "p");
+    assert!(h.probes[0].tolerance.is_some());
+    let no_tolerance = check(
+        "title: t\ndescription: d\nsteady-state-hypothesis:\n  title: h\n  probes:\n    - ref: p\nmethod:\n  - type: probe\n    name: p\n    provider: {type: process, path: 'true'}\n",
+    );
+    assert!(
+        errors(&no_tolerance)[0].contains("needs a tolerance"),
+        "{:?}",
+        errors(&no_tolerance)
+    );
+    let broken_target = check(
+        "title: t\ndescription: d\nmethod:\n  - type: probe\n    name: p\n    provider: {type: process, path: /no/such/exe}\n  - ref: p\n",
+    );
+    let e = errors(&broken_target);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(!e[0].contains("names no hypothesis probe"), "{e:?}");
+    let unset = check(
+        "title: t\ndescription: d\nconfiguration:\n  url: {type: env, key: MW_TEST_UNSET}\nmethod: []\n",
+    );
+    assert!(
+        errors(&unset)[0].contains("--var url=VALUE or --var-file"),
+        "{:?}",
+        errors(&unset)
+    );
+}
+
+#[test]
+fn python_actions_without_rollbacks_are_warned_about_and_controls_parse() {
+    let v = check(
+        "title: t\ndescription: d\ncontrols:\n  - name: rec\n    provider: {type: python, module: ctl}\n    scope: before\nmethod:\n  - type: action\n    name: a\n    controls:\n      - ref: rec\n    provider: {type: python, module: m, func: f}\n",
+    );
+    assert!(errors(&v).is_empty(), "{:?}", messages(&v));
+    assert!(
+        messages(&v).iter().any(|m| m.starts_with(
+            "exp.yaml:8:9: warning: method[0]: python action m.f is not in monkeywrench's ledger"
+        )),
+        "{:?}",
+        messages(&v)
+    );
+    let exp = v.experiment.unwrap();
+    assert_eq!(exp.controls[0].module.as_deref(), Some("ctl"));
+    assert_eq!(
+        exp.controls[0].scope,
+        Some(crate::experiment::model::ControlScope::Before)
+    );
+    assert!(exp.method[0].controls[0].is_ref);
+    let bad = check(
+        "title: t\ndescription: d\ncontrols:\n  - name: rec\n    scope: befor\n    provider: {type: python}\nmethod: []\n",
+    );
+    let e = errors(&bad);
+    assert!(
+        e.iter()
+            .any(|m| m.contains("controls[0].scope") && m.contains("did you mean \"before\"")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.contains("controls[0].provider") && m.contains("module")),
+        "{e:?}"
     );
 }
 
@@ -370,5 +532,28 @@ fn fault_targets_signals_and_blast_radius_are_checked_early() {
         errors(&kill_with_duration)
             .iter()
             .any(|e| e.contains("duration applies only"))
+    );
+}
+
+#[test]
+fn a_missing_control_module_is_a_warning_naming_its_package() {
+    let python = system_python();
+    if python.path().is_err() {
+        eprintln!("SKIPPED: no python3 on PATH");
+        return;
+    }
+    let v = check_with_python(
+        "title: t\ndescription: d\ncontrols:\n  - name: reliably\n    provider: {type: python, module: chaosreliably.controls.experiment}\nmethod: []\n",
+        python,
+    );
+    assert!(errors(&v).is_empty(), "{:?}", messages(&v));
+    let m = messages(&v);
+    assert!(
+        m.iter().any(
+            |x| x.starts_with("exp.yaml:5:38: warning: controls[0].provider.module:")
+                && x.contains("pip install chaostoolkit-reliably")
+                && x.contains("without this control")
+        ),
+        "{m:?}"
     );
 }

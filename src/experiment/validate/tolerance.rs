@@ -173,7 +173,7 @@ fn object(
                     );
                     Some(Tolerance::Probe(a))
                 }
-                Provider::Builtin(_) => Some(Tolerance::Probe(a)),
+                Provider::Builtin(_) | Provider::Python(_) => Some(Tolerance::Probe(a)),
             }
         }
         other => {

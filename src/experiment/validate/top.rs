@@ -3,10 +3,10 @@
 
 use super::activity::{Definitions, Item, activity_list, resolve_refs};
 use super::checker::{Checker, join};
-use super::{config, extension};
+use super::{config, controls, extension};
 use crate::experiment::diagnostic::nearest;
 use crate::experiment::model::{
-    Experiment, Hypothesis, HypothesisStrategy, RollbackStrategy, Runtime,
+    ActivityKind, Experiment, Hypothesis, HypothesisStrategy, Provider, RollbackStrategy, Runtime,
 };
 use crate::experiment::source::Node;
 
@@ -39,7 +39,7 @@ pub(super) fn experiment(c: &mut Checker, root: &Node) -> Option<Experiment> {
     let tags = tags(c, root);
     check_extensions(c, root);
     check_contributions(c, root);
-    warn_controls(c, root, "");
+    let controls = controls::controls(c, root, "");
 
     let (configuration, secrets) = config::configuration_and_secrets(c, root);
     if let Some(t) = root.get("title") {
@@ -64,8 +64,16 @@ pub(super) fn experiment(c: &mut Checker, root: &Node) -> Option<Experiment> {
         .filter(|n| !n.is_null())
         .map(|n| activity_list(c, n, "rollbacks", false, &mut Definitions::default()))
         .unwrap_or_default();
+    // Hypothesis refs resolve like method ones: against every hypothesis probe and method activity.
+    let hypothesis = hypothesis.map(|(h, items)| Hypothesis {
+        probes: resolve_refs(c, items, &defs, "steady-state-hypothesis.probes"),
+        ..h
+    });
     let method = resolve_refs(c, method, &defs, "method");
     let rollbacks = resolve_refs(c, rollbacks, &defs, "rollbacks");
+    if rollbacks.is_empty() {
+        warn_unrevertable(c, root, &method);
+    }
     let safeguards = root
         .get("safeguards")
         .filter(|n| !n.is_null())
@@ -88,8 +96,41 @@ pub(super) fn experiment(c: &mut Checker, root: &Node) -> Option<Experiment> {
         runtime,
         safeguards,
         blast_radius,
+        controls,
         document: root.to_json(),
     })
+}
+
+/// Python actions are outside the ledger: nothing reverts them if the run fails or is killed.
+fn warn_unrevertable(c: &mut Checker, root: &Node, method: &[crate::experiment::model::Activity]) {
+    let items = root
+        .get("method")
+        .and_then(Node::as_seq)
+        .unwrap_or_default();
+    for a in method {
+        let Provider::Python(p) = &a.provider else {
+            continue;
+        };
+        if a.kind != ActivityKind::Action {
+            continue;
+        }
+        let index = a
+            .location
+            .strip_prefix("method[")
+            .and_then(|s| s.strip_suffix(']'))
+            .and_then(|s| s.parse::<usize>().ok());
+        let Some(node) = index.and_then(|i| items.get(i)) else {
+            continue;
+        };
+        c.warn(
+            node,
+            &a.location,
+            format!(
+                "python action {}.{} is not in monkeywrench's ledger (its undo is unknown) and the experiment has no rollbacks: if the run fails or is killed, its effect stays",
+                p.module, p.func
+            ),
+        );
+    }
 }
 
 fn tags(c: &mut Checker, root: &Node) -> Vec<String> {
@@ -156,36 +197,6 @@ fn check_contributions(c: &mut Checker, root: &Node) {
     }
 }
 
-/// Controls are Python hooks in Chaos Toolkit: we run none and say so for each.
-pub(super) fn warn_controls(c: &mut Checker, parent: &Node, path: &str) {
-    let Some(n) = parent.get("controls").filter(|n| !n.is_null()) else {
-        return;
-    };
-    let items: Vec<&Node> = n.as_seq().map(|s| s.iter().collect()).unwrap_or_default();
-    if items.is_empty() {
-        c.warn(
-            n,
-            &join(path, "controls"),
-            "controls are not run by monkeywrench",
-        );
-    }
-    for (i, item) in items.iter().enumerate() {
-        let module = item
-            .get("provider")
-            .and_then(|p| p.get("module"))
-            .and_then(Node::as_str)
-            .unwrap_or("?");
-        let name = item.get("name").and_then(Node::as_str).unwrap_or("?");
-        c.warn(
-            item,
-            &format!("{}[{i}]", join(path, "controls")),
-            format!(
-                "control {name:?} (module {module}) is not run: monkeywrench has no Python runtime"
-            ),
-        );
-    }
-}
-
 fn runtime(c: &mut Checker, root: &Node) -> Runtime {
     let mut rt = Runtime::default();
     let Some(n) = root.get("runtime").filter(|n| !n.is_null()) else {
@@ -204,7 +215,7 @@ fn runtime(c: &mut Checker, root: &Node) -> Runtime {
         c.warn(
             py,
             "runtime.python",
-            "ignored: monkeywrench has no Python runtime",
+            "ignored: python providers run in the interpreter chosen by --python, MONKEYWRENCH_PYTHON or PATH",
         );
     }
     if let Some(h) = n
@@ -298,24 +309,27 @@ fn strategy<T>(
     parsed
 }
 
-fn hypothesis(c: &mut Checker, n: &Node, defs: &mut Definitions) -> Option<Hypothesis> {
+fn hypothesis(
+    c: &mut Checker,
+    n: &Node,
+    defs: &mut Definitions,
+) -> Option<(Hypothesis, Vec<Item>)> {
     let path = "steady-state-hypothesis";
     let n = c.mapping(n, path)?;
     c.unknown_keys(n, path, "hypothesis", &["title", "probes", "controls"]);
-    warn_controls(c, n, path);
+    let controls = controls::controls(c, n, path);
     let title = c.required_str(n, "title", path);
-    let probes = match n.get("probes").filter(|p| !p.is_null()) {
+    let items = match n.get("probes").filter(|p| !p.is_null()) {
         None => Vec::new(),
-        Some(p) => activity_list(c, p, &join(path, "probes"), true, defs)
-            .into_iter()
-            .filter_map(|item| match item {
-                Item::Activity(a) => Some(*a),
-                Item::Ref { .. } => None,
-            })
-            .collect(),
+        Some(p) => activity_list(c, p, &join(path, "probes"), true, defs),
     };
-    Some(Hypothesis {
-        title: title?,
-        probes,
-    })
+    Some((
+        Hypothesis {
+            title: title?,
+            probes: Vec::new(),
+            controls,
+            document: n.to_json(),
+        },
+        items,
+    ))
 }
