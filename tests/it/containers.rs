@@ -11,7 +11,7 @@ use crate::docker_fixture::{DockerFixture, docker, docker_ok};
 use crate::faults::{ledger_json, mw, sigkill, spawn_run, stop_guard};
 use crate::harness::{TempDir, stderr, write};
 
-fn action(name: &str, func: &str, arguments: &str, duration: Option<f64>) -> String {
+pub(crate) fn action(name: &str, func: &str, arguments: &str, duration: Option<f64>) -> String {
     let duration = duration
         .map(|d| format!(r#""duration": {d},"#))
         .unwrap_or_default();
@@ -21,7 +21,7 @@ fn action(name: &str, func: &str, arguments: &str, duration: Option<f64>) -> Str
     )
 }
 
-fn sleep_action(seconds: f64) -> String {
+pub(crate) fn sleep_action(seconds: f64) -> String {
     format!(
         r#"{{"type": "action", "name": "wait", "provider": {{"type": "process", "path": "sleep", "arguments": ["{seconds}"]}}}}"#
     )
@@ -34,7 +34,7 @@ fn experiment(method: &[String]) -> String {
     )
 }
 
-fn journal(dir: &TempDir) -> Value {
+pub(crate) fn journal(dir: &TempDir) -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir.path().join("journal.json")).unwrap())
         .unwrap()
 }

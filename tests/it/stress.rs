@@ -10,38 +10,18 @@ use monkeywrench::target::cgroup::{self, Cgroup};
 use monkeywrench::target::process::ProcessIdentity;
 use serde_json::Value;
 
+use crate::containers::{action, journal, sleep_action};
 use crate::docker_fixture::{DockerFixture, docker_ok};
 use crate::faults::{ledger_json, mw, sigkill, spawn_run, stop_guard};
 use crate::harness::{TempDir, stderr, write};
 
 const MIB: u64 = 1 << 20;
 
-fn action(name: &str, func: &str, arguments: &str, duration: Option<f64>) -> String {
-    let duration = duration
-        .map(|d| format!(r#""duration": {d},"#))
-        .unwrap_or_default();
-    format!(
-        r#"{{"type": "action", "name": "{name}", {duration}
-            "provider": {{"type": "builtin", "func": "{func}", "arguments": {arguments}}}}}"#
-    )
-}
-
-fn sleep_action(seconds: f64) -> String {
-    format!(
-        r#"{{"type": "action", "name": "wait", "provider": {{"type": "process", "path": "sleep", "arguments": ["{seconds}"]}}}}"#
-    )
-}
-
 fn experiment(method: &[String]) -> String {
     format!(
         r#"{{"title": "stress", "description": "d", "method": [{}]}}"#,
         method.join(",")
     )
-}
-
-fn journal(dir: &TempDir) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.path().join("journal.json")).unwrap())
-        .unwrap()
 }
 
 fn wait_until(within: Duration, mut check: impl FnMut() -> bool) -> bool {
