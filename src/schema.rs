@@ -21,6 +21,8 @@ pub enum ArgType {
         /// Lower bound.
         min: f64,
     },
+    /// `true`/`false` (or the strings, as substituted `--var` values are).
+    Bool,
     /// A mapping.
     Map,
     /// A process target selector mapping (`pid`, `name`, `pattern`, …).
@@ -163,6 +165,9 @@ fn type_problem(ty: ArgType, v: &Value) -> Option<String> {
             Some(f) => Some(format!("{f} must be greater than {min}")),
             None => Some(format!("expected a number, got {v}")),
         },
+        ArgType::Bool => bool_of(v)
+            .is_none()
+            .then(|| format!("expected true or false, got {v}")),
         ArgType::Map | ArgType::Target => {
             (!v.is_object()).then(|| format!("expected a mapping, got {v}"))
         }
@@ -177,6 +182,19 @@ pub fn int_of(v: &Value) -> Option<i64> {
             .as_i64()
             .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
         Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A boolean from a JSON boolean or the strings `true`/`false`.
+pub fn bool_of(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => match s.trim() {
+            "true" | "True" => Some(true),
+            "false" | "False" => Some(false),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -245,6 +263,14 @@ impl<'a> Reader<'a> {
     pub fn number(&self, name: &str) -> Option<f64> {
         match self.given(name) {
             Some(v) => number_of(v),
+            None => self.default_of(name).and_then(|d| d.parse().ok()),
+        }
+    }
+
+    /// A boolean argument, or its default.
+    pub fn flag(&self, name: &str) -> Option<bool> {
+        match self.given(name) {
+            Some(v) => bool_of(v),
             None => self.default_of(name).and_then(|d| d.parse().ok()),
         }
     }

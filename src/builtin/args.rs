@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{Action, Func, Probe};
+use super::{Action, Func, Probe, prometheus};
 use crate::fault::proxy::{API_ARG, PROXY_ARG};
 use crate::fault::{container, process, swarm};
 use crate::schema::{self, ArgSpec, ArgType, ArgumentProblem, is_placeholder};
@@ -111,6 +111,8 @@ pub(super) fn schema_of(func: Func) -> &'static [ArgSpec] {
             Probe::ContainerRunning => CONTAINER_RUNNING_ARGS,
             Probe::SwarmReplicas => SERVICE_ARGS,
             Probe::TrafficMetrics => TRAFFIC_METRICS_ARGS,
+            Probe::PrometheusQuery => prometheus::QUERY_ARGS,
+            Probe::PrometheusRange => prometheus::RANGE_ARGS,
         },
         Func::Fault(f) => f.arguments(),
         Func::Action(Action::ProcessResume) => process::RESUME_ARGS,
@@ -143,6 +145,10 @@ pub(super) fn check(func: Func, arguments: &Value) -> Vec<ArgumentProblem> {
         Func::Action(Action::ProcessResume) => process::parse_resume(&literal).map(|_| ()),
         Func::Probe(Probe::ContainerRunning) => container::parse_running(&literal).map(|_| ()),
         Func::Action(Action::FileRename | Action::FileRemove) => Ok(()),
+        Func::Probe(p @ (Probe::PrometheusQuery | Probe::PrometheusRange)) => {
+            let found = prometheus::check(p == Probe::PrometheusRange, &literal);
+            if found.is_empty() { Ok(()) } else { Err(found) }
+        }
         Func::Probe(
             Probe::TcpConnect
             | Probe::FileExists

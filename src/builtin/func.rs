@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{args, probes};
+use super::{args, probes, prometheus};
 use crate::fault::FaultFunc;
 use crate::schema::{self, ArgSpec, ArgumentProblem, describe_problems};
 
@@ -33,6 +33,10 @@ pub enum Probe {
     SwarmReplicas,
     /// `traffic.metrics`: an http proxy's per-request figures over a window.
     TrafficMetrics,
+    /// `prometheus.query`: an instant PromQL query.
+    PrometheusQuery,
+    /// `prometheus.range`: a range PromQL query.
+    PrometheusRange,
 }
 
 /// The native actions (no lease: nothing to undo).
@@ -57,7 +61,7 @@ pub enum BuiltinError {
 }
 
 impl Probe {
-    const ALL: [Probe; 7] = [
+    const ALL: [Probe; 9] = [
         Probe::TcpConnect,
         Probe::FileExists,
         Probe::HttpMeasure,
@@ -65,6 +69,8 @@ impl Probe {
         Probe::ContainerRunning,
         Probe::SwarmReplicas,
         Probe::TrafficMetrics,
+        Probe::PrometheusQuery,
+        Probe::PrometheusRange,
     ];
 }
 
@@ -93,6 +99,8 @@ impl Func {
                 Probe::ContainerRunning => "container.running",
                 Probe::SwarmReplicas => "swarm.replicas",
                 Probe::TrafficMetrics => "traffic.metrics",
+                Probe::PrometheusQuery => "prometheus.query",
+                Probe::PrometheusRange => "prometheus.range",
             },
             Func::Fault(f) => f.name(),
             Func::Action(Action::ProcessResume) => "process.resume",
@@ -150,6 +158,12 @@ impl Func {
                 Probe::TrafficMetrics => {
                     "an http proxy's requests, rps, error rate and latency percentiles over a window"
                 }
+                Probe::PrometheusQuery => {
+                    "a PromQL instant query: one number for a tolerance, the series, or the API's answer"
+                }
+                Probe::PrometheusRange => {
+                    "a PromQL range query: the series, the API's answer, or their min/max/mean/last"
+                }
             },
             Func::Fault(f) => f.describe(),
             Func::Action(Action::ProcessResume) => "resume (SIGCONT) target processes",
@@ -203,6 +217,8 @@ impl Func {
             Probe::ContainerRunning => probes::container_running(arguments).await,
             Probe::SwarmReplicas => probes::swarm_replicas(arguments).await,
             Probe::TrafficMetrics => probes::traffic_metrics(arguments).await,
+            Probe::PrometheusQuery => prometheus::query(arguments).await,
+            Probe::PrometheusRange => prometheus::range(arguments).await,
         }
     }
 }
@@ -229,7 +245,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        assert_eq!(Func::all().count(), 27);
+        assert_eq!(Func::all().count(), 29);
         for f in Func::all() {
             assert_eq!(Func::parse(f.name()), Some(f));
             assert!(!f.describe().is_empty());

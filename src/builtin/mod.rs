@@ -6,9 +6,10 @@
 mod args;
 mod func;
 mod probes;
+mod prometheus;
 mod python;
 
 pub use crate::schema::{ArgSpec, ArgType, ArgumentProblem};
 pub use func::{Action, BuiltinError, Func, Probe};
 pub use probes::proxy_api;
-pub use python::{PythonAlias, python_alias};
+pub use python::{PythonAlias, python_alias, python_result};

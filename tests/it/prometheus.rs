@@ -103,6 +103,7 @@ async fn instant_and_range_queries_against_a_real_prometheus_scraping_our_metric
     let server = Server {
         base_url: prometheus.url.clone(),
         timeout: Duration::from_secs(10),
+        verify_tls: true,
     };
 
     let fds = server
@@ -163,6 +164,7 @@ async fn instant_and_range_queries_against_a_real_prometheus_scraping_our_metric
     let nobody = Server {
         base_url: format!("http://127.0.0.1:{}", closed_port()),
         timeout: Duration::from_secs(2),
+        verify_tls: true,
     }
     .instant("up", None, InstantOutput::Value)
     .await

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::context::RunContext;
-use crate::builtin::Func;
+use crate::builtin::{Func, python_result};
 use crate::experiment::executable::resolve_executable;
 use crate::experiment::model::{Activity, ProcessArguments, Provider};
 use crate::probe::http::{self, HttpCall, HttpTimeout};
@@ -100,17 +100,19 @@ pub(super) async fn call(ctx: &RunContext, activity: &Activity) -> Result<Value,
             };
             http::run(&call).await.map_err(|e| e.to_string())
         }
-        Provider::Builtin(b) if b.func.takes_targets() || b.func.is_fault() => {
-            // Boxed: the fault path's future is large, and every provider call would carry it.
-            Box::pin(super::faults::run(
-                ctx,
-                activity,
-                b.func,
-                &subs.value(&b.arguments),
-            ))
-            .await
+        Provider::Builtin(b) => {
+            let arguments = subs.value(&b.arguments);
+            let output = if b.func.takes_targets() || b.func.is_fault() {
+                // Boxed: the fault path's future is large, and every provider call would carry it.
+                Box::pin(super::faults::run(ctx, activity, b.func, &arguments)).await
+            } else {
+                call_builtin(b.func, &arguments).await
+            }?;
+            Ok(match &b.python {
+                Some(python) => python_result(python, output),
+                None => output,
+            })
         }
-        Provider::Builtin(b) => call_builtin(b.func, &subs.value(&b.arguments)).await,
         Provider::Python(p) => super::python::call(ctx, p, None)
             .await
             .map_err(|f| f.message),

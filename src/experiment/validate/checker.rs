@@ -14,6 +14,8 @@ pub(super) struct Checker<'a> {
     diagnostics: Vec<Diagnostic>,
     /// Configuration and secret names, for unknown-`${name}` warnings.
     pub declared: HashSet<String>,
+    /// Configuration keys only (extensions read their server addresses from them).
+    pub configured: HashSet<String>,
     /// Whether the experiment declares configuration or secrets.
     pub has_config: bool,
     /// Python functions and control modules to check in the interpreter after the tree pass.
@@ -46,6 +48,7 @@ impl<'a> Checker<'a> {
             options,
             diagnostics: Vec::new(),
             declared: HashSet::new(),
+            configured: HashSet::new(),
             has_config: false,
             python_uses: Vec::new(),
         }

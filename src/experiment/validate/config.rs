@@ -27,6 +27,7 @@ pub(super) fn configuration_and_secrets(
     {
         for (k, v) in n.entries().unwrap_or_default() {
             c.declared.insert(k.name.clone());
+            c.configured.insert(k.name.clone());
             if let Some(value) = config_value(c, v, &join("configuration", &k.name)) {
                 configuration.push((k.name.clone(), value));
             }

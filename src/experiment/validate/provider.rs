@@ -263,7 +263,8 @@ fn python(c: &mut Checker, n: &Node, path: &str, never_runs: bool) -> Option<Pro
         }
     };
     let secrets = secret_groups(c, n, path);
-    if let Some(alias) = python_alias(&module, &func, &arguments) {
+    let configured = |key: &str| c.configured.contains(key);
+    if let Some(alias) = python_alias(&module, &func, &arguments, &configured) {
         c.warn(
             n,
             path,

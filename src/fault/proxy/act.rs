@@ -18,7 +18,8 @@ const TTL_MARGIN: Duration = Duration::from_secs(5);
 pub enum Action {
     /// Add a toxic (`type`, `stream`, `toxicity`, `attributes`).
     Toxic {
-        /// The toxic body to send (without name/ttl, added when planned).
+        /// The toxic body to send (without ttl, and without a name unless one was asked for:
+        /// both are added when planned).
         body: Value,
     },
     /// Disable the proxy: clients are refused, open connections closed.
@@ -51,9 +52,14 @@ impl Act for Action {
         let target = json!({"kind": "proxy", "api": api, "proxy": proxy});
         let (undo, body) = match self {
             Action::Toxic { body } => {
-                let name = format!(
-                    "monkeywrench-{}",
-                    &uuid::Uuid::new_v4().simple().to_string()[..12]
+                let name = body["name"].as_str().map_or_else(
+                    || {
+                        format!(
+                            "monkeywrench-{}",
+                            &uuid::Uuid::new_v4().simple().to_string()[..12]
+                        )
+                    },
+                    str::to_string,
                 );
                 let until_deadline = origin.deadline.duration_since(Timestamp::now());
                 let ttl = Duration::try_from(until_deadline).unwrap_or_default() + TTL_MARGIN;

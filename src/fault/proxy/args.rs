@@ -59,6 +59,12 @@ const TOXIC_ARGS: &[ArgSpec] = &[
         None,
         "the toxic's integer attributes, e.g. {latency: 100, jitter: 10}",
     ),
+    ArgSpec::optional(
+        "name",
+        ArgType::Str,
+        Some("monkeywrench-<random>"),
+        "the toxic's name, for tools that address it by name (a rollback, toxiproxy-cli)",
+    ),
     API_ARG,
 ];
 
@@ -149,7 +155,7 @@ impl Verb {
         let action = match self {
             Verb::Toxic => {
                 let mut body = Map::new();
-                for key in ["type", "stream", "toxicity", "attributes"] {
+                for key in ["type", "stream", "toxicity", "attributes", "name"] {
                     if let Some(v) = r.value(key) {
                         body.insert(key.into(), v.clone());
                     }
