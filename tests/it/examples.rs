@@ -332,3 +332,40 @@ fn python_providers_example_runs_natively_and_in_the_interpreter() {
     assert_eq!(j["rollbacks"][0]["status"], "succeeded");
     assert!(!std::path::Path::new(&format!("{marker}.moved")).exists());
 }
+
+#[tokio::test]
+async fn the_prometheus_example_holds_against_a_real_prometheus_and_reverts_its_toxic() {
+    let proxy = crate::proxy::Server::start(&["--proxy-metrics", "--runtime-metrics"]).await;
+    proxy
+        .proxy("web", &crate::proxy::echo_upstream().await)
+        .await;
+    let target = proxy.base.trim_start_matches("http://").to_string();
+    let Some(prometheus) = crate::prometheus::Prometheus::start("proxy", &[target]) else {
+        return;
+    };
+    prometheus.wait_for("process_open_fds{job=\"proxy\"}").await;
+    let dir = TempDir::new("example-prometheus");
+    let state = dir.path().join("state").to_string_lossy().into_owned();
+    let (code, j, err) = run(
+        dir.path(),
+        &example("prometheus-slo.yaml"),
+        &[],
+        &[
+            ("PROMETHEUS_URL", &prometheus.url),
+            ("PROXY_API", &proxy.base),
+            ("MONKEYWRENCH_STATE_DIR", &state),
+        ],
+    );
+    assert_eq!(code, 0, "{err}\n{j}");
+    assert_eq!(j["deviated"], false);
+    for phase in ["before", "after"] {
+        for p in j["steady_states"][phase]["probes"].as_array().unwrap() {
+            assert_eq!(p["tolerance_met"], true, "{phase}: {p}");
+        }
+    }
+    assert_eq!(j["steady_states"]["before"]["probes"][0]["output"], 1.0);
+    assert_eq!(j["monkeywrench"]["faults"][0]["revert"], "reverted", "{j}");
+    let (_, toxics) = proxy.json("GET", "/proxies/web/toxics", None).await;
+    assert_eq!(toxics, serde_json::json!([]));
+    crate::faults::stop_guard(dir.path());
+}

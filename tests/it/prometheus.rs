@@ -172,3 +172,149 @@ async fn instant_and_range_queries_against_a_real_prometheus_scraping_our_metric
     .to_string();
     assert!(nobody.starts_with("cannot reach Prometheus at"), "{nobody}");
 }
+
+fn probe(name: &str, provider: Value, tolerance: Value) -> Value {
+    serde_json::json!({"type": "probe", "name": name, "provider": provider, "tolerance": tolerance})
+}
+
+fn python_probe(func: &str, arguments: Value) -> Value {
+    serde_json::json!({"type": "python", "module": "chaosprometheus.probes", "func": func, "arguments": arguments})
+}
+
+/// A file written for chaostoolkit-prometheus, run by the real `chaos` with the real extension
+/// and by monkeywrench natively: the same verdicts, the same answers as the extension returns.
+#[tokio::test]
+async fn chaosprometheus_files_get_the_verdicts_and_answers_chaos_gives() {
+    let Some(chaos) = crate::ctk_compat::chaos() else {
+        return;
+    };
+    let proxy = ProxyServer::start(&["--proxy-metrics"]).await;
+    let target = proxy.base.trim_start_matches("http://").to_string();
+    let Some(prometheus) = Prometheus::start("mw", &[target]) else {
+        return;
+    };
+    prometheus.wait_for("up{job=\"mw\"}").await;
+    let dir = TempDir::new("chaosprometheus");
+    let experiment = |expect_up: &str| {
+        serde_json::json!({
+            "title": "the service is scraped", "description": "chaosprometheus, unchanged",
+            "configuration": {"prometheus_base_url": prometheus.url},
+            "steady-state-hypothesis": {"title": "up", "probes": [
+                probe("up-now", python_probe("query", serde_json::json!({"query": "up{job=\"mw\"}", "when": "now"})),
+                      serde_json::json!({"type": "jsonpath", "path": "$.data.result[0].value[1]", "expect": expect_up})),
+                probe("up-lately", python_probe("query_interval", serde_json::json!(
+                        {"query": "up{job=\"mw\"}", "start": "30 seconds ago", "end": "now", "step": 1})),
+                      serde_json::json!({"type": "jsonpath", "path": "$.data.resultType", "expect": "matrix"})),
+            ]},
+            "method": [probe("fds", python_probe("query", serde_json::json!({"query": "process_open_fds{job=\"mw\"}"})),
+                             serde_json::json!({"type": "jsonpath", "path": "$.status", "expect": "success"}))],
+        })
+        .to_string()
+    };
+    for (label, expect_up, deviated) in [("holds", "1", false), ("deviates", "0", true)] {
+        let file =
+            crate::harness::write(dir.path(), &format!("{label}.json"), &experiment(expect_up));
+        let (ctk_code, theirs) =
+            crate::ctk_compat::ctk_journal_with_env(&chaos, dir.path(), &file, &[], &[]);
+        let (out, ours) = crate::harness::run_experiment(dir.path(), &file, &[]);
+        let ours = ours.unwrap_or_else(|| panic!("{}", crate::harness::stderr(&out)));
+        assert_eq!(theirs["deviated"], deviated, "{label}: {theirs}");
+        assert_eq!(ours["deviated"], theirs["deviated"], "{label}");
+        assert_eq!(ours["status"], theirs["status"], "{label}");
+        assert_eq!(out.status.code(), Some(ctk_code), "{label}");
+        let before = |j: &Value, i: usize| j["steady_states"]["before"]["probes"][i].clone();
+        // The instant answer is Prometheus's JSON as it came, as the extension returns it.
+        let (c, o) = (before(&theirs, 0), before(&ours, 0));
+        assert_eq!(o["output"]["status"], "success", "{o}");
+        crate::ctk_compat::assert_same_shape(&c["output"], &o["output"], "up-now");
+        assert_eq!(
+            o["output"]["data"]["result"][0]["metric"],
+            c["output"]["data"]["result"][0]["metric"]
+        );
+        assert_eq!(o["tolerance_met"], c["tolerance_met"], "{label}");
+        if !deviated {
+            let (c, o) = (before(&theirs, 1), before(&ours, 1));
+            assert_eq!(o["output"]["data"]["resultType"], "matrix");
+            assert_eq!(
+                c["output"]["data"]["result"][0]["metric"],
+                o["output"]["data"]["result"][0]["metric"]
+            );
+            assert!(
+                o["monkeywrench"]["native"]
+                    .as_str()
+                    .is_some_and(|n| n.contains("prometheus.range")),
+                "{o}"
+            );
+            assert_eq!(
+                ours["run"][0]["output"]["status"],
+                theirs["run"][0]["output"]["status"]
+            );
+        }
+    }
+}
+
+/// The builtins judge numbers directly: one value for a range tolerance, a range reduced to its
+/// maximum, and a failing query is a failed probe with Prometheus's own reason.
+#[tokio::test]
+async fn prometheus_builtins_give_tolerances_one_number() {
+    let proxy = ProxyServer::start(&["--proxy-metrics"]).await;
+    let target = proxy.base.trim_start_matches("http://").to_string();
+    let Some(prometheus) = Prometheus::start("mw", &[target]) else {
+        return;
+    };
+    prometheus.wait_for("up{job=\"mw\"}").await;
+    let dir = TempDir::new("prometheus-builtins");
+    let builtin = |func: &str, arguments: Value| serde_json::json!({"type": "builtin", "func": func, "arguments": arguments});
+    let file = crate::harness::write(
+        dir.path(),
+        "e.json",
+        &serde_json::json!({
+            "title": "scraped", "description": "native PromQL",
+            "configuration": {"prom": prometheus.url},
+            "steady-state-hypothesis": {"title": "up", "probes": [
+                probe("up", builtin("prometheus.query", serde_json::json!({"base_url": "${prom}", "query": "sum(up{job=\"mw\"})"})),
+                      serde_json::json!({"type": "range", "range": [1, 1]})),
+                probe("worst", builtin("prometheus.range", serde_json::json!(
+                        {"base_url": "${prom}", "query": "up{job=\"mw\"}", "start": "20 seconds ago", "output": "max"})),
+                      serde_json::json!({"type": "range", "range": [1, 1]})),
+            ]},
+            "method": [{"type": "probe", "name": "bad-promql",
+                        "provider": builtin("prometheus.query", serde_json::json!({"base_url": "${prom}", "query": "sum(", "output": "series"}))}],
+        })
+        .to_string(),
+    );
+    let (out, journal) = crate::harness::run_experiment(dir.path(), &file, &[]);
+    let j = journal.unwrap_or_else(|| panic!("{}", crate::harness::stderr(&out)));
+    assert_eq!(j["deviated"], false, "{j}");
+    let probes = &j["steady_states"]["before"]["probes"];
+    assert_eq!(probes[0]["output"], 1.0, "{}", probes[0]);
+    assert_eq!(probes[1]["output"], 1.0, "{}", probes[1]);
+    let bad = &j["run"][0];
+    assert_eq!(bad["status"], "failed", "{bad}");
+    let why = bad["exception"].to_string();
+    assert!(
+        why.contains("Prometheus answered 400") && why.contains("parse error"),
+        "{why}"
+    );
+}
+
+#[test]
+fn prometheus_arguments_are_checked_before_anything_runs() {
+    let dir = TempDir::new("prometheus-validate");
+    let file = crate::harness::write(
+        dir.path(),
+        "e.yaml",
+        "title: t\ndescription: d\nmethod:\n  - type: probe\n    name: q\n    provider:\n      type: builtin\n      func: prometheus.range\n      arguments: {query: up, start: yesterday-ish, output: median}\n",
+    );
+    let out = crate::harness::run_in(dir.path(), &["validate", &file]);
+    let err = crate::harness::stderr(&out);
+    assert_eq!(out.status.code(), Some(64), "{err}");
+    assert!(
+        err.contains("e.yaml:9:") && err.contains("start") && err.contains("RFC 3339"),
+        "{err}"
+    );
+    assert!(
+        err.contains("output \"median\": expected one of series, response, min, max, mean, last"),
+        "{err}"
+    );
+}

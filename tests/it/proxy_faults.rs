@@ -230,8 +230,125 @@ async fn chaos_toolkits_toxiproxy_extension_drives_our_server_unchanged() {
     }
     let (_, proxy) = s.json("GET", "/proxies/ctk", None).await;
     assert_eq!(proxy["enabled"], true, "{proxy}");
-    assert_eq!(proxy["toxics"].as_array().unwrap().len(), 1, "{proxy}");
+    assert_eq!(
+        proxy["toxics"].as_array().unwrap().len(),
+        1,
+        "chaos leaves the toxic nothing removed behind: {proxy}"
+    );
     assert_eq!(proxy["toxics"][0]["name"], "lag");
     assert_eq!(proxy["toxics"][0]["attributes"]["latency"], 100);
     assert_eq!(proxy["toxics"][0]["attributes"]["jitter"], 5);
+
+    // The same file through monkeywrench: the toxics and the disabling are ledger faults (named
+    // as the file names them, so the Python rollback-style deletes still find them), the rest
+    // runs in the extension's own interpreter.
+    s.json("DELETE", "/proxies/ctk", None).await;
+    let python = std::path::Path::new(&chaos).with_file_name("python");
+    let ours = std::process::Command::new(binary())
+        .args(["run", "--journal-path", "ours.json", "--python"])
+        .arg(&python)
+        .arg(&file)
+        .env("MONKEYWRENCH_STATE_DIR", dir.path().join("state"))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        ours.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ours.stderr)
+    );
+    let mine: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("ours.json")).unwrap())
+            .unwrap();
+    assert_eq!(mine["status"], journal["status"]);
+    assert_eq!(mine["deviated"], journal["deviated"]);
+    for (theirs, ours) in journal["run"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(mine["run"].as_array().unwrap())
+    {
+        let name = &theirs["activity"]["name"];
+        assert_eq!(ours["status"], theirs["status"], "{name}");
+        if ["lag", "slicer", "off"].contains(&name.as_str().unwrap()) {
+            assert_eq!(ours["output"], json!(true), "{name}: {ours}");
+            assert_eq!(ours["output"], theirs["output"], "{name}");
+            assert!(
+                ours["monkeywrench"]["native"]
+                    .as_str()
+                    .is_some_and(|n| n.contains("ran natively")),
+                "{ours}"
+            );
+        }
+    }
+    let faults: Vec<&str> = mine["monkeywrench"]["faults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["revert"].as_str().unwrap())
+        .collect();
+    assert_eq!(faults, ["reverted", "reverted", "reverted"], "{mine}");
+    let (_, proxy) = s.json("GET", "/proxies/ctk", None).await;
+    assert_eq!(proxy["enabled"], true, "{proxy}");
+    assert_eq!(
+        proxy["toxics"],
+        json!([]),
+        "the lag toxic the file never removes is reverted with the run"
+    );
+    stop_guard(dir.path());
+}
+
+/// A toxiproxy extension call is a lease like a builtin's: SIGKILL of the run, and the guard
+/// removes the toxic it made, under the name the experiment gave it.
+#[tokio::test]
+async fn a_chaostoxi_toxic_is_removed_by_the_guard_after_sigkill() {
+    let s = Server::start(&[]).await;
+    s.proxy("db", &echo_upstream().await).await;
+    let dir = TempDir::new("chaostoxi-sigkill");
+    let api_port = s.base.rsplit_once(':').unwrap().1;
+    let file = write(
+        dir.path(),
+        "e.yaml",
+        &format!(
+            r#"title: t
+description: d
+configuration:
+  toxiproxy_host: 127.0.0.1
+  toxiproxy_port: "{api_port}"
+method:
+  - type: action
+    name: lag
+    provider:
+      type: python
+      module: chaostoxi.toxic.actions
+      func: create_latency_toxic
+      arguments: {{for_proxy: db, toxic_name: db-lag, latency: 250}}
+  - type: action
+    name: wait
+    provider: {{type: process, path: sleep, arguments: ["30"]}}
+"#
+        ),
+    );
+    let mut run = spawn_run(dir.path(), &file);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while toxics(&s, "db").await.is_empty() {
+        assert!(Instant::now() < deadline, "the toxic never appeared");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let made = toxics(&s, "db").await;
+    assert_eq!(made[0]["name"], "db-lag");
+    assert_eq!(made[0]["attributes"]["latency"], 250);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(run.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let _ = run.wait();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !toxics(&s, "db").await.is_empty() {
+        assert!(Instant::now() < deadline, "the guard did not remove db-lag");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop_guard(dir.path());
 }
