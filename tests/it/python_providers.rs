@@ -529,3 +529,59 @@ fn background_python_activities_run_side_by_side_in_their_own_workers() {
     }
     assert_ne!(run[0]["output"], run[1]["output"], "one worker each");
 }
+
+/// A control that keeps state from `configure_control` on: it stays in one process, as in
+/// chaos, even when a provider's timeout kills the worker that ran it.
+const STATEFUL_CONTROL: &str = r#"
+import os
+_configured = None
+_log = None
+
+def configure_control(path, **kwargs):
+    global _configured, _log
+    _configured, _log = os.getpid(), path
+
+def after_activity_control(context, state, path, **kwargs):
+    with open(path, "a") as f:
+        f.write("%s:%s\n" % (context.get("name"), "same" if _configured == os.getpid() else "lost"))
+
+def cleanup_control():
+    with open(_log, "a") as f:
+        f.write("cleanup:%s\n" % ("same" if _configured == os.getpid() else "lost"))
+"#;
+
+#[test]
+fn controls_keep_their_state_when_a_provider_timeout_replaces_the_worker() {
+    let Some(chaos) = chaos() else { return };
+    let python = venv_python(&chaos);
+    let dir = setup("py-control-state");
+    write(dir.path(), "mwstatectl.py", STATEFUL_CONTROL);
+    let log = dir.path().join("hooks.log");
+    let pid = dir.path().join("slow.pid");
+    let file = write(
+        dir.path(),
+        "e.json",
+        &format!(
+            r#"{{"title": "t", "description": "d",
+  "controls": [{{"name": "state", "provider": {{"type": "python", "module": "mwstatectl", "arguments": {{"path": "{log}"}}}}}}],
+  "method": [
+    {{"type": "action", "name": "slow", "timeout": 1, "provider": {{"type": "python", "module": "mwtestmod", "func": "slow", "arguments": {{"pid_file": "{pid}"}}}}}},
+    {{"type": "action", "name": "quick", "provider": {{"type": "python", "module": "mwtestmod", "func": "echo", "arguments": {{"text": "q"}}}}}}]}}"#,
+            log = log.display(),
+            pid = pid.display()
+        ),
+    );
+    let (out, journal) = ours(dir.path(), &python, &[], &file);
+    let journal = journal.unwrap_or_else(|| panic!("no journal: {}", stderr(&out)));
+    assert_eq!(
+        entries(&journal, "run")[0]["monkeywrench"]["cancelled"],
+        "timeout"
+    );
+    assert_eq!(entries(&journal, "run")[1]["status"], "succeeded");
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "slow:same\nquick:same\ncleanup:same\n",
+        "stderr: {}",
+        stderr(&out)
+    );
+}

@@ -15,6 +15,11 @@ use crate::experiment::python::controls::{Level, applicable, hook, in_scope};
 #[derive(Debug)]
 pub(super) struct PythonScope {
     pub pool: Arc<Pool>,
+    /// Controls keep module state from `configure_control` to `cleanup_control`, as in chaos's
+    /// one process: they get a worker of their own, one hook at a time, which no provider's
+    /// timeout kills and no background activity shares.
+    controls: Pool,
+    control_turn: tokio::sync::Mutex<()>,
     /// Resolved configuration (the `configuration` argument).
     pub configuration: Value,
     /// Resolved secret groups (group → name → value).
@@ -36,6 +41,8 @@ impl PythonScope {
         secrets: &Map<String, Value>,
     ) -> Self {
         PythonScope {
+            controls: pool.sibling(),
+            control_turn: tokio::sync::Mutex::new(()),
             pool,
             configuration: Value::Object(configuration.clone()),
             secrets: secrets.clone(),
@@ -181,7 +188,10 @@ async fn send(
     request.insert("op".into(), "control".into());
     request.insert("module".into(), module.clone().into());
     request.insert("hook".into(), hook_name.into());
-    let answer = ctx.python.pool.request(&Value::Object(request)).await;
+    let answer = {
+        let _turn = ctx.python.control_turn.lock().await;
+        ctx.python.controls.request(&Value::Object(request)).await
+    };
     let failure = match answer {
         Ok(a) if a.get("ok") == Some(&Value::Bool(true)) => return,
         Ok(a) => {
@@ -233,7 +243,7 @@ pub(super) async fn cleanup(ctx: &RunContext) {
     for control in every_control(ctx) {
         send(ctx, &control, "cleanup_control", Map::new()).await;
     }
-    ctx.python.pool.shutdown().await;
+    ctx.python.controls.shutdown().await;
 }
 
 /// Runs the `scope` hooks of `level` for a context with its own `controls`; `state` is the

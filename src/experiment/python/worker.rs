@@ -104,6 +104,11 @@ impl Pool {
         }
     }
 
+    /// An empty pool for the same interpreter.
+    pub fn sibling(&self) -> Pool {
+        Pool::new(self.python.clone())
+    }
+
     /// How many worker processes this pool has started.
     pub fn started(&self) -> usize {
         self.started.load(Ordering::Relaxed)
