@@ -101,6 +101,50 @@ const TRAFFIC_METRICS_ARGS: &[ArgSpec] = &[
     API_ARG,
 ];
 
+const TRAFFIC_COMPARE_ARGS: &[ArgSpec] = &[
+    PROXY_ARG,
+    ArgSpec::optional(
+        "route",
+        ArgType::Str,
+        None,
+        "one route of the proxy (or other); default: all requests",
+    ),
+    ArgSpec::optional(
+        "window_s",
+        ArgType::Int { min: 1, max: 900 },
+        None,
+        "compare only the last N seconds, one fixed-horizon look; default: everything since the split, with an always-valid sequential test (look as often as you like)",
+    ),
+    ArgSpec::optional(
+        "max_error_rate_increase",
+        ArgType::Any,
+        Some("0"),
+        "error-rate difference tolerated (experiment minus control; 0.005 = half a percentage point)",
+    ),
+    ArgSpec::optional(
+        "max_latency_increase_ms",
+        ArgType::Any,
+        None,
+        "latency shift tolerated (Hodges-Lehmann, tested with Mann-Whitney); default: latency reported, not judged",
+    ),
+    ArgSpec::optional(
+        "alpha",
+        ArgType::Any,
+        Some("0.05"),
+        "false-alarm rate the verdict allows",
+    ),
+    ArgSpec::optional(
+        "min_requests",
+        ArgType::Int {
+            min: 1,
+            max: 1_000_000_000,
+        },
+        Some("50"),
+        "fewer requests in either cohort: not-enough-data",
+    ),
+    API_ARG,
+];
+
 pub(super) fn schema_of(func: Func) -> &'static [ArgSpec] {
     match func {
         Func::Probe(p) => match p {
@@ -111,6 +155,7 @@ pub(super) fn schema_of(func: Func) -> &'static [ArgSpec] {
             Probe::ContainerRunning => CONTAINER_RUNNING_ARGS,
             Probe::SwarmReplicas => SERVICE_ARGS,
             Probe::TrafficMetrics => TRAFFIC_METRICS_ARGS,
+            Probe::TrafficCompare => TRAFFIC_COMPARE_ARGS,
             Probe::PrometheusQuery => prometheus::QUERY_ARGS,
             Probe::PrometheusRange => prometheus::RANGE_ARGS,
         },
@@ -155,7 +200,8 @@ pub(super) fn check(func: Func, arguments: &Value) -> Vec<ArgumentProblem> {
             | Probe::HttpMeasure
             | Probe::TrafficTcp
             | Probe::SwarmReplicas
-            | Probe::TrafficMetrics,
+            | Probe::TrafficMetrics
+            | Probe::TrafficCompare,
         ) => Ok(()),
     };
     if let Err(found) = parsed {

@@ -33,6 +33,8 @@ pub enum Probe {
     SwarmReplicas,
     /// `traffic.metrics`: an http proxy's per-request figures over a window.
     TrafficMetrics,
+    /// `traffic.compare`: an http proxy's control vs experiment cohorts.
+    TrafficCompare,
     /// `prometheus.query`: an instant PromQL query.
     PrometheusQuery,
     /// `prometheus.range`: a range PromQL query.
@@ -61,7 +63,7 @@ pub enum BuiltinError {
 }
 
 impl Probe {
-    const ALL: [Probe; 9] = [
+    const ALL: [Probe; 10] = [
         Probe::TcpConnect,
         Probe::FileExists,
         Probe::HttpMeasure,
@@ -69,6 +71,7 @@ impl Probe {
         Probe::ContainerRunning,
         Probe::SwarmReplicas,
         Probe::TrafficMetrics,
+        Probe::TrafficCompare,
         Probe::PrometheusQuery,
         Probe::PrometheusRange,
     ];
@@ -99,6 +102,7 @@ impl Func {
                 Probe::ContainerRunning => "container.running",
                 Probe::SwarmReplicas => "swarm.replicas",
                 Probe::TrafficMetrics => "traffic.metrics",
+                Probe::TrafficCompare => "traffic.compare",
                 Probe::PrometheusQuery => "prometheus.query",
                 Probe::PrometheusRange => "prometheus.range",
             },
@@ -157,6 +161,9 @@ impl Func {
                 Probe::SwarmReplicas => "a Swarm service's {running, desired} replicas",
                 Probe::TrafficMetrics => {
                     "an http proxy's requests, rps, error rate and latency percentiles over a window"
+                }
+                Probe::TrafficCompare => {
+                    "an http proxy's experiment cohort vs its control cohort: error rate and latency, tested, with a verdict"
                 }
                 Probe::PrometheusQuery => {
                     "a PromQL instant query: one number for a tolerance, the series, or the API's answer"
@@ -217,6 +224,7 @@ impl Func {
             Probe::ContainerRunning => probes::container_running(arguments).await,
             Probe::SwarmReplicas => probes::swarm_replicas(arguments).await,
             Probe::TrafficMetrics => probes::traffic_metrics(arguments).await,
+            Probe::TrafficCompare => probes::traffic_compare(arguments).await,
             Probe::PrometheusQuery => prometheus::query(arguments).await,
             Probe::PrometheusRange => prometheus::range(arguments).await,
         }
@@ -245,7 +253,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        assert_eq!(Func::all().count(), 29);
+        assert_eq!(Func::all().count(), 31);
         for f in Func::all() {
             assert_eq!(Func::parse(f.name()), Some(f));
             assert!(!f.describe().is_empty());

@@ -184,3 +184,44 @@ pub(super) async fn traffic_metrics(args: &Value) -> Result<Value, BuiltinError>
     };
     Ok(figures)
 }
+
+/// Control vs experiment cohorts of an http proxy, from `GET /proxies/{proxy}/cohorts/compare`.
+pub(super) async fn traffic_compare(args: &Value) -> Result<Value, BuiltinError> {
+    let api = ProxyApi::new(proxy_api(args));
+    let proxy = args["proxy"].as_str().unwrap_or_default();
+    let mut query = Vec::new();
+    for key in [
+        "route",
+        "window_s",
+        "max_error_rate_increase",
+        "max_latency_increase_ms",
+        "alpha",
+        "min_requests",
+    ] {
+        match args.get(key) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) => query.push(format!("{key}={}", urlencode(s))),
+            Some(v) => query.push(format!("{key}={v}")),
+        }
+    }
+    api.compare_cohorts(proxy, &query.join("&"))
+        .await
+        .map_err(|e| match e {
+            ApiError::NotFound { message, .. } if message == "proxy not found" => {
+                BuiltinError::Failed(format!("proxy {proxy:?} not found at {}", api.base()))
+            }
+            other => BuiltinError::Failed(other.to_string()),
+        })
+}
+
+/// Percent-encodes a query value (route names may hold spaces and slashes).
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}

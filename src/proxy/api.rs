@@ -86,13 +86,8 @@ async fn route(registry: &Registry, options: &ApiOptions, req: Request<Incoming>
     }
     let method = req.method().clone();
     let path = req.uri().path().trim_end_matches('/').to_string();
-    let window_s = req
-        .uri()
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("window_s="))
-        .map(|v| v.parse::<u64>());
+    let query = req.uri().query().unwrap_or("").to_string();
+    let window_s = super::cohorts::query_param(&query, "window_s").map(|v| v.parse::<u64>());
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
@@ -175,6 +170,24 @@ async fn route(registry: &Registry, options: &ApiOptions, req: Request<Incoming>
                 StatusCode::OK,
             ),
         },
+        ["proxies", name, "cohorts"] if is(&Method::GET) => {
+            result(super::cohorts::get(registry, name).await, StatusCode::OK)
+        }
+        ["proxies", name, "cohorts"] if is(&Method::POST) => match parse(&body) {
+            Ok(v) => result(
+                super::cohorts::set(registry, name, &v).await,
+                StatusCode::OK,
+            ),
+            Err(e) => error(&e),
+        },
+        ["proxies", name, "cohorts"] if is(&Method::DELETE) => done(
+            super::cohorts::clear(registry, name).await,
+            StatusCode::NO_CONTENT,
+        ),
+        ["proxies", name, "cohorts", "compare"] if is(&Method::GET) => result(
+            super::cohorts::compare(registry, name, &query).await,
+            StatusCode::OK,
+        ),
         ["version"]
         | ["reset"]
         | ["populate"]
@@ -183,6 +196,8 @@ async fn route(registry: &Registry, options: &ApiOptions, req: Request<Incoming>
         | ["proxies", _, "toxics"]
         | ["proxies", _, "toxics", _]
         | ["proxies", _, "traffic"]
+        | ["proxies", _, "cohorts"]
+        | ["proxies", _, "cohorts", "compare"]
         | ["traffic"] => {
             let mut r = Response::new(Full::new(Bytes::new()));
             *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;

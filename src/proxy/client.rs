@@ -204,6 +204,39 @@ impl ProxyApi {
         .await
     }
 
+    /// monkeywrench's `POST /proxies/{proxy}/cohorts`: puts a cohort split in force.
+    pub async fn set_cohorts(&self, proxy: &str, split: &Value) -> Result<Value, ApiError> {
+        self.call(
+            Method::POST,
+            &format!("/proxies/{proxy}/cohorts"),
+            Some(split),
+        )
+        .await
+    }
+
+    /// `GET /proxies/{proxy}/cohorts`: the split in force.
+    pub async fn cohorts(&self, proxy: &str) -> Result<Value, ApiError> {
+        self.call(Method::GET, &format!("/proxies/{proxy}/cohorts"), None)
+            .await
+    }
+
+    /// `DELETE /proxies/{proxy}/cohorts`.
+    pub async fn clear_cohorts(&self, proxy: &str) -> Result<(), ApiError> {
+        self.call(Method::DELETE, &format!("/proxies/{proxy}/cohorts"), None)
+            .await
+            .map(drop)
+    }
+
+    /// `GET /proxies/{proxy}/cohorts/compare?…`: control vs experiment (`query` without `?`).
+    pub async fn compare_cohorts(&self, proxy: &str, query: &str) -> Result<Value, ApiError> {
+        self.call(
+            Method::GET,
+            &format!("/proxies/{proxy}/cohorts/compare?{query}"),
+            None,
+        )
+        .await
+    }
+
     /// One request; a 2xx body is JSON (an empty one is `null`), anything else an [`ApiError`].
     async fn call(
         &self,

@@ -3,11 +3,12 @@
 //!
 //! Layout: [`toxic`] (model, JSON, validation) · [`registry`] (proxies and their lifecycle) ·
 //! `listener` (bind, accept) · `link` (one connection: fast path or per-direction toxic chain) ·
-//! [`http`] (http proxies) · [`api`] (HTTP) · `metrics` · [`client`] (the one client of a
+//! [`http`] (http proxies) · `cohorts` (their control and experiment cohorts) · [`api`] (HTTP) · `metrics` · [`client`] (the one client of a
 //! Toxiproxy-compatible API, ours or Toxiproxy's).
 
 pub mod api;
 pub mod client;
+mod cohorts;
 pub mod http;
 mod link;
 mod listener;

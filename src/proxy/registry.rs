@@ -87,6 +87,9 @@ impl Proxy {
         m["upstream"] = json!(self.upstream);
         if let Some(h) = &self.http {
             m["http"] = h.stats.snapshot(window_s);
+            if let Some(c) = h.stats.cohorts() {
+                m["http"]["cohorts"] = c.to_json();
+            }
         }
         m
     }
@@ -453,8 +456,26 @@ impl Registry {
             }
             proxy.toxics.clear();
             proxy.publish();
+            if let Some(h) = &proxy.http {
+                h.stats.clear_cohorts();
+            }
         }
         Ok(())
+    }
+
+    /// An http proxy's figures (cohorts live there); a TCP proxy cannot tell users apart.
+    pub(super) async fn http_stats(&self, name: &str) -> Result<Arc<HttpStats>, ApiError> {
+        let proxies = self.proxies.lock().await;
+        let p = proxies.get(name).ok_or_else(not_found)?;
+        match &p.http {
+            Some(h) => Ok(h.stats.clone()),
+            None => Err(ApiError::new(
+                400,
+                format!(
+                    "proxy {name} is a TCP proxy: cohorts need an http proxy (\"protocol\": \"http\"), which sees who sent each request"
+                ),
+            )),
+        }
     }
 
     /// `GET /proxies/{name}/toxics`.

@@ -24,6 +24,11 @@ pub enum Action {
     },
     /// Disable the proxy: clients are refused, open connections closed.
     Down,
+    /// Put a cohort split in force on an http proxy.
+    Cohorts {
+        /// `{key, control, experiment, salt?}`.
+        split: Value,
+    },
 }
 
 /// A proxy on a fault-proxy API.
@@ -44,7 +49,7 @@ fn api_error(proxy: &str, e: ApiError) -> Error {
 
 impl Act for Action {
     type Victim = Victim;
-    /// The toxic body as sent, with its name and ttl.
+    /// The toxic body as sent, with its name and ttl (or the cohort split, with its salt).
     type Planned = Option<Value>;
 
     async fn plan(&self, v: &Victim, origin: &Origin) -> Result<(Plan, Option<Value>), Error> {
@@ -76,6 +81,14 @@ impl Act for Action {
                 (undo, Some(body))
             }
             Action::Down => (Undo::EnableProxy { api, proxy }, None),
+            Action::Cohorts { split } => {
+                let mut split = split.clone();
+                if split.get("salt").is_none() {
+                    split["salt"] = json!(origin.run_id);
+                }
+                let salt = split["salt"].as_str().unwrap_or_default().to_string();
+                (Undo::ClearCohorts { api, proxy, salt }, Some(split))
+            }
         };
         let plan = Plan {
             target,
@@ -85,10 +98,21 @@ impl Act for Action {
         Ok((plan, body))
     }
 
-    async fn apply(self, v: Victim, toxic: Option<Value>) -> Result<(), Error> {
-        let done = match toxic {
-            Some(body) => v.api.add_toxic(&v.proxy, &body).await.map(|_| ()),
-            None => v.api.set_enabled(&v.proxy, false).await.map(|_| ()),
+    async fn apply(self, v: Victim, body: Option<Value>) -> Result<(), Error> {
+        let done = match (&self, body) {
+            (Action::Down, _) => v.api.set_enabled(&v.proxy, false).await.map(|_| ()),
+            (Action::Toxic { .. }, Some(toxic)) => {
+                v.api.add_toxic(&v.proxy, &toxic).await.map(|_| ())
+            }
+            (Action::Cohorts { .. }, Some(split)) => {
+                v.api.set_cohorts(&v.proxy, &split).await.map(|_| ())
+            }
+            (Action::Toxic { .. } | Action::Cohorts { .. }, None) => {
+                return Err(Error::failed(
+                    format!("proxy {}", v.proxy),
+                    "nothing was planned to send",
+                ));
+            }
         };
         done.map_err(|e| api_error(&v.proxy, e))
     }

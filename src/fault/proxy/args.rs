@@ -15,6 +15,8 @@ pub enum Verb {
     Down,
     /// `http.fault`.
     HttpFault,
+    /// `cohort.split`.
+    CohortSplit,
 }
 
 /// Toxiproxy's default API address.
@@ -68,9 +70,43 @@ const TOXIC_ARGS: &[ArgSpec] = &[
     API_ARG,
 ];
 
+const COHORT_ARGS: &[ArgSpec] = &[
+    PROXY_ARG,
+    ArgSpec::required(
+        "key",
+        ArgType::Str,
+        "who a user is: header:NAME, cookie:NAME or client (the client's address)",
+    ),
+    ArgSpec::optional(
+        "control",
+        ArgType::Number { min: 0.0 },
+        Some("1"),
+        "percent of users in the control cohort (at most 50)",
+    ),
+    ArgSpec::optional(
+        "experiment",
+        ArgType::Number { min: 0.0 },
+        Some("1"),
+        "percent of users in the experiment cohort (at most 50)",
+    ),
+    ArgSpec::optional(
+        "salt",
+        ArgType::Str,
+        Some("the run id"),
+        "mixed into the user hash: the same salt draws the same users",
+    ),
+    API_ARG,
+];
+
 const HTTP_FAULT_ARGS: &[ArgSpec] = &[
     PROXY_ARG,
     ArgSpec::optional("route", ArgType::Str, None, "only requests of this route"),
+    ArgSpec::optional(
+        "cohort",
+        ArgType::Str,
+        None,
+        "only requests of this cohort (control or experiment) of the proxy's cohort.split",
+    ),
     ArgSpec::optional(
         "method",
         ArgType::Str,
@@ -108,7 +144,7 @@ const HTTP_FAULT_ARGS: &[ArgSpec] = &[
 ];
 
 impl Verb {
-    pub const ALL: [Verb; 3] = [Verb::Toxic, Verb::Down, Verb::HttpFault];
+    pub const ALL: [Verb; 4] = [Verb::Toxic, Verb::Down, Verb::HttpFault, Verb::CohortSplit];
 
     /// The builtin's name.
     pub fn name(self) -> &'static str {
@@ -116,6 +152,7 @@ impl Verb {
             Verb::Toxic => "proxy.toxic",
             Verb::Down => "proxy.down",
             Verb::HttpFault => "http.fault",
+            Verb::CohortSplit => "cohort.split",
         }
     }
 
@@ -129,6 +166,9 @@ impl Verb {
             Verb::HttpFault => {
                 "make an http proxy answer a share of requests with a status, an abort or a delay; removed when reverted"
             }
+            Verb::CohortSplit => {
+                "split an http proxy's users into control and experiment cohorts; cleared when reverted"
+            }
         }
     }
 
@@ -137,13 +177,14 @@ impl Verb {
             Verb::Toxic => TOXIC_ARGS,
             Verb::Down => DOWN_ARGS,
             Verb::HttpFault => HTTP_FAULT_ARGS,
+            Verb::CohortSplit => COHORT_ARGS,
         }
     }
 
     /// Every proxy fault can be undone.
     pub fn is_reversible(self) -> bool {
         match self {
-            Verb::Toxic | Verb::Down | Verb::HttpFault => true,
+            Verb::Toxic | Verb::Down | Verb::HttpFault | Verb::CohortSplit => true,
         }
     }
 
@@ -168,6 +209,9 @@ impl Verb {
             Verb::HttpFault => Action::Toxic {
                 body: http_fault_toxic(&mut r),
             },
+            Verb::CohortSplit => Action::Cohorts {
+                split: cohort_split(&mut r),
+            },
         };
         r.finish(ProxyFault {
             action,
@@ -185,6 +229,16 @@ fn http_fault_toxic(r: &mut Reader) -> Value {
         if let Some(v) = r.text(key) {
             matcher.insert(key.into(), json!(v));
         }
+    }
+    let cohort = r.text("cohort");
+    if let Some(c) = &cohort
+        && c != "control"
+        && c != "experiment"
+    {
+        r.problem(
+            "cohort",
+            format!("cohort {c:?}: expected control or experiment"),
+        );
     }
     let given: Vec<&str> = ["status", "abort", "delay_ms"]
         .into_iter()
@@ -215,6 +269,9 @@ fn http_fault_toxic(r: &mut Reader) -> Value {
     if !matcher.is_empty() {
         attributes["match"] = Value::Object(matcher);
     }
+    if let Some(c) = cohort {
+        attributes["cohort"] = json!(c);
+    }
     let share = r.number("share").unwrap_or(100.0);
     if share > 100.0 {
         r.problem("share", "share is a percentage from 0 to 100");
@@ -224,6 +281,37 @@ fn http_fault_toxic(r: &mut Reader) -> Value {
         "toxicity": (share / 100.0).clamp(0.0, 1.0),
         "attributes": attributes,
     })
+}
+
+/// The split `cohort.split` puts in force (without its salt unless one is given: the run's id
+/// is added when planned).
+fn cohort_split(r: &mut Reader) -> Value {
+    let key = r.text("key").unwrap_or_default();
+    let key_ok = key == "client"
+        || key
+            .split_once(':')
+            .is_some_and(|(kind, name)| (kind == "header" || kind == "cookie") && !name.is_empty());
+    if !key_ok {
+        r.problem(
+            "key",
+            format!("key {key:?}: expected header:NAME, cookie:NAME or client"),
+        );
+    }
+    let control = r.number("control").unwrap_or(1.0);
+    let experiment = r.number("experiment").unwrap_or(1.0);
+    for (name, share) in [("control", control), ("experiment", experiment)] {
+        if share > 50.0 {
+            r.problem(
+                name,
+                format!("{name} is {share}: at most 50 percent of users"),
+            );
+        }
+    }
+    let mut split = json!({"key": key, "control": control, "experiment": experiment});
+    if let Some(salt) = r.value("salt").and_then(Value::as_str) {
+        split["salt"] = json!(salt);
+    }
+    split
 }
 
 /// A parsed proxy fault call: one proxy, no selection.

@@ -21,6 +21,12 @@ pub enum Undo {
         api: String,
         proxy: String,
     },
+    /// End a cohort split (ours: the one with this salt).
+    ClearCohorts {
+        api: String,
+        proxy: String,
+        salt: String,
+    },
 }
 
 /// How an API failure reads for a revert. A proxy that is gone, or a server that no longer
@@ -64,6 +70,34 @@ impl Undo {
                     Ok(_) => UndoAttempt::NotYet(format!(
                         "proxy {proxy} is still disabled after enabling it"
                     )),
+                    Err(e) => judged(e),
+                }
+            }
+            Undo::ClearCohorts { api, proxy, salt } => {
+                let api = ProxyApi::new(api);
+                let ours = |split: &serde_json::Value| split["salt"].as_str() == Some(salt);
+                match api.cohorts(proxy).await {
+                    Ok(split) if ours(&split) => {}
+                    // Another split replaced ours (or none is left): nothing of ours remains.
+                    Ok(_) => return UndoAttempt::Verified,
+                    Err(ApiError::NotFound { message, .. }) if message.contains("no cohorts") => {
+                        return UndoAttempt::Verified;
+                    }
+                    Err(e) => return judged(e),
+                }
+                if let Err(e) = api.clear_cohorts(proxy).await
+                    && !matches!(e, ApiError::NotFound { .. })
+                {
+                    return judged(e);
+                }
+                match api.cohorts(proxy).await {
+                    Ok(split) if ours(&split) => UndoAttempt::NotYet(format!(
+                        "the cohort split is still on proxy {proxy} after clearing it"
+                    )),
+                    Ok(_) => UndoAttempt::Verified,
+                    Err(ApiError::NotFound { message, .. }) if message.contains("no cohorts") => {
+                        UndoAttempt::Verified
+                    }
                     Err(e) => judged(e),
                 }
             }

@@ -12,6 +12,7 @@ use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use tokio::time::{Instant, Sleep};
 
+use super::cohort::{Cohort, CohortState};
 use super::serve::Conn;
 use super::stats::{HttpStats, Sample};
 use crate::proxy::metrics::ProxyMetrics;
@@ -42,20 +43,23 @@ pub(super) struct Recorder {
     pub(super) status: u16,
     pub(super) ttfb: Duration,
     pub(super) done: bool,
+    /// The split in force when the request came, and the request's cohort in it.
+    pub(super) cohort: Option<(Arc<CohortState>, Cohort)>,
 }
 
 impl Recorder {
     pub(super) fn finish(&mut self, status: u16) {
         if !self.done {
             self.done = true;
-            self.stats.record(
-                self.route,
-                Sample {
-                    status,
-                    ttfb: self.ttfb,
-                    ttlb: self.start.elapsed(),
-                },
-            );
+            let sample = Sample {
+                status,
+                ttfb: self.ttfb,
+                ttlb: self.start.elapsed(),
+            };
+            if let Some((state, cohort)) = &self.cohort {
+                state.record(self.route, *cohort, &sample);
+            }
+            self.stats.record(self.route, sample);
         }
     }
 }

@@ -2,11 +2,13 @@
 //! HTTP toxics aimed at a slice of the requests.
 //!
 //! [`route`] (templates) · [`stats`] (windows of HdrHistograms) · [`toxics`] (attributes, matches,
-//! sampling) · `serve` (one client connection) · `client_io` (its socket, reset on demand) ·
+//! sampling) · [`cohort`] (control and experiment cohorts) · [`compare`] (their statistics) · `serve` (one client connection) · `client_io` (its socket, reset on demand) ·
 //! `body` (bodies through the body toxics).
 
 mod body;
 mod client_io;
+pub mod cohort;
+pub mod compare;
 pub mod route;
 mod serve;
 pub mod stats;

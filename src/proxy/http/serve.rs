@@ -2,6 +2,7 @@
 //! `Expect: 100-continue`, upgrades tunnelled as TCP), bodies streamed chunk by chunk, each
 //! request timed into the proxy's figures and offered to the HTTP toxics.
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::body::{Aborted, Counted, Effects, Inner, ProxyBody, Recorder};
 use super::client_io::ClientIo;
+use super::cohort::Assignment;
 use super::route::{OTHER, Route, route_of};
 use super::stats::{HttpStats, Sample};
 use super::toxics::{HttpSpec, hit};
@@ -56,6 +58,8 @@ pub(super) struct Conn {
     pub(super) requests: AtomicU64,
     /// Set by an abort with `mode: reset`: the client socket then closes with RST, not FIN.
     pub(super) reset: Arc<AtomicBool>,
+    /// The client's address, for cohorts keyed by it.
+    pub(super) client_ip: Option<IpAddr>,
 }
 
 impl Conn {
@@ -100,12 +104,14 @@ async fn serve_requests(
 ) {
     let stats = ctx.stats.clone();
     let reset = Arc::new(AtomicBool::new(false));
+    let client_ip = client.peer_addr().ok().map(|a| a.ip());
     let conn = Arc::new(Conn {
         ctx,
         upstream,
         sender: Mutex::new(None),
         requests: AtomicU64::new(0),
         reset: reset.clone(),
+        client_ip,
     });
     let service_conn = conn.clone();
     let service = hyper::service::service_fn(move |req| {
@@ -149,12 +155,14 @@ fn request_hash(conn: &Conn, n: u64) -> Fnv {
         .u64(n)
 }
 
-/// The toxics that hit this request, in order.
+/// The toxics that hit this request, in order (one limited to a cohort only hits that cohort's
+/// requests, and nothing while no split is in force).
 fn toxics_for(
     conn: &Conn,
     n: u64,
     route: &str,
     req: &Request<Incoming>,
+    assignment: Option<Assignment>,
 ) -> Vec<(ToxicKind, Arc<HttpSpec>)> {
     let toxics = conn.ctx.toxics.borrow().clone();
     if toxics.is_empty() {
@@ -165,6 +173,10 @@ fn toxics_for(
         .iter()
         .filter_map(|t| t.http.clone().map(|spec| (t, spec)))
         .filter(|(_, spec)| spec.applies(route, method, req.headers()))
+        .filter(|(_, spec)| {
+            spec.cohort
+                .is_none_or(|c| assignment == Some(Assignment::In(c)))
+        })
         .filter(|(t, spec)| {
             let Some(key) = spec.sample_key(req.headers()) else {
                 return false;
@@ -188,7 +200,19 @@ async fn handle(
         .routes
         .get(route)
         .map_or(OTHER, |r| r.name.as_str());
-    let toxics = toxics_for(&conn, n, route_name, &req);
+    let split = conn.ctx.stats.cohorts();
+    let assignment = split
+        .as_ref()
+        .map(|s| s.split.assign(req.headers(), conn.client_ip));
+    let cohort = match (split, assignment) {
+        (Some(state), Some(Assignment::In(c))) => Some((state, c)),
+        (Some(state), Some(other)) => {
+            state.count(other);
+            None
+        }
+        (None, _) | (Some(_), None) => None,
+    };
+    let toxics = toxics_for(&conn, n, route_name, &req, assignment);
     let find = |kind: ToxicKind| {
         toxics
             .iter()
@@ -202,6 +226,7 @@ async fn handle(
         status: 0,
         ttfb: Duration::ZERO,
         done: false,
+        cohort,
     };
 
     if let Some(abort) = find(ToxicKind::HttpAbort).filter(|s| s.before_headers) {

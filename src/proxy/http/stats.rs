@@ -6,13 +6,15 @@
 //! `rate(...[5m])`). Memory is bounded: at most 60 + 92 buckets per route, each two histograms of
 //! about 12 KiB, allocated only for seconds that saw traffic.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use tokio::time::Instant;
+
+use super::cohort::{CohortSplit, CohortState};
 
 /// The longest window, in seconds.
 pub const WINDOW_SECONDS: usize = 900;
@@ -42,7 +44,7 @@ impl Sample {
 }
 
 #[derive(Debug, Clone)]
-struct Figures {
+pub(super) struct Figures {
     requests: u64,
     errors: u64,
     /// 1xx..5xx at 0..4, cut connections at 5.
@@ -74,6 +76,19 @@ impl Figures {
         let micros = |d: Duration| (d.as_micros() as u64).clamp(1, 600_000_000);
         let _ = self.ttfb.record(micros(s.ttfb));
         let _ = self.ttlb.record(micros(s.ttlb));
+    }
+
+    pub(super) fn requests(&self) -> u64 {
+        self.requests
+    }
+
+    pub(super) fn errors(&self) -> u64 {
+        self.errors
+    }
+
+    /// Time to last byte, µs.
+    pub(super) fn latency(&self) -> &Histogram<u32> {
+        &self.ttlb
     }
 
     fn add(&mut self, other: &Figures) {
@@ -121,7 +136,7 @@ impl Figures {
 
 /// The figures of one route (or of the whole proxy).
 #[derive(Debug)]
-struct Series {
+pub(super) struct Series {
     total: Figures,
     /// (second since start, figures) for the last `FINE_SECONDS` seconds, allocated lazily.
     fine: Ring,
@@ -173,7 +188,7 @@ impl Ring {
 }
 
 impl Series {
-    fn new() -> Series {
+    pub(super) fn new() -> Series {
         Series {
             total: Figures::new(),
             fine: Ring::new(FINE_SECONDS),
@@ -181,14 +196,18 @@ impl Series {
         }
     }
 
-    fn record(&mut self, second: u64, s: &Sample) {
+    pub(super) fn total(&self) -> &Figures {
+        &self.total
+    }
+
+    pub(super) fn record(&mut self, second: u64, s: &Sample) {
         self.total.record(s);
         self.fine.record(second, s);
         self.coarse.record(second / COARSE_SECONDS, s);
     }
 
     /// The figures of the last `seconds` seconds up to `now_second` (see [`window_span`]).
-    fn window(&self, now_second: u64, seconds: u64) -> Figures {
+    pub(super) fn window(&self, now_second: u64, seconds: u64) -> Figures {
         let mut sum = Figures::new();
         let from = now_second.saturating_sub(seconds.saturating_sub(1));
         if seconds <= FINE_SECONDS as u64 {
@@ -229,6 +248,8 @@ pub struct HttpStats {
     inner: Mutex<Vec<Series>>,
     /// Requests sent again after an upstream closed a kept-alive connection on them.
     retried: AtomicU64,
+    /// The cohort split in force, if any.
+    cohorts: Mutex<Option<Arc<CohortState>>>,
 }
 
 impl HttpStats {
@@ -240,7 +261,39 @@ impl HttpStats {
             routes,
             inner: Mutex::new((0..n).map(|_| Series::new()).collect()),
             retried: AtomicU64::new(0),
+            cohorts: Mutex::new(None),
         }
+    }
+
+    /// Puts a split in force (replacing any other): its cohorts' figures start now.
+    pub fn set_cohorts(&self, split: CohortSplit) -> Arc<CohortState> {
+        let state = Arc::new(CohortState::new(split, self.routes.len()));
+        *self.cohorts.lock().unwrap_or_else(|e| e.into_inner()) = Some(state.clone());
+        state
+    }
+
+    /// Ends the split; whether there was one.
+    pub fn clear_cohorts(&self) -> bool {
+        self.cohorts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .is_some()
+    }
+
+    pub fn cohorts(&self) -> Option<Arc<CohortState>> {
+        self.cohorts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The index of a route by name (`other` included), for per-route figures.
+    pub fn route_index(&self, name: &str) -> Option<usize> {
+        if name == super::route::OTHER {
+            return Some(self.routes.len());
+        }
+        self.routes.iter().position(|r| r == name)
     }
 
     /// Counts a request sent again on a fresh upstream connection.

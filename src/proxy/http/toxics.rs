@@ -6,6 +6,7 @@
 use regex::Regex;
 use serde_json::{Map, Value};
 
+use super::cohort::Cohort;
 use crate::proxy::toxic::{ApiError, ToxicKind, field};
 use crate::seed::{Fnv, unit_from_hash};
 
@@ -67,6 +68,8 @@ pub struct HttpSpec {
     pub between_chunks: bool,
     /// `http_corrupt`: percent of body bytes flipped.
     pub percent: f64,
+    /// Only requests of this cohort (`"cohort": "experiment"`).
+    pub cohort: Option<Cohort>,
 }
 
 impl PartialEq for HttpSpec {
@@ -137,20 +140,27 @@ pub fn parse(kind: ToxicKind, attrs: Option<&Value>) -> Result<HttpSpec, ApiErro
             Some(_) => Err(bad(format!("{key} must be a string"))),
         }
     };
-    let mut spec = HttpSpec {
-        raw: raw.clone(),
-        matcher: parse_match(field(raw, "match"))?,
-        sampling: parse_sample(field(raw, "sample"))?,
-        status: 0,
-        body: text("body")?.unwrap_or_default(),
-        headers: Vec::new(),
-        reset: false,
-        before_headers: false,
-        bytes: int("bytes", 0)?,
-        delay_ms: int("delay_ms", 0)?,
-        between_chunks: false,
-        percent: 0.0,
-    };
+    let mut spec =
+        HttpSpec {
+            raw: raw.clone(),
+            matcher: parse_match(field(raw, "match"))?,
+            sampling: parse_sample(field(raw, "sample"))?,
+            status: 0,
+            body: text("body")?.unwrap_or_default(),
+            headers: Vec::new(),
+            reset: false,
+            before_headers: false,
+            bytes: int("bytes", 0)?,
+            delay_ms: int("delay_ms", 0)?,
+            between_chunks: false,
+            percent: 0.0,
+            cohort: match text("cohort")?.as_deref() {
+                None => None,
+                Some(name) => Some(Cohort::parse(name).ok_or_else(|| {
+                    bad(format!("cohort {name:?}: expected control or experiment"))
+                })?),
+            },
+        };
     match kind {
         ToxicKind::HttpStatus => {
             let status = int("status", 0)?;
