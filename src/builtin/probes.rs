@@ -204,14 +204,18 @@ pub(super) async fn traffic_compare(args: &Value) -> Result<Value, BuiltinError>
             Some(v) => query.push(format!("{key}={v}")),
         }
     }
-    api.compare_cohorts(proxy, &query.join("&"))
-        .await
-        .map_err(|e| match e {
-            ApiError::NotFound { message, .. } if message == "proxy not found" => {
-                BuiltinError::Failed(format!("proxy {proxy:?} not found at {}", api.base()))
-            }
-            other => BuiltinError::Failed(other.to_string()),
-        })
+    match api.compare_cohorts(proxy, &query.join("&")).await {
+        Ok(v) => Ok(v),
+        // Before the split (a safeguard checks before the method's first action) there is
+        // nothing to judge yet: that is no evidence of harm.
+        Err(ApiError::NotFound { message, .. }) if message.ends_with("has no cohorts") => {
+            Ok(serde_json::json!({"verdict": "not-enough-data", "worse": false, "reason": message}))
+        }
+        Err(ApiError::NotFound { message, .. }) if message == "proxy not found" => Err(
+            BuiltinError::Failed(format!("proxy {proxy:?} not found at {}", api.base())),
+        ),
+        Err(other) => Err(BuiltinError::Failed(other.to_string())),
+    }
 }
 
 /// Percent-encodes a query value (route names may hold spaces and slashes).

@@ -64,11 +64,40 @@ pub(super) async fn render(registry: &Registry, options: &ApiOptions) -> String 
             }
         }
         render_http(&mut out, &registry.http_counters().await);
+        render_cohorts(&mut out, &registry.cohort_splits().await);
     }
     if options.runtime_metrics {
         out.process_metrics();
     }
     out.finish()
+}
+
+/// Requests and errors of each cohort since its split was set (a new split starts them from 0,
+/// which Prometheus reads as a counter reset).
+fn render_cohorts(out: &mut Exposition, splits: &[(String, serde_json::Value)]) {
+    if splits.is_empty() {
+        return;
+    }
+    for (series, help, key) in [
+        (
+            "monkeywrench_http_cohort_requests_total",
+            "Requests of each cohort of an http proxy since its split.",
+            "requests",
+        ),
+        (
+            "monkeywrench_http_cohort_errors_total",
+            "5xx and cut responses of each cohort since its split.",
+            "errors",
+        ),
+    ] {
+        out.family(series, Kind::Counter, help);
+        for (proxy, split) in splits {
+            for cohort in ["control", "experiment"] {
+                let n = split[cohort][key].as_u64().unwrap_or(0);
+                out.sample(series, &[("cohort", cohort), ("proxy", proxy.as_str())], n);
+            }
+        }
+    }
 }
 
 /// The `monkeywrench_http_` series of the http proxies (none when there are none).

@@ -611,6 +611,15 @@ impl Registry {
             .collect()
     }
 
+    /// Each http proxy's cohort split in force, with its figures (for `/metrics`).
+    pub async fn cohort_splits(&self) -> Vec<(String, Value)> {
+        let proxies = self.proxies.lock().await;
+        proxies
+            .iter()
+            .filter_map(|(k, p)| Some((k.clone(), p.http.as_ref()?.stats.cohorts()?.to_json())))
+            .collect()
+    }
+
     /// Stops every proxy.
     pub async fn shutdown(&self) {
         let mut proxies = self.proxies.lock().await;

@@ -369,3 +369,64 @@ async fn the_prometheus_example_holds_against_a_real_prometheus_and_reverts_its_
     assert_eq!(toxics, serde_json::json!([]));
     crate::faults::stop_guard(dir.path());
 }
+
+#[tokio::test]
+async fn the_cohorts_example_stops_itself_on_the_experiment_cohort_while_the_overall_rate_holds() {
+    let (url, cancel, handle) = start_service();
+    let dir = TempDir::new("ex-cohorts");
+    let listen = format!("127.0.0.1:{}", crate::harness::closed_port());
+    let config = std::fs::read_to_string(example("proxy-config.json"))
+        .unwrap()
+        .replace("127.0.0.1:8080", url.trim_start_matches("http://"))
+        .replace("127.0.0.1:8081", &listen);
+    let config = crate::harness::write(dir.path(), "proxy-config.json", &config);
+    let proxy = crate::proxy::Server::start(&["--config", &config]).await;
+    let (path, base, state) = (
+        example("cohorts.yaml"),
+        proxy.base.clone(),
+        dir.path().join("state"),
+    );
+    let run_dir = dir.path().to_path_buf();
+    let (code, j, err) = tokio::task::spawn_blocking(move || {
+        run(
+            &run_dir,
+            &path,
+            &[
+                "--var",
+                &format!("shop={listen}"),
+                "--var",
+                &format!("proxy_api={base}"),
+            ],
+            &[("MONKEYWRENCH_STATE_DIR", &state.to_string_lossy())],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 5, "the safeguard trips: {err}");
+    assert_eq!(
+        j["monkeywrench"]["safeguards"][0]["name"],
+        "experiment-cohort-no-worse-than-control"
+    );
+    let last = &j["monkeywrench"]["safeguards"][0]["last_output"];
+    assert_eq!(last["verdict"], "worse", "{j}");
+    assert_eq!(last["experiment"]["error_rate"], 1.0, "{last}");
+    assert_eq!(last["control"]["error_rate"], 0.0, "{last}");
+    let before = &j["steady_states"]["before"]["probes"][0];
+    assert_eq!(before["tolerance_met"], true, "{before}");
+    let (_, traffic) = proxy
+        .json("GET", "/proxies/shop/traffic?window_s=0", None)
+        .await;
+    let overall = traffic["http"]["error_rate"].as_f64().unwrap();
+    assert!(
+        overall < 0.05,
+        "the overall error rate barely moved: {overall}"
+    );
+    for f in j["monkeywrench"]["faults"].as_array().unwrap() {
+        assert_eq!(f["revert"], "reverted", "{f}");
+    }
+    let (status, _) = proxy.json("GET", "/proxies/shop/cohorts", None).await;
+    assert_eq!(status, 404, "the split is cleared");
+    crate::faults::stop_guard(dir.path());
+    cancel.cancel();
+    handle.join().unwrap();
+}

@@ -2,6 +2,7 @@
 //! library against real processes, sockets and files.
 
 mod cli_basics;
+mod cohorts;
 mod containers;
 mod ctk_compat;
 mod demo;

@@ -241,6 +241,25 @@ impl CohortState {
             "outside": f.outside,
             "unkeyed": f.unkeyed,
         });
+        let figures = |s: &Series| {
+            let t = s.total();
+            let ms = |q: f64| {
+                if t.latency().is_empty() {
+                    0.0
+                } else {
+                    t.latency().value_at_quantile(q) as f64 / 1000.0
+                }
+            };
+            json!({
+                "requests": t.requests(),
+                "errors": t.errors(),
+                "error_rate": t.errors() as f64 / t.requests().max(1) as f64,
+                "p50_ms": ms(0.5),
+                "p99_ms": ms(0.99),
+            })
+        };
+        v["control"] = figures(&f.control[overall]);
+        v["experiment"] = figures(&f.experiment[overall]);
         v
     }
 
