@@ -8,23 +8,54 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_ledger.sql")),
     (2, include_str!("migrations/0002_monkey.sql")),
     (3, include_str!("migrations/0003_settle.sql")),
+    (4, include_str!("migrations/0004_history.sql")),
 ];
 
-/// Applies every migration not yet recorded, each in its own transaction.
+/// The PostgreSQL advisory lock key the migrator holds (an arbitrary constant: "mwmigr").
+const PG_MIGRATION_LOCK: i64 = 0x6d77_6d69_6772;
+
+/// Applies every migration not yet recorded, each in its own transaction. On PostgreSQL the
+/// whole pass holds an advisory lock: without it two processes migrating one new database race
+/// on `CREATE TABLE IF NOT EXISTS` (its catalog check is not atomic) and one fails.
 pub(super) async fn run(pool: &AnyPool) -> Result<(), sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let postgres = conn.backend_name() == "PostgreSQL";
+    if postgres {
+        // A function returning void cannot be decoded by the Any driver: select from it.
+        sqlx::query("SELECT 1 FROM pg_advisory_lock($1)")
+            .bind(PG_MIGRATION_LOCK)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let result = apply(&mut conn).await;
+    if postgres {
+        let unlocked = sqlx::query("SELECT 1 FROM pg_advisory_unlock($1)")
+            .bind(PG_MIGRATION_LOCK)
+            .execute(&mut *conn)
+            .await;
+        if unlocked.is_err() {
+            // The lock lives as long as the session: don't hand this connection back.
+            let _ = sqlx::Connection::close(conn.detach()).await;
+        }
+    }
+    result
+}
+
+async fn apply(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+    use sqlx::Connection;
     sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
     for (version, sql) in MIGRATIONS {
         let applied: Option<(i64,)> =
             sqlx::query_as("SELECT version FROM schema_migrations WHERE version = $1")
                 .bind(*version)
-                .fetch_optional(pool)
+                .fetch_optional(&mut *conn)
                 .await?;
         if applied.is_some() {
             continue;
         }
-        let mut tx = pool.begin().await?;
+        let mut tx = conn.begin().await?;
         // Write first: SQLite then takes its write lock (waiting for another process migrating
         // the same file) before reading; a read first would make the later write fail at once
         // with "database is locked", and the loser would apply a migration twice.
