@@ -17,3 +17,6 @@ pub use query::{Filter, History, StoredEvent};
 pub use reap::{HostIdentity, reap_interrupted};
 pub use record::{Recorder, RecorderSink};
 pub use retention::{Pruned, Retention};
+
+#[cfg(test)]
+mod tests;

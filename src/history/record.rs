@@ -208,6 +208,19 @@ impl Recorder {
     }
 }
 
+#[cfg(test)]
+impl Recorder {
+    /// Waits for the writer to store what was queued, and never ends the run: as when its
+    /// process dies.
+    pub(super) async fn vanish(self) {
+        let _ = self.handle.await;
+    }
+
+    pub(super) fn warnings_handle(&self) -> Arc<Mutex<Vec<String>>> {
+        self.warnings.list.clone()
+    }
+}
+
 /// The writer task.
 async fn write(
     location: StoreLocation,
