@@ -251,9 +251,33 @@ fn an_ambiguous_prefix_is_a_clear_error_and_no_history_records_nothing() {
         "abcdef01-0000-4000-8000-000000000001",
         "abcdef01-0000-4000-8000-000000000002",
     ] {
-        let out = run(dir.path(), None, &file, &["--run-id", id]);
+        let out = run(
+            dir.path(),
+            None,
+            &file,
+            &[
+                "--run-id",
+                id,
+                "--trigger",
+                "schedule",
+                "--trigger-detail",
+                "nightly",
+            ],
+        );
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     }
+    let runs = list(dir.path(), None, &[]);
+    assert_eq!(field(&runs, "trigger"), ["schedule", "schedule"]);
+    assert_eq!(field(&runs, "trigger_detail"), ["nightly", "nightly"]);
+    let journal: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("journal.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        journal["monkeywrench"]["run_id"], "abcdef01-0000-4000-8000-000000000002",
+        "--run-id names the run everywhere"
+    );
+    let out = run(dir.path(), None, &file, &["--run-id", "not-a-uuid"]);
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
     let out = mw(dir.path(), None, &["history", "show", "abcdef"], &[]);
     assert_eq!(out.status.code(), Some(64));
     let err = stderr(&out);
