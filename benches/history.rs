@@ -224,8 +224,55 @@ async fn bench(label: &str, location: StoreLocation) {
     store.close().await;
 }
 
+/// What recording costs a run: the same trivial experiment run by the real binary with the
+/// history (a fresh SQLite store, so the open includes creating and migrating it the first time)
+/// and with `--no-history`, alternating, 10 each.
+fn recording_overhead() {
+    let dir =
+        std::env::temp_dir().join(format!("mw-bench-record-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("e.yaml");
+    std::fs::write(
+        &file,
+        "title: t\ndescription: d\nsteady-state-hypothesis:\n  title: h\n  probes:\n    - type: probe\n      name: p\n      tolerance: 0\n      provider: {type: process, path: \"true\"}\nmethod:\n  - type: action\n    name: a\n    provider: {type: process, path: \"true\"}\n",
+    )
+    .unwrap();
+    let once = |extra: &[&str]| {
+        let start = Instant::now();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_monkeywrench"))
+            .args(["run", "--journal-path"])
+            .arg(dir.join("j.json"))
+            .args(extra)
+            .arg(&file)
+            .env("MONKEYWRENCH_STATE_DIR", dir.join("state"))
+            .env_remove("MONKEYWRENCH_STORE")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        start.elapsed()
+    };
+    once(&[]);
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    for _ in 0..10 {
+        with.push(once(&[]));
+        without.push(once(&["--no-history"]));
+    }
+    let (w, _) = summary(with);
+    let (wo, _) = summary(without);
+    println!(
+        "\nrun of a 2-activity experiment (median of 10, ms): recorded {w:.1}, --no-history {wo:.1}, ratio {:.2}",
+        w / wo
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    recording_overhead();
     let dir = std::env::temp_dir().join(format!(
         "mw-bench-history-{}",
         uuid::Uuid::new_v4().simple()

@@ -326,9 +326,27 @@ pub(super) async fn execute(args: RunArgs) -> anyhow::Result<i32> {
     };
     let Some(journal) = dispatcher.finish().await else {
         eprintln!("monkeywrench: the event dispatcher stopped unexpectedly; no journal written");
+        if let Some(recorder) = recorder {
+            recorder
+                .abandon("the event dispatcher stopped unexpectedly")
+                .await;
+        }
         return Ok(exit_code::INTERNAL);
     };
     let doc = journal.to_json();
+    // Stored before the files are written, so a journal path that broke meanwhile still leaves
+    // the run's verdict in the history.
+    if let Some(recorder) = recorder {
+        let (recorded, _) = recorder
+            .finish(&doc, &report.verdict, args.retention.retention())
+            .await;
+        if recorded && !json_output {
+            eprintln!(
+                "run recorded in the history as {}",
+                super::state::short(&run_id)
+            );
+        }
+    }
     if let Err(err) = write_atomic(&args.journal_path, &doc) {
         // Writable when the run started, so something changed under us (a full disk, a removed
         // directory): still the journal path's fault, but say what the run itself concluded.
@@ -351,17 +369,6 @@ pub(super) async fn execute(args: RunArgs) -> anyhow::Result<i32> {
             report.verdict.exit_code
         );
         return Ok(exit_code::USAGE);
-    }
-    if let Some(recorder) = recorder {
-        let (recorded, _) = recorder
-            .finish(&doc, &report.verdict, args.retention.retention())
-            .await;
-        if recorded && !json_output {
-            eprintln!(
-                "run recorded in the history as {}",
-                super::state::short(&run_id)
-            );
-        }
     }
     let verdict = report.verdict;
     if args.ctk_exit_codes {
