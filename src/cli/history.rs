@@ -36,7 +36,7 @@ struct ListArgs {
     /// Only runs of this experiment (its name: the server's, or the file stem for `run`).
     #[arg(long, value_name = "NAME")]
     experiment: Option<String>,
-    /// Only runs with this status.
+    /// Only runs with this status: running, completed, failed, aborted or interrupted.
     #[arg(long, value_parser = parse_status, value_name = "STATUS")]
     status: Option<HistoryStatus>,
     /// Only runs started at or after: RFC 3339 (2026-12-01T08:00:00Z), a date (2026-12-01, local),

@@ -113,4 +113,54 @@ mod tests {
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    /// Several processes opening one new PostgreSQL database at once: the advisory lock lets one
+    /// migrate while the others wait (without it, concurrent `CREATE TABLE IF NOT EXISTS` fail
+    /// with a duplicate key in `pg_type`: checked by removing the lock). Needs
+    /// `MONKEYWRENCH_TEST_POSTGRES`; skipped without it unless `MONKEYWRENCH_REQUIRE_POSTGRES=1`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_openers_of_a_new_postgres_database_all_migrate_it_once() {
+        let Ok(base) = std::env::var("MONKEYWRENCH_TEST_POSTGRES") else {
+            assert!(
+                std::env::var("MONKEYWRENCH_REQUIRE_POSTGRES").is_err(),
+                "MONKEYWRENCH_TEST_POSTGRES is not set but PostgreSQL tests are required"
+            );
+            eprintln!("SKIPPED: set MONKEYWRENCH_TEST_POSTGRES");
+            return;
+        };
+        sqlx::any::install_default_drivers();
+        let (prefix, _) = base.rsplit_once('/').unwrap();
+        for _ in 0..3 {
+            let name = format!("mw_{}", uuid::Uuid::new_v4().simple());
+            let admin = sqlx::AnyPool::connect(&base).await.unwrap();
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&admin)
+                .await
+                .unwrap();
+            let location = StoreLocation::Postgres(format!("{prefix}/{name}"));
+            let openers: Vec<_> = (0..8)
+                .map(|_| {
+                    let location = location.clone();
+                    tokio::spawn(async move { Store::open(&location).await })
+                })
+                .collect();
+            let mut stores = Vec::new();
+            for opener in openers {
+                stores.push(opener.await.unwrap().expect("every opener succeeds"));
+            }
+            let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM schema_migrations")
+                .fetch_one(stores[0].pool())
+                .await
+                .unwrap();
+            assert_eq!(count as usize, super::MIGRATIONS.len());
+            for s in stores {
+                s.close().await;
+            }
+            sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                .execute(&admin)
+                .await
+                .unwrap();
+            admin.close().await;
+        }
+    }
 }
