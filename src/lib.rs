@@ -20,11 +20,12 @@
 //! | [`target`] | platforms behind one `Driver` trait (processes with pidfd signals, Docker containers and Swarm tasks through bollard), their selectors, the one selection path with the blast radius, the one protected-target policy; a process's cgroups (v1 and v2: join, usage, limits) |
 //! | [`seed`] | reproducible randomness behind `--seed`: a fixed RNG (ChaCha8), fixed draws and a fixed hash (FNV-1a), the same on every version and platform |
 //! | [`monkey`] | the Chaos Monkey: config, calendar, inventory, daily plan, scheduler (injected clock), kills, history, webhooks |
+//! | [`history`] | every run in the store (trigger, verdict, journal, its full event stream): the recorder is one more `RunEvent` consumer; dead runs marked interrupted; listing, retention; JUnit XML from a journal |
 //! | [`demo`] | the small HTTP service and bundled experiments behind `monkeywrench demo` |
 //!
 //! Direction of dependencies: `cli -> everything`; `experiment -> probe, builtin, fault, ledger,
 //! target`; `builtin -> fault, schema, loadgen, target`; `fault -> ledger, target, proxy, schema`;
-//! `ledger -> store, target` (it reverts through the `Undoer` that `fault` gives it, so it knows no
+//! `history -> experiment, store`; `ledger -> store, target` (it reverts through the `Undoer` that `fault` gives it, so it knows no
 //! family); nothing depends on `cli`; `seed` and `schema` depend on nothing of ours. `source`,
 //! `validate` and `model` do no I/O beyond resolving executables.
 //!
@@ -43,6 +44,7 @@ pub mod exit_code;
 pub mod experiment;
 pub mod exposition;
 pub mod fault;
+pub mod history;
 pub mod http_serve;
 pub mod ledger;
 pub mod loadgen;

@@ -3,7 +3,8 @@
 use clap::{Parser, Subcommand};
 
 use super::{
-    demo, failure, guard, halt, ledger, monkey, proxy, run, stressor, targets, validate, work,
+    demo, failure, guard, halt, history, ledger, monkey, proxy, run, stressor, targets, validate,
+    work,
 };
 use crate::exit_code;
 
@@ -66,6 +67,8 @@ enum Command {
     Resume(halt::ResumeArgs),
     /// List leases (active first) with age, deadline and owner.
     Ledger(ledger::LedgerArgs),
+    /// List recorded runs (newest first), `show` one with its journal or events, `prune` old ones.
+    History(history::HistoryArgs),
     /// Preview which processes (with --docker: containers) a selector matches and which a mode/seed would pick.
     Targets(targets::TargetsArgs),
     /// Watch the ledger and revert faults whose deadline passed or whose owner died.
@@ -123,6 +126,7 @@ async fn dispatch(command: Command) -> i32 {
         Command::Halt(args) => halt::halt(args).await,
         Command::Resume(args) => halt::resume(args).await,
         Command::Ledger(args) => ledger::execute(args).await,
+        Command::History(args) => history::execute(args).await,
         Command::Targets(args) => targets::execute(args).await,
         Command::Guard(args) => guard::execute(args).await,
         Command::Monkey(args) => monkey::execute(args).await,

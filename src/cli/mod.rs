@@ -7,6 +7,7 @@ mod demo;
 mod failure;
 mod guard;
 mod halt;
+mod history;
 mod ledger;
 mod monkey;
 mod monkey_status;

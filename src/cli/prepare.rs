@@ -57,6 +57,8 @@ pub(super) struct Prepared {
     pub env_overlay: HashMap<String, String>,
     /// The interpreter chosen for python providers and controls.
     pub python: Interpreter,
+    /// SHA-256 of the source's bytes (lowercase hex).
+    pub source_sha256: String,
 }
 
 impl Prepared {
@@ -170,6 +172,7 @@ pub(super) async fn prepare(
             experiment,
             env_overlay,
             python,
+            source_sha256: loaded.sha256,
         }),
         _ => Err(()),
     }

@@ -17,6 +17,7 @@ use crate::experiment::event::{Interruption, InterruptionKind, RunStatus};
 use crate::experiment::journal::{DuringJournal, write_atomic};
 use crate::experiment::model::{DryMode, HypothesisStrategy, RollbackStrategy};
 use crate::experiment::progress::{NdjsonSink, ProgressView};
+use crate::history::{HostIdentity, Recorder, RunMeta, Trigger};
 
 /// Options of `monkeywrench run`.
 #[derive(Debug, Args)]
@@ -69,6 +70,29 @@ pub(super) struct RunArgs {
     /// Where the ledger lives (used when the experiment applies faults).
     #[command(flatten)]
     pub state: super::state::StateArgs,
+    /// Don't record this run in the history (by default every run is stored with its events;
+    /// see `monkeywrench history`).
+    #[arg(long, env = "MONKEYWRENCH_NO_HISTORY", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_history: bool,
+    /// The name the run is listed under in the history [default: the file name without its
+    /// extension].
+    #[arg(long, value_name = "NAME")]
+    pub experiment_name: Option<String>,
+    /// Also write the run as JUnit XML (one test case per steady-state probe, activity and
+    /// rollback, and one for the verdict) for CI.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    #[command(flatten)]
+    pub retention: super::history::RetentionArgs,
+    /// What started the run (a server passes schedule or api).
+    #[arg(long, hide = true, value_parser = parse_trigger, default_value = "cli")]
+    pub trigger: Trigger,
+    /// Which schedule or API client started it.
+    #[arg(long, hide = true)]
+    pub trigger_detail: Option<String>,
+    /// The run's id, chosen by whoever started it (a UUID).
+    #[arg(long, hide = true, value_parser = parse_run_id)]
+    pub run_id: Option<String>,
     /// Accepted for Chaos Toolkit compatibility; monkeywrench never phones home.
     #[arg(long, hide = true)]
     pub no_version_check: bool,
@@ -134,6 +158,35 @@ fn parse_rollback_strategy(s: &str) -> Result<RollbackStrategy, String> {
     })
 }
 
+fn parse_trigger(s: &str) -> Result<Trigger, String> {
+    Trigger::parse(s).ok_or_else(|| format!("expected one of {}", Trigger::NAMES.join(", ")))
+}
+
+fn parse_run_id(s: &str) -> Result<String, String> {
+    uuid::Uuid::parse_str(s)
+        .map(|u| u.hyphenated().to_string())
+        .map_err(|e| format!("expected a UUID: {e}"))
+}
+
+/// The history name of a source: its file name without the extension.
+fn experiment_name(source: &str) -> String {
+    let last = source
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(source);
+    let last = last.split(['?', '#']).next().unwrap_or(last);
+    let stem = std::path::Path::new(last)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if stem.is_empty() {
+        source.to_string()
+    } else {
+        stem
+    }
+}
+
 /// Parses `90`, `90s`, `1.5m`, `2h`, `500ms`.
 pub(super) fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -179,6 +232,10 @@ pub(super) async fn execute(args: RunArgs) -> anyhow::Result<i32> {
         super::plan::print_plan(&prepared.experiment, &prepared, Some(&state), args.seed).await?;
         return Ok(exit_code::OK);
     }
+    let run_id = args
+        .run_id
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let settings = RunSettings {
         hypothesis_strategy: args.hypothesis_strategy,
         rollback_strategy: args.rollback_strategy,
@@ -200,6 +257,7 @@ pub(super) async fn execute(args: RunArgs) -> anyhow::Result<i32> {
             .collect(),
         state: Some(state),
         python: Some(prepared.python.clone()),
+        run_id: Some(run_id.clone()),
     };
 
     let mut sinks: Vec<Box<dyn EventSink>> = Vec::new();
@@ -220,6 +278,27 @@ pub(super) async fn execute(args: RunArgs) -> anyhow::Result<i32> {
             .or_usage(|| format!("create the events file {}", path.display()))?;
         sinks.push(Box::new(NdjsonSink::new(std::io::BufWriter::new(file))));
     }
+    if let Some(path) = &args.junit {
+        probe_writable(path).or_usage(|| format!("write the JUnit file {}", path.display()))?;
+    }
+    let recorder = (!args.no_history).then(|| {
+        let meta = RunMeta {
+            id: run_id.clone(),
+            experiment: args
+                .experiment_name
+                .clone()
+                .unwrap_or_else(|| experiment_name(&args.source.source)),
+            title: prepared.experiment.title.clone(),
+            file_path: absolute(&args.source.source),
+            file_sha256: prepared.source_sha256.clone(),
+            trigger: args.trigger,
+            trigger_detail: args.trigger_detail.clone(),
+        };
+        let (recorder, sink) =
+            Recorder::start(args.state.location(), meta, HostIdentity::current(), true);
+        sinks.push(Box::new(sink));
+        recorder
+    });
     let (dispatcher, events) = Dispatcher::start(sinks);
     let (interrupt_tx, interrupt_rx) = mpsc::unbounded_channel();
     let signals = spawn_signal_listeners(interrupt_tx)?;
@@ -238,14 +317,36 @@ pub(super) async fn execute(args: RunArgs) -> anyhow::Result<i32> {
         Ok(report) => report,
         Err(err) => {
             eprintln!("monkeywrench: failed to {err}");
+            if let Some(recorder) = recorder {
+                drop(dispatcher);
+                recorder.abandon(&format!("failed to {err}")).await;
+            }
             return Ok(exit_code::USAGE);
         }
     };
     let Some(journal) = dispatcher.finish().await else {
         eprintln!("monkeywrench: the event dispatcher stopped unexpectedly; no journal written");
+        if let Some(recorder) = recorder {
+            recorder
+                .abandon("the event dispatcher stopped unexpectedly")
+                .await;
+        }
         return Ok(exit_code::INTERNAL);
     };
     let doc = journal.to_json();
+    // Stored before the files are written, so a journal path that broke meanwhile still leaves
+    // the run's verdict in the history.
+    if let Some(recorder) = recorder {
+        let (recorded, _) = recorder
+            .finish(&doc, &report.verdict, args.retention.retention())
+            .await;
+        if recorded && !json_output {
+            eprintln!(
+                "run recorded in the history as {}",
+                super::state::short(&run_id)
+            );
+        }
+    }
     if let Err(err) = write_atomic(&args.journal_path, &doc) {
         // Writable when the run started, so something changed under us (a full disk, a removed
         // directory): still the journal path's fault, but say what the run itself concluded.
@@ -258,6 +359,16 @@ pub(super) async fn execute(args: RunArgs) -> anyhow::Result<i32> {
     }
     if !json_output {
         eprintln!("journal written to {}", args.journal_path.display());
+    }
+    if let Some(path) = &args.junit
+        && let Err(err) = std::fs::write(path, crate::history::junit::from_journal(&doc))
+    {
+        eprintln!(
+            "monkeywrench: failed to write the JUnit file {}: {err} (the run itself would have exited {})",
+            path.display(),
+            report.verdict.exit_code
+        );
+        return Ok(exit_code::USAGE);
     }
     let verdict = report.verdict;
     if args.ctk_exit_codes {
@@ -273,6 +384,16 @@ pub(super) async fn execute(args: RunArgs) -> anyhow::Result<i32> {
         });
     }
     Ok(verdict.exit_code)
+}
+
+/// The source as an absolute path (URLs as they are).
+fn absolute(source: &str) -> String {
+    if source.contains("://") {
+        return source.to_string();
+    }
+    std::path::absolute(source)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| source.to_string())
 }
 
 /// Whether the journal can be written where `write_atomic` will write it: a temporary file beside

@@ -37,6 +37,20 @@ impl StateArgs {
         let store = Store::open(&location)
             .await
             .or_unavailable(|| "open the ledger (no fault was applied)".to_string())?;
+        // Anything that opens the store marks runs whose process died as interrupted.
+        match crate::history::reap_interrupted(&store, &crate::history::HostIdentity::current())
+            .await
+        {
+            Ok(ids) => {
+                for id in ids {
+                    eprintln!(
+                        "monkeywrench: run {} had lost its process: marked interrupted in the history",
+                        short(&id)
+                    );
+                }
+            }
+            Err(e) => eprintln!("monkeywrench: warning: history: failed to {e}"),
+        }
         let ledger = Ledger::new(store, crate::fault::reverter());
         for (lease, outcome) in ledger
             .revert_leftovers()

@@ -18,6 +18,8 @@ pub struct Loaded {
     pub warnings: Vec<Diagnostic>,
     /// The source as the user named it (used in diagnostics).
     pub file: String,
+    /// SHA-256 of the source's bytes, lowercase hex (the history tells edited files apart).
+    pub sha256: String,
 }
 
 /// Why a source could not be loaded (file-level problems are reported at 1:1).
@@ -78,7 +80,16 @@ fn parsed(text: &str, format: Format, file: &str) -> Result<Loaded, LoadError> {
         root: p.root,
         warnings: p.warnings,
         file: file.to_string(),
+        sha256: sha256_hex(text.as_bytes()),
     })
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn read_local(source: &str) -> Result<(String, Option<Format>), LoadError> {

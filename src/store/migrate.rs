@@ -8,23 +8,54 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_ledger.sql")),
     (2, include_str!("migrations/0002_monkey.sql")),
     (3, include_str!("migrations/0003_settle.sql")),
+    (4, include_str!("migrations/0004_history.sql")),
 ];
 
-/// Applies every migration not yet recorded, each in its own transaction.
+/// The PostgreSQL advisory lock key the migrator holds (an arbitrary constant: "mwmigr").
+const PG_MIGRATION_LOCK: i64 = 0x6d77_6d69_6772;
+
+/// Applies every migration not yet recorded, each in its own transaction. On PostgreSQL the
+/// whole pass holds an advisory lock: without it two processes migrating one new database race
+/// on `CREATE TABLE IF NOT EXISTS` (its catalog check is not atomic) and one fails.
 pub(super) async fn run(pool: &AnyPool) -> Result<(), sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let postgres = conn.backend_name() == "PostgreSQL";
+    if postgres {
+        // A function returning void cannot be decoded by the Any driver: select from it.
+        sqlx::query("SELECT 1 FROM pg_advisory_lock($1)")
+            .bind(PG_MIGRATION_LOCK)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let result = apply(&mut conn).await;
+    if postgres {
+        let unlocked = sqlx::query("SELECT 1 FROM pg_advisory_unlock($1)")
+            .bind(PG_MIGRATION_LOCK)
+            .execute(&mut *conn)
+            .await;
+        if unlocked.is_err() {
+            // The lock lives as long as the session: don't hand this connection back.
+            let _ = sqlx::Connection::close(conn.detach()).await;
+        }
+    }
+    result
+}
+
+async fn apply(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+    use sqlx::Connection;
     sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
     for (version, sql) in MIGRATIONS {
         let applied: Option<(i64,)> =
             sqlx::query_as("SELECT version FROM schema_migrations WHERE version = $1")
                 .bind(*version)
-                .fetch_optional(pool)
+                .fetch_optional(&mut *conn)
                 .await?;
         if applied.is_some() {
             continue;
         }
-        let mut tx = pool.begin().await?;
+        let mut tx = conn.begin().await?;
         // Write first: SQLite then takes its write lock (waiting for another process migrating
         // the same file) before reading; a read first would make the later write fail at once
         // with "database is locked", and the loser would apply a migration twice.
@@ -81,5 +112,55 @@ mod tests {
             store.close().await;
         }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Several processes opening one new PostgreSQL database at once: the advisory lock lets one
+    /// migrate while the others wait (without it, concurrent `CREATE TABLE IF NOT EXISTS` fail
+    /// with a duplicate key in `pg_type`: checked by removing the lock). Needs
+    /// `MONKEYWRENCH_TEST_POSTGRES`; skipped without it unless `MONKEYWRENCH_REQUIRE_POSTGRES=1`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_openers_of_a_new_postgres_database_all_migrate_it_once() {
+        let Ok(base) = std::env::var("MONKEYWRENCH_TEST_POSTGRES") else {
+            assert!(
+                std::env::var("MONKEYWRENCH_REQUIRE_POSTGRES").is_err(),
+                "MONKEYWRENCH_TEST_POSTGRES is not set but PostgreSQL tests are required"
+            );
+            eprintln!("SKIPPED: set MONKEYWRENCH_TEST_POSTGRES");
+            return;
+        };
+        sqlx::any::install_default_drivers();
+        let (prefix, _) = base.rsplit_once('/').unwrap();
+        for _ in 0..3 {
+            let name = format!("mw_{}", uuid::Uuid::new_v4().simple());
+            let admin = sqlx::AnyPool::connect(&base).await.unwrap();
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&admin)
+                .await
+                .unwrap();
+            let location = StoreLocation::Postgres(format!("{prefix}/{name}"));
+            let openers: Vec<_> = (0..8)
+                .map(|_| {
+                    let location = location.clone();
+                    tokio::spawn(async move { Store::open(&location).await })
+                })
+                .collect();
+            let mut stores = Vec::new();
+            for opener in openers {
+                stores.push(opener.await.unwrap().expect("every opener succeeds"));
+            }
+            let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM schema_migrations")
+                .fetch_one(stores[0].pool())
+                .await
+                .unwrap();
+            assert_eq!(count as usize, super::MIGRATIONS.len());
+            for s in stores {
+                s.close().await;
+            }
+            sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                .execute(&admin)
+                .await
+                .unwrap();
+            admin.close().await;
+        }
     }
 }

@@ -8,9 +8,14 @@ pub(crate) fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_monkeywrench"))
 }
 
-/// Runs the binary with `args` in `dir`, with empty stdin, and returns its output.
+/// Runs the binary with `args` in `dir`, with empty stdin, and returns its output. Its state
+/// (ledger, history) lives under `dir` unless the test's environment names one.
 pub(crate) fn run_in(dir: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(binary())
+    let mut command = Command::new(binary());
+    if std::env::var_os("MONKEYWRENCH_STATE_DIR").is_none() {
+        command.env("MONKEYWRENCH_STATE_DIR", dir.join(".mw-state"));
+    }
+    command
         .args(args)
         .current_dir(dir)
         .stdin(std::process::Stdio::null())

@@ -11,6 +11,7 @@ mod event_stream;
 mod examples;
 mod faults;
 mod harness;
+mod history;
 mod http_proxy;
 mod monkey;
 mod owned;

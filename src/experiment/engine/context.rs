@@ -45,6 +45,8 @@ pub struct RunSettings {
     pub state: Option<super::faults::StateConfig>,
     /// The interpreter for python providers and controls (`None`: none was chosen).
     pub python: Option<crate::experiment::python::Interpreter>,
+    /// The run's id (`None`: a new UUID); a server names its child runs before they start.
+    pub run_id: Option<String>,
 }
 
 impl Default for RunSettings {
@@ -63,6 +65,7 @@ impl Default for RunSettings {
             env_overlay: Vec::new(),
             state: None,
             python: None,
+            run_id: None,
         }
     }
 }
@@ -111,6 +114,10 @@ impl RunContext {
         events: Events,
         python: super::python::PythonScope,
     ) -> Arc<Self> {
+        let run_id = settings
+            .run_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         Arc::new(RunContext {
             run_deadline: jiff::Timestamp::now()
                 + jiff::SignedDuration::try_from(
@@ -124,7 +131,7 @@ impl RunContext {
             events,
             method_cancel: CancellationToken::new(),
             rollback_cancel: CancellationToken::new(),
-            run_id: uuid::Uuid::new_v4().to_string(),
+            run_id,
             faults: super::faults::FaultBook::default(),
             python,
         })
