@@ -20,6 +20,7 @@
 //! | [`target`] | platforms behind one `Driver` trait (processes with pidfd signals, Docker containers and Swarm tasks through bollard), their selectors, the one selection path with the blast radius, the one protected-target policy; a process's cgroups (v1 and v2: join, usage, limits) |
 //! | [`seed`] | reproducible randomness behind `--seed`: a fixed RNG (ChaCha8), fixed draws and a fixed hash (FNV-1a), the same on every version and platform |
 //! | [`monkey`] | the Chaos Monkey: config, calendar, inventory, daily plan, scheduler (injected clock), kills, history, webhooks |
+//! | [`server`] | `monkeywrench server`: its config (`server.yaml`), schedules (cron and intervals, windows, jitter, overlap and target rules, injected clock) and durable firings claimed once per store |
 //! | [`demo`] | the small HTTP service and bundled experiments behind `monkeywrench demo` |
 //!
 //! Direction of dependencies: `cli -> everything`; `experiment -> probe, builtin, fault, ledger,
@@ -51,6 +52,7 @@ pub mod probe;
 pub mod proxy;
 pub mod schema;
 pub mod seed;
+pub mod server;
 pub mod store;
 pub mod target;
 
