@@ -8,6 +8,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_ledger.sql")),
     (2, include_str!("migrations/0002_monkey.sql")),
     (3, include_str!("migrations/0003_settle.sql")),
+    (5, include_str!("migrations/0005_schedules.sql")),
 ];
 
 /// Applies every migration not yet recorded, each in its own transaction.
