@@ -3,6 +3,7 @@
 
 pub mod firings;
 pub mod schedule;
+pub mod scheduler;
 
 #[cfg(test)]
 mod tests;

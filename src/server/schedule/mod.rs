@@ -3,6 +3,8 @@
 
 mod cron;
 mod plan;
+mod rules;
 
 pub use cron::CronExpr;
 pub use plan::{Overlap, Schedule, Trigger};
+pub use rules::{Board, Decision, SkipReason};
