@@ -20,13 +20,47 @@ pub struct Calendar {
 
 impl Calendar {
     pub fn new(config: &MonkeyConfig) -> Calendar {
+        Calendar::from_parts(
+            config.time_zone.clone(),
+            (config.start_hour, config.end_hour),
+            config.work_days.clone(),
+            config.holidays.clone(),
+        )
+    }
+
+    /// A calendar of `hours` = (start, end) on `work_days` minus `holidays`, in `tz` (the
+    /// server's schedule windows use it too).
+    pub fn from_parts(
+        tz: TimeZone,
+        hours: (i8, i8),
+        work_days: Vec<Weekday>,
+        holidays: BTreeSet<Date>,
+    ) -> Calendar {
         Calendar {
-            tz: config.time_zone.clone(),
-            start_hour: config.start_hour,
-            end_hour: config.end_hour,
-            work_days: config.work_days.clone(),
-            holidays: config.holidays.clone(),
+            tz,
+            start_hour: hours.0,
+            end_hour: hours.1,
+            work_days,
+            holidays,
         }
+    }
+
+    /// The start of the first window at or after `t`: `t` itself inside a window; None when no
+    /// work day comes within ten years.
+    pub fn next_window_start(&self, t: Timestamp) -> Option<Timestamp> {
+        let mut date = self.date_of(t);
+        for _ in 0..3660 {
+            if let Some((start, end)) = self.window(date) {
+                if t < start {
+                    return Some(start);
+                }
+                if t < end {
+                    return Some(t);
+                }
+            }
+            date = date.tomorrow().ok()?;
+        }
+        None
     }
 
     pub fn tz(&self) -> &TimeZone {

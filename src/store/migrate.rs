@@ -9,6 +9,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/0002_monkey.sql")),
     (3, include_str!("migrations/0003_settle.sql")),
     (4, include_str!("migrations/0004_history.sql")),
+    (5, include_str!("migrations/0005_schedules.sql")),
 ];
 
 /// The PostgreSQL advisory lock key the migrator holds (an arbitrary constant: "mwmigr").

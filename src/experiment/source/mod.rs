@@ -7,8 +7,10 @@
 mod json;
 mod node;
 mod parse;
+mod reader;
 mod scalar;
 mod yaml;
 
 pub use node::{Key, Node, NodeValue};
 pub use parse::{Format, Parsed, parse};
+pub use reader::{Reader, join, number, parse_weekday};

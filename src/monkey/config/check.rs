@@ -1,31 +1,34 @@
 //! Validating the config tree: every key, type and range checked, every problem collected with
 //! its position; the outage gate validated as an experiment's hypothesis.
 
-use std::collections::BTreeSet;
-
-use jiff::civil::{Date, Weekday};
 use jiff::tz::TimeZone;
 use serde_json::Value;
 
 use super::model::{KEYS, mode_from};
 use super::{Exception, Grouping, KillMode, MonkeyConfig, ProcessEntry, Webhook};
-use crate::experiment::diagnostic::{Diagnostic, Span, nearest};
+use crate::experiment::diagnostic::{Diagnostic, nearest};
 use crate::experiment::model::Experiment;
-use crate::experiment::source::{Key, Node, NodeValue};
+use crate::experiment::source::{Key, Node, NodeValue, Reader, number};
 use crate::experiment::validate::{ValidateOptions, validate};
 use crate::target::selector::ProcessSelector;
 
-pub(super) struct Check<'a> {
-    pub(super) file: &'a str,
-    pub(super) errors: Vec<Diagnostic>,
+/// The monkey's config walk on top of the shared [`Reader`] (its typed accessors and errors).
+pub(super) struct Check<'a>(pub(super) Reader<'a>);
+
+impl<'a> std::ops::Deref for Check<'a> {
+    type Target = Reader<'a>;
+    fn deref(&self) -> &Reader<'a> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Check<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 impl Check<'_> {
-    fn error(&mut self, span: Span, path: &str, message: impl Into<String>) {
-        self.errors
-            .push(Diagnostic::error(self.file, span, path, message));
-    }
-
     pub(super) fn config(&mut self, root: &Node) -> MonkeyConfig {
         let mut config = MonkeyConfig::default();
         let Some(entries) = root.entries() else {
@@ -152,88 +155,6 @@ impl Check<'_> {
         config
     }
 
-    fn boolean(&mut self, v: &Node, path: &str, default: bool) -> bool {
-        match v.value {
-            NodeValue::Bool(b) => b,
-            _ => {
-                self.error(v.span, path, "expected true or false");
-                default
-            }
-        }
-    }
-
-    fn string(&mut self, v: &Node, path: &str) -> Option<String> {
-        match v.as_str() {
-            Some(s) => Some(s.to_string()),
-            None => {
-                self.error(
-                    v.span,
-                    path,
-                    format!("expected a string, got {}", v.type_name()),
-                );
-                None
-            }
-        }
-    }
-
-    fn hour(&mut self, v: &Node, path: &str, default: i8) -> i8 {
-        match v.value {
-            NodeValue::Int(h) if (0..=24).contains(&h) => h as i8,
-            _ => {
-                self.error(v.span, path, "expected an hour from 0 to 24");
-                default
-            }
-        }
-    }
-
-    fn list<'n>(&mut self, v: &'n Node, path: &str) -> &'n [Node] {
-        match v.as_seq() {
-            Some(items) => items,
-            None => {
-                self.error(
-                    v.span,
-                    path,
-                    format!("expected a list, got {}", v.type_name()),
-                );
-                &[]
-            }
-        }
-    }
-
-    fn work_days(&mut self, v: &Node, path: &str) -> Vec<Weekday> {
-        let mut days = Vec::new();
-        for (i, item) in self.list(v, path).iter().enumerate() {
-            let day = item.as_str().and_then(parse_weekday);
-            match day {
-                Some(d) if !days.contains(&d) => days.push(d),
-                Some(_) => {}
-                None => self.error(
-                    item.span,
-                    &format!("{path}[{i}]"),
-                    "expected a day name such as monday (or mon)",
-                ),
-            }
-        }
-        days
-    }
-
-    fn holidays(&mut self, v: &Node, path: &str) -> BTreeSet<Date> {
-        let mut dates = BTreeSet::new();
-        for (i, item) in self.list(v, path).iter().enumerate() {
-            match item.as_str().and_then(|s| s.parse::<Date>().ok()) {
-                Some(d) => {
-                    dates.insert(d);
-                }
-                None => self.error(
-                    item.span,
-                    &format!("{path}[{i}]"),
-                    "expected a date as YYYY-MM-DD",
-                ),
-            }
-        }
-        dates
-    }
-
     fn kill_mode(&mut self, v: &Node, path: &str) -> Option<KillMode> {
         let (mode, value) = match &v.value {
             NodeValue::Str(s) => (s.clone(), None),
@@ -259,37 +180,6 @@ impl Check<'_> {
                 None
             }
         }
-    }
-
-    fn mapping<'n>(&mut self, item: &'n Node, path: &str, allowed: &[&str]) -> &'n [(Key, Node)] {
-        let Some(entries) = item.entries() else {
-            self.error(
-                item.span,
-                path,
-                format!("expected a mapping, got {}", item.type_name()),
-            );
-            return &[];
-        };
-        for (k, _) in entries {
-            if !allowed.contains(&k.name.as_str()) {
-                let mut d = Diagnostic::error(
-                    self.file,
-                    k.span,
-                    format!("{path}.{}", k.name),
-                    format!("unknown key; expected {}", allowed.join(", ")),
-                );
-                if let Some(s) = nearest(&k.name, allowed.iter().copied()) {
-                    d = d.with_suggestion(s);
-                }
-                self.errors.push(d);
-            }
-        }
-        entries
-    }
-
-    fn optional_string(&mut self, item: &Node, key: &str, path: &str) -> Option<String> {
-        let v = item.get(key)?;
-        self.string(v, &format!("{path}.{key}"))
     }
 
     fn exceptions(&mut self, v: &Node, path: &str) -> Vec<Exception> {
@@ -444,28 +334,4 @@ impl Check<'_> {
         }
         validated.experiment
     }
-}
-
-fn number(v: &Node) -> Option<f64> {
-    match v.value {
-        NodeValue::Int(i) => Some(i as f64),
-        NodeValue::Float(f) => Some(f),
-        _ => None,
-    }
-}
-
-fn parse_weekday(s: &str) -> Option<Weekday> {
-    let s = s.to_ascii_lowercase();
-    let days = [
-        ("monday", Weekday::Monday),
-        ("tuesday", Weekday::Tuesday),
-        ("wednesday", Weekday::Wednesday),
-        ("thursday", Weekday::Thursday),
-        ("friday", Weekday::Friday),
-        ("saturday", Weekday::Saturday),
-        ("sunday", Weekday::Sunday),
-    ];
-    days.iter()
-        .find(|(name, _)| *name == s || (s.len() == 3 && name.starts_with(&s)))
-        .map(|(_, d)| *d)
 }

@@ -3,7 +3,7 @@
 use super::MonkeyConfig;
 use super::check;
 use crate::experiment::diagnostic::Diagnostic;
-use crate::experiment::source::{self, Format};
+use crate::experiment::source::{self, Format, Reader};
 
 /// The config could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -35,16 +35,13 @@ pub fn load(path: &std::path::Path) -> Result<MonkeyConfig, ConfigError> {
 /// Validates config text; `file` names it in diagnostics.
 pub fn parse(text: &str, format: Format, file: &str) -> Result<MonkeyConfig, ConfigError> {
     let parsed = source::parse(text, format, file).map_err(|d| ConfigError::Invalid(vec![d]))?;
-    let mut c = check::Check {
-        file,
-        errors: Vec::new(),
-    };
+    let mut c = check::Check(Reader::new(file));
     let config = c.config(&parsed.root);
     if c.errors.is_empty() {
         Ok(config)
     } else {
         c.errors.sort_by_key(|d| (d.line, d.column));
-        Err(ConfigError::Invalid(c.errors))
+        Err(ConfigError::Invalid(c.0.errors))
     }
 }
 

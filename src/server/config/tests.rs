@@ -1,0 +1,178 @@
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+
+use super::*;
+use crate::experiment::source::Format;
+use crate::server::schedule::{Overlap, Trigger};
+use crate::store::StoreLocation;
+
+const EXPERIMENT: &str = r#"title: t
+description: d
+configuration:
+  marker: /tmp
+steady-state-hypothesis:
+  title: h
+  probes:
+    - type: probe
+      name: p
+      tolerance: true
+      provider: {type: builtin, func: file.exists, arguments: {path: "${marker}"}}
+method: []
+"#;
+
+fn dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mw-srvcfg-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("check.yaml"), EXPERIMENT).unwrap();
+    std::fs::write(
+        dir.join("broken.yaml"),
+        "title: t\nmethod:\n  - type: action\n    name: a\n    provider: {type: pyhton}\n",
+    )
+    .unwrap();
+    dir
+}
+
+fn options(token: bool) -> LoadConfig {
+    LoadConfig {
+        token_given: token,
+        now: "2026-12-02T12:00:00Z".parse::<Timestamp>().unwrap(),
+    }
+}
+
+async fn yaml(text: &str, dir: &Path, token: bool) -> Result<ServerConfig, Vec<String>> {
+    parse(text, Format::Yaml, "server.yaml", dir, &options(token))
+        .await
+        .map_err(|e| match e {
+            ConfigError::Invalid(ds) => ds.iter().map(ToString::to_string).collect(),
+            other => vec![other.to_string()],
+        })
+}
+
+#[tokio::test]
+async fn a_full_config_reads_every_key() {
+    let d = dir();
+    let c = yaml(
+        "listen: 127.0.0.1:7800\nstore: state/server.db\nseed: 9\ntime_zone: Europe/Berlin\n\
+         experiments:\n\
+         \x20 - name: nightly\n    file: check.yaml\n    schedule: \"30 2 * * *\"\n    targets: [shop-db]\n    variables: {marker: /}\n\
+         \x20 - name: often\n    file: check.yaml\n    schedule:\n      every: 30m\n      time_zone: UTC\n      jitter: 2m\n      overlap: queue\n\
+         \x20     window: {start_hour: 8, end_hour: 18, work_days: [mon, tue], holidays: [2026-12-24]}\n\
+         \x20 - name: short\n    file: check.yaml\n    schedule: every 90s\n\
+         notifications:\n  - url: http://127.0.0.1:9/hook\n    events: [deviated, halt]\n    format: slack\n    timeout_s: 2\n    retries: 0\n\
+         \x20 - url: https://hooks.example/x\n\
+         retention: {days: 30, runs: 500}\n",
+        &d,
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(c.listen, "127.0.0.1:7800");
+    assert_eq!(
+        c.store,
+        Some(StoreLocation::Sqlite(d.join("state/server.db")))
+    );
+    assert_eq!((c.seed, c.time_zone_name.as_str()), (9, "Europe/Berlin"));
+    let nightly = &c.experiments[0];
+    assert_eq!(
+        nightly.schedule.tz_name, "Europe/Berlin",
+        "the config's zone by default"
+    );
+    assert!(nightly.targets.contains("shop-db"));
+    assert_eq!(nightly.variables["marker"], "/");
+    assert!(matches!(nightly.schedule.trigger, Trigger::Cron(_)));
+    let often = &c.experiments[1];
+    assert_eq!(often.schedule.tz_name, "UTC");
+    assert_eq!(often.schedule.overlap, Overlap::Queue);
+    assert_eq!(
+        often.schedule.jitter,
+        Some(jiff::SignedDuration::from_mins(2))
+    );
+    assert!(often.schedule.window.is_some());
+    assert!(matches!(c.experiments[2].schedule.trigger, Trigger::Every(d) if d.as_secs() == 90));
+    assert_eq!(c.notifications[0].format, HookFormat::Slack);
+    assert_eq!(c.notifications[0].events.len(), 2);
+    assert_eq!(
+        c.notifications[1].events.len(),
+        HookEvent::ALL.len(),
+        "all by default"
+    );
+    assert_eq!(
+        c.retention,
+        Retention {
+            days: Some(30),
+            runs: Some(500)
+        }
+    );
+    let pg = yaml(
+        "store: postgres://u:p@127.0.0.1/db\nexperiments: []\n",
+        &d,
+        false,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(pg.store, Some(StoreLocation::Postgres(_))));
+    assert_eq!(pg.listen, DEFAULT_LISTEN);
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[tokio::test]
+async fn every_problem_is_reported_at_once_with_its_position() {
+    let d = dir();
+    let errors = yaml(
+        "listen: 0.0.0.0:7700\nstroe: x.db\ntime_zone: Mars/Olympus\nexperiments:\n\
+         \x20 - name: a\n    file: check.yaml\n    schedule: \"0 0 30 2 *\"\n\
+         \x20 - name: a\n    file: missing.yaml\n    schedule: {every: soon}\n\
+         \x20 - name: bad name!\n    file: check.yaml\n    schedule: {cron: '61 * * * *', overlap: maybe, jiter: 1m}\n\
+         \x20 - name: c\n    file: broken.yaml\n    schedule: every 1h\n\
+         \x20 - name: d\n    file: check.yaml\n    schedule: {cron: '0 10 * * sat', window: {work_days: [mon]}}\n    variables: {markr: /}\n\
+         notifications:\n  - url: ftp://x\n    events: [deviatd]\n    retries: 99\n\
+         retention: {days: 0}\n",
+        &d,
+        false,
+    )
+    .await
+    .unwrap_err();
+    let all = errors.join("\n");
+    for needle in [
+        "server.yaml:1:9: error: listen: 0.0.0.0:7700 is beyond loopback: an auth token is required",
+        "server.yaml:2:1: error: stroe: unknown key; expected listen, store",
+        "(did you mean \"store\"?)",
+        "server.yaml:3:12: error: time_zone: unknown time zone \"Mars/Olympus\"",
+        "server.yaml:7:15: error: experiments[0].schedule: cron \"0 0 30 2 *\" never fires",
+        "server.yaml:8:11: error: experiments[1].name: duplicate experiment name \"a\" (first at line 5)",
+        "server.yaml:9:11: error: experiments[1].file: ",
+        "server.yaml:10:23: error: experiments[1].schedule.every: \"soon\" is not an interval",
+        "server.yaml:11:11: error: experiments[2].name: \"bad name!\" is not a valid name",
+        "server.yaml:13:22: error: experiments[2].schedule.cron: invalid cron expression \"61 * * * *\"",
+        "experiments[2].schedule.overlap: expected skip or queue",
+        "experiments[2].schedule.jiter: unknown key; expected cron, every, time_zone, jitter, window, overlap (did you mean \"jitter\"?)",
+        "server.yaml:19:22: error: experiments[4].schedule: cron \"0 10 * * sat\" never fires inside its window",
+        "server.yaml:20:17: error: experiments[4].variables.markr: \"markr\" is not declared in the configuration",
+        "(did you mean \"marker\"?)",
+        "server.yaml:22:10: error: notifications[0].url: \"ftp://x\" is not an http:// or https:// URL",
+        "notifications[0].events[0]: unknown event \"deviatd\"",
+        "(did you mean \"deviated\"?)",
+        "notifications[0].retries: expected 0 to 10",
+        "retention.days: expected a whole number ≥ 1",
+        "broken.yaml:5:",
+    ] {
+        assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
+    }
+    assert!(
+        errors[0].starts_with("server.yaml:"),
+        "the config's own problems come first:\n{all}"
+    );
+    // With a token the address is fine.
+    let ok = yaml("listen: 0.0.0.0:7700\nexperiments: []\n", &d, true).await;
+    assert!(ok.is_ok(), "{ok:?}");
+    let missing = yaml("listen: 127.0.0.1:1\n", &d, false)
+        .await
+        .unwrap_err()
+        .join("\n");
+    assert!(
+        missing.contains("missing required key \"experiments\""),
+        "{missing}"
+    );
+    let _ = std::fs::remove_dir_all(d);
+}

@@ -1,0 +1,335 @@
+//! The loop that turns schedules into firings: at start it records what was missed while no
+//! server ran, then sleeps on the injected clock until the next due firing, decides (pause,
+//! halt, overlap, targets), claims it in the store and hands it to the [`Launcher`]. A run's end
+//! comes back through its [`Completer`]; completions are handled before every decision, so a
+//! run that ends inline (as in tests) never counts as overlapping the next firing.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+
+use jiff::{SignedDuration, Timestamp};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::firings::{Firing, FiringError, FiringState, Firings, MISSED_AFTER};
+use super::schedule::{Board, Decision, Schedule, SkipReason};
+use crate::monkey::clock::Clock;
+
+/// One scheduled experiment.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub name: String,
+    pub schedule: Schedule,
+    /// Target keys: experiments sharing one never run at once.
+    pub targets: BTreeSet<String>,
+}
+
+/// Starts the run of a claimed firing; it reports the end through `done` (from any task).
+pub trait Launcher: Send + Sync {
+    fn launch(&self, firing: Firing, done: Completer);
+}
+
+/// Reports the end of one firing's run.
+#[derive(Debug, Clone)]
+pub struct Completer {
+    firing: Firing,
+    tx: mpsc::UnboundedSender<(Firing, String)>,
+}
+
+impl Completer {
+    /// The run ended; `outcome` is stored with the firing (e.g. `deviated (exit 1)`).
+    pub fn finish(self, outcome: impl Into<String>) {
+        // The scheduler gone (server stopping) is fine: the firing stays `claimed` in the store.
+        let _ = self.tx.send((self.firing, outcome.into()));
+    }
+}
+
+/// What the scheduler shares with the rest of the server: halt, and what is running.
+#[derive(Debug, Clone, Default)]
+pub struct Control {
+    board: Arc<Mutex<Board>>,
+}
+
+impl Control {
+    fn board(&self) -> std::sync::MutexGuard<'_, Board> {
+        self.board.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// While halted every due firing is skipped (and a queued one is dropped at its turn).
+    pub fn set_halted(&self, halted: bool) {
+        self.board().set_halted(halted);
+    }
+
+    pub fn is_running(&self, experiment: &str) -> bool {
+        self.board().is_running(experiment)
+    }
+}
+
+pub struct Scheduler {
+    entries: Vec<Planned>,
+    firings: Firings,
+    clock: Clock,
+    seed: u64,
+    control: Control,
+    launcher: Arc<dyn Launcher>,
+    /// Firings waiting for their turn (`overlap: queue`), in arrival order.
+    waiting: Vec<Firing>,
+    /// Skips not yet recorded because the store was away.
+    backlog: Vec<(String, Timestamp, Timestamp, String)>,
+}
+
+impl Scheduler {
+    pub fn new(
+        entries: Vec<Planned>,
+        firings: Firings,
+        clock: Clock,
+        seed: u64,
+        launcher: Arc<dyn Launcher>,
+    ) -> Scheduler {
+        Scheduler {
+            entries,
+            firings,
+            clock,
+            seed,
+            control: Control::default(),
+            launcher,
+            waiting: Vec::new(),
+            backlog: Vec::new(),
+        }
+    }
+
+    pub fn control(&self) -> Control {
+        self.control.clone()
+    }
+
+    /// The first planned firing of `entry` whose due time is not yet past the missed margin.
+    fn first_from(&self, entry: &Planned, now: Timestamp) -> Option<(Timestamp, Timestamp)> {
+        let cutoff = now - MISSED_AFTER;
+        let jitter = entry.schedule.jitter.unwrap_or(SignedDuration::ZERO);
+        let mut t = cutoff - jitter - SignedDuration::from_millis(1);
+        loop {
+            let planned = entry.schedule.next_after(t)?;
+            let due = entry.schedule.due(&entry.name, planned, self.seed);
+            if due >= cutoff {
+                return Some((planned, due));
+            }
+            t = planned;
+        }
+    }
+
+    /// Runs until `cancel`: records missed firings, then fires each schedule in turn.
+    pub async fn run(mut self, cancel: CancellationToken) -> Result<(), FiringError> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<(Firing, String)>();
+        let now = self.clock.now();
+        let mut next: Vec<Option<(Timestamp, Timestamp)>> = Vec::new();
+        for entry in &self.entries {
+            self.firings
+                .record_missed(&entry.name, &entry.schedule, self.seed, now)
+                .await?;
+            let first = self.first_from(entry, now);
+            self.firings
+                .set_next(&entry.name, first.map(|f| f.0), now)
+                .await?;
+            next.push(first);
+        }
+        loop {
+            while let Ok((firing, outcome)) = rx.try_recv() {
+                self.completed(firing, &outcome, &tx).await;
+            }
+            let earliest = next
+                .iter()
+                .enumerate()
+                .filter_map(|(i, n)| n.map(|(_, due)| (due, i)))
+                .min();
+            let Some((due, i)) = earliest else {
+                tokio::select! {
+                    biased;
+                    Some((firing, outcome)) = rx.recv() => {
+                        self.completed(firing, &outcome, &tx).await;
+                        continue;
+                    }
+                    _ = cancel.cancelled() => return Ok(()),
+                }
+            };
+            tokio::select! {
+                biased;
+                Some((firing, outcome)) = rx.recv() => {
+                    self.completed(firing, &outcome, &tx).await;
+                    continue;
+                }
+                reached = self.clock.sleep_until(due, &cancel) => {
+                    if !reached {
+                        return Ok(());
+                    }
+                }
+            }
+            while let Ok((firing, outcome)) = rx.try_recv() {
+                self.completed(firing, &outcome, &tx).await;
+            }
+            let (planned, due) = next[i].unwrap_or((due, due));
+            let entry = self.entries[i].clone();
+            self.fire(&entry, planned, due, &tx).await;
+            let after = entry.schedule.next_after(planned);
+            next[i] = after.map(|p| (p, entry.schedule.due(&entry.name, p, self.seed)));
+            if let Err(e) = self
+                .firings
+                .set_next(&entry.name, after, self.clock.now())
+                .await
+            {
+                eprintln!(
+                    "monkeywrench server: {}: store the next firing: {e}",
+                    entry.name
+                );
+            }
+        }
+    }
+
+    fn completer(
+        &self,
+        firing: &Firing,
+        tx: &mpsc::UnboundedSender<(Firing, String)>,
+    ) -> Completer {
+        Completer {
+            firing: firing.clone(),
+            tx: tx.clone(),
+        }
+    }
+
+    async fn fire(
+        &mut self,
+        entry: &Planned,
+        planned: Timestamp,
+        due: Timestamp,
+        tx: &mpsc::UnboundedSender<(Firing, String)>,
+    ) {
+        let now = self.clock.now();
+        self.flush_backlog(now).await;
+        let paused = match self.firings.state(&entry.name).await {
+            Ok(state) => state.paused,
+            Err(e) => {
+                // No store, no claim: nobody can know whether another server ran it.
+                self.backlog.push((
+                    entry.name.clone(),
+                    planned,
+                    due,
+                    SkipReason::StoreUnavailable(e.to_string()).text(),
+                ));
+                return;
+            }
+        };
+        let decision = self.control.board().decide(
+            &entry.name,
+            &entry.targets,
+            entry.schedule.overlap,
+            paused,
+        );
+        let result = match decision {
+            Decision::Skip(reason) => self
+                .firings
+                .record(
+                    &entry.name,
+                    planned,
+                    due,
+                    now,
+                    FiringState::Skipped,
+                    &reason.text(),
+                )
+                .await
+                .map(|_| ()),
+            Decision::Start => match self.firings.claim(&entry.name, planned, due, now).await {
+                Ok(Some(firing)) => {
+                    self.control.board().start(&entry.name, &entry.targets);
+                    let done = self.completer(&firing, tx);
+                    self.launcher.launch(firing, done);
+                    Ok(())
+                }
+                // Another server claimed it.
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            },
+            Decision::Queue => match self.firings.claim(&entry.name, planned, due, now).await {
+                Ok(Some(firing)) => {
+                    self.control.board().enqueue(&entry.name);
+                    self.waiting.push(firing);
+                    Ok(())
+                }
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            },
+        };
+        if let Err(e) = result {
+            self.backlog.push((
+                entry.name.clone(),
+                planned,
+                due,
+                SkipReason::StoreUnavailable(e.to_string()).text(),
+            ));
+        }
+    }
+
+    async fn completed(
+        &mut self,
+        firing: Firing,
+        outcome: &str,
+        tx: &mpsc::UnboundedSender<(Firing, String)>,
+    ) {
+        let now = self.clock.now();
+        if let Err(e) = self
+            .firings
+            .update(&firing, FiringState::Finished, Some(outcome), None, now)
+            .await
+        {
+            eprintln!(
+                "monkeywrench server: {}: store the outcome: {e}",
+                firing.experiment
+            );
+        }
+        let entries = &self.entries;
+        let keys_of = |name: &str| {
+            entries
+                .iter()
+                .find(|e| e.name == name)
+                .map(|e| e.targets.clone())
+                .unwrap_or_default()
+        };
+        let halted = self.control.board().is_halted();
+        if halted {
+            self.control.board().finish(&firing.experiment, keys_of);
+            let dropped = self.control.board().drain_queue();
+            for name in dropped {
+                if let Some(pos) = self.waiting.iter().position(|w| w.experiment == name) {
+                    let w = self.waiting.remove(pos);
+                    let reason = SkipReason::Halted.text();
+                    let _ = self
+                        .firings
+                        .update(&w, FiringState::Skipped, Some(&reason), None, now)
+                        .await;
+                }
+            }
+            return;
+        }
+        let ready = self.control.board().finish(&firing.experiment, keys_of);
+        for name in ready {
+            if let Some(pos) = self.waiting.iter().position(|w| w.experiment == name) {
+                let w = self.waiting.remove(pos);
+                let done = self.completer(&w, tx);
+                self.launcher.launch(w, done);
+            }
+        }
+    }
+
+    async fn flush_backlog(&mut self, now: Timestamp) {
+        let pending = std::mem::take(&mut self.backlog);
+        for (i, (name, planned, due, reason)) in pending.iter().enumerate() {
+            if let Err(e) = self
+                .firings
+                .record(name, *planned, *due, now, FiringState::Skipped, reason)
+                .await
+            {
+                eprintln!("monkeywrench server: the store is still unavailable: {e}");
+                self.backlog.extend(pending[i..].iter().cloned());
+                return;
+            }
+        }
+    }
+}
