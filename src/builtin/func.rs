@@ -229,7 +229,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        assert_eq!(Func::all().count(), 27);
+        assert_eq!(Func::all().count(), 28);
         for f in Func::all() {
             assert_eq!(Func::parse(f.name()), Some(f));
             assert!(!f.describe().is_empty());

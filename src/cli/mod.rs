@@ -8,6 +8,7 @@ mod failure;
 mod guard;
 mod halt;
 mod ledger;
+mod load;
 mod monkey;
 mod monkey_status;
 mod plan;

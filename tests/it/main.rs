@@ -11,6 +11,7 @@ mod examples;
 mod faults;
 mod harness;
 mod http_proxy;
+mod load;
 mod monkey;
 mod owned;
 mod prometheus;
