@@ -10,11 +10,11 @@
 //! | [`probe`] | providers that measure or act: `process`, `http`; `tolerance` judges outputs |
 //! | [`builtin`] | the `builtin` provider catalogue: `Func` = a native probe, a fault (by family) or an action; the probes' schemas and code |
 //! | [`schema`] | declarative argument schemas of the native functions and the `Reader` that applies their defaults (the one place a default lives) |
-//! | [`loadgen`] | HTTP load with HdrHistogram latencies (used by `http.measure`) |
+//! | [`loadgen`] | HTTP load: profiles, request templates, our own HTTP/1.1 client, open (coordinated-omission corrected) and closed models, HdrHistogram figures (used by `load`, `traffic.surge`, `http.measure`) |
 //! | [`exposition`] | the Prometheus text format for every `/metrics` we serve: escaping, and the standard `process_*` series |
 //! | [`http_serve`] | the one HTTP-serving helper: bound listener + cancellation token, bearer token, loopback rule, graceful shutdown |
 //! | [`proxy`] | the Toxiproxy-compatible fault proxy (TCP links with toxics, http proxies with per-request figures and HTTP toxics) and its HTTP API |
-//! | [`fault`] | one folder per fault family (`process`, `container`, `swarm`, `proxy`, `stress` with its own stressors): verbs and schemas, typed arguments parsed once, victims through `target`, the plan recorded before the change, the apply, the undo checked against the world; the one apply path; owner-bound work (`owned`) |
+//! | [`fault`] | one folder per fault family (`process`, `container`, `swarm`, `proxy`, `stress` with its own stressors, `surge`): verbs and schemas, typed arguments parsed once, victims through `target`, the plan recorded before the change, the apply, the undo checked against the world; the one apply path; owner-bound work (`owned`) |
 //! | [`store`] | the durable store: SQLite by default, PostgreSQL by URL; migrations |
 //! | [`ledger`] | leases written before a fault is applied; applies that run to completion and that a revert waits for; verified reverts retried within a patience; leftovers, the guard, halt |
 //! | [`target`] | platforms behind one `Driver` trait (processes with pidfd signals, Docker containers and Swarm tasks through bollard), their selectors, the one selection path with the blast radius, the one protected-target policy; a process's cgroups (v1 and v2: join, usage, limits) |
@@ -25,7 +25,7 @@
 //! | [`demo`] | the small HTTP service and bundled experiments behind `monkeywrench demo` |
 //!
 //! Direction of dependencies: `cli -> everything`; `experiment -> probe, builtin, fault, ledger,
-//! target`; `builtin -> fault, schema, loadgen, target`; `fault -> ledger, target, proxy, schema`;
+//! target`; `builtin -> fault, schema, loadgen, target`; `fault -> ledger, target, proxy, loadgen, schema`;
 //! `history -> experiment, store`; `ledger -> store, target` (it reverts through the `Undoer` that `fault` gives it, so it knows no
 //! family); nothing depends on `cli`; `seed` and `schema` depend on nothing of ours. `source`,
 //! `validate` and `model` do no I/O beyond resolving executables.

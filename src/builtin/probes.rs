@@ -46,22 +46,16 @@ pub(super) fn file_exists(args: &Value) -> Value {
 /// Sends the requests and reports throughput, error rate and latency percentiles.
 pub(super) async fn http_measure(args: &Value) -> Result<Value, BuiltinError> {
     let url_text = args["url"].as_str().unwrap_or_default();
-    let url: hyper::Uri = url_text
-        .parse()
-        .map_err(|e| BuiltinError::Arguments(format!("url: {url_text:?} is not a URL: {e}")))?;
-    if url.scheme_str() != Some("http") || url.host().is_none() {
-        return Err(BuiltinError::Arguments(format!(
-            "url: {url_text:?} must be an http:// URL with a host (https is not supported by http.measure)"
-        )));
-    }
+    let url = loadgen::Url::parse(url_text).map_err(|e| {
+        BuiltinError::Arguments(format!(
+            "url: {e} (http.measure takes an http:// URL with a host)"
+        ))
+    })?;
     let method = args
         .get("method")
         .and_then(Value::as_str)
         .unwrap_or("GET")
         .to_ascii_uppercase();
-    let method = hyper::Method::from_bytes(method.as_bytes()).map_err(|_| {
-        BuiltinError::Arguments(format!("method: {method:?} is not an HTTP method"))
-    })?;
     let requests = args.get("requests").and_then(int_of).unwrap_or(100).max(1) as u64;
     let concurrency =
         (args.get("concurrency").and_then(int_of).unwrap_or(4).max(1) as u64).min(requests);
@@ -81,8 +75,7 @@ pub(super) async fn http_measure(args: &Value) -> Result<Value, BuiltinError> {
                 .collect()
         })
         .unwrap_or_default();
-    let plan = LoadPlan {
-        url,
+    let template = loadgen::Template {
         method,
         headers,
         body: bytes::Bytes::from(
@@ -91,12 +84,19 @@ pub(super) async fn http_measure(args: &Value) -> Result<Value, BuiltinError> {
                 .unwrap_or("")
                 .to_string(),
         ),
-        requests,
+    };
+    let prepared = loadgen::Requests::single(&url, &template)
+        .map_err(|e| BuiltinError::Arguments(e.to_string()))?;
+    let plan = LoadPlan {
+        requests: std::sync::Arc::new(prepared),
+        count: requests,
         concurrency,
         rate: args.get("rate").and_then(number_of),
         timeout: Duration::from_secs_f64(args.get("timeout_s").and_then(number_of).unwrap_or(5.0)),
     };
-    let report = loadgen::run(&plan).await;
+    let report = loadgen::measure(&plan)
+        .await
+        .map_err(|e| BuiltinError::Failed(e.to_string()))?;
     serde_json::to_value(report).map_err(|e| BuiltinError::Failed(e.to_string()))
 }
 

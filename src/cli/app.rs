@@ -3,8 +3,8 @@
 use clap::{Parser, Subcommand};
 
 use super::{
-    demo, failure, guard, halt, history, ledger, monkey, proxy, run, stressor, targets, validate,
-    work,
+    demo, failure, guard, halt, history, ledger, load, monkey, proxy, run, stressor, targets,
+    validate, work,
 };
 use crate::exit_code;
 
@@ -75,6 +75,8 @@ enum Command {
     Guard(guard::GuardArgs),
     /// The Chaos Monkey: random terminations of opted-in instances in working hours.
     Monkey(monkey::MonkeyArgs),
+    /// Send HTTP load: open model (a shaped rate, coordinated-omission corrected) or closed model.
+    Load(load::LoadArgs),
     /// Run owner-bound work (started by monkeywrench itself for live faults; dies with its owner).
     #[command(hide = true)]
     Work(work::WorkArgs),
@@ -130,6 +132,7 @@ async fn dispatch(command: Command) -> i32 {
         Command::Targets(args) => targets::execute(args).await,
         Command::Guard(args) => guard::execute(args).await,
         Command::Monkey(args) => monkey::execute(args).await,
+        Command::Load(args) => load::execute(args).await,
         Command::Work(args) => work::execute(args),
         Command::Stressor(args) => stressor::execute(args),
     };

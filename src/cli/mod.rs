@@ -9,6 +9,7 @@ mod guard;
 mod halt;
 mod history;
 mod ledger;
+mod load;
 mod monkey;
 mod monkey_status;
 mod plan;

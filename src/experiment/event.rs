@@ -388,6 +388,13 @@ pub enum RunEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// One second of a `traffic.surge`'s own load (for the report's chart).
+    SurgeFigures {
+        activity: String,
+        /// The surge's process, as its fault's target names it.
+        pid: i32,
+        figures: crate::loadgen::Second,
+    },
     /// A during iteration deviated under `--fail-fast`: the method is being cut short.
     FailFastTripped,
     /// Something the user should know that does not change the verdict.
@@ -668,6 +675,19 @@ mod tests {
                 id: "lease".into(),
                 revert: RevertResult::Failed,
                 error: Some("gone wrong".into()),
+            },
+            RunEvent::SurgeFigures {
+                activity: "a".into(),
+                pid: 42,
+                figures: crate::loadgen::Second {
+                    second: 1,
+                    target_rps: Some(100.0),
+                    requests: 99,
+                    errors: 1,
+                    p50_ms: 1.5,
+                    p99_ms: 9.0,
+                    max_ms: 12.0,
+                },
             },
             RunEvent::FailFastTripped,
             RunEvent::Warning {

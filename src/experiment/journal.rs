@@ -71,6 +71,8 @@ pub struct JournalBuilder {
     safeguards: BTreeMap<String, SafeguardRecord>,
     faults: Vec<FaultRecord>,
     targets: Vec<Value>,
+    /// Per-second figures of each surge, by activity and process.
+    surges: Vec<Value>,
 }
 
 /// The journal of a run rebuilt from its events (e.g. the lines of an `--events-file`): the very
@@ -178,6 +180,26 @@ impl JournalBuilder {
                 "seed": seed,
             })),
             RunEvent::FaultApplied { fault } => self.faults.push(fault.clone()),
+            RunEvent::SurgeFigures {
+                activity,
+                pid,
+                figures,
+            } => {
+                let figures = json!(figures);
+                match self
+                    .surges
+                    .iter_mut()
+                    .find(|s| s["activity"] == *activity && s["pid"] == *pid)
+                {
+                    Some(s) => s["seconds"]
+                        .as_array_mut()
+                        .expect("built with an array")
+                        .push(figures),
+                    None => self
+                        .surges
+                        .push(json!({"activity": activity, "pid": pid, "seconds": [figures]})),
+                }
+            }
             RunEvent::FaultReverted { id, revert, .. } => {
                 if let Some(f) = self.faults.iter_mut().find(|f| f.id == *id) {
                     f.revert = Some(*revert);
@@ -280,6 +302,7 @@ impl JournalBuilder {
                 "seed": header.seed,
                 "faults": self.faults,
                 "targets": self.targets,
+                "surges": self.surges,
                 "safeguards": safeguards,
             }),
         );

@@ -103,6 +103,7 @@ impl RunState {
             | RunEvent::PhaseStarted { .. }
             | RunEvent::SafeguardChecked { .. }
             | RunEvent::TargetsSelected { .. }
+            | RunEvent::SurgeFigures { .. }
             | RunEvent::Warning { .. }
             | RunEvent::RunFinished { .. } => {}
         }

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{container, process, proxy, stress, swarm};
+use super::{container, process, proxy, stress, surge, swarm};
 use crate::schema::{ArgSpec, ArgumentProblem};
 
 /// A fault function, by family.
@@ -18,6 +18,8 @@ pub enum FaultFunc {
     Proxy(proxy::Verb),
     /// `stress.*`.
     Stress(stress::Verb),
+    /// `traffic.surge`.
+    Surge(surge::Verb),
 }
 
 /// A parsed fault call: typed arguments, ready to select victims and apply.
@@ -28,6 +30,7 @@ pub enum Fault {
     Swarm(swarm::SwarmFault),
     Proxy(proxy::ProxyFault),
     Stress(stress::StressFault),
+    Surge(surge::SurgeFault),
 }
 
 impl FaultFunc {
@@ -38,11 +41,13 @@ impl FaultFunc {
         let swarm = swarm::Verb::ALL.into_iter().map(FaultFunc::Swarm);
         let proxy = proxy::Verb::ALL.into_iter().map(FaultFunc::Proxy);
         let stress = stress::Verb::ALL.into_iter().map(FaultFunc::Stress);
+        let surge = surge::Verb::ALL.into_iter().map(FaultFunc::Surge);
         process
             .chain(container)
             .chain(swarm)
             .chain(proxy)
             .chain(stress)
+            .chain(surge)
     }
 
     /// The `family.verb` name used in experiment files.
@@ -53,6 +58,7 @@ impl FaultFunc {
             FaultFunc::Swarm(v) => v.name(),
             FaultFunc::Proxy(v) => v.name(),
             FaultFunc::Stress(v) => v.name(),
+            FaultFunc::Surge(v) => v.name(),
         }
     }
 
@@ -64,6 +70,7 @@ impl FaultFunc {
             FaultFunc::Swarm(v) => v.describe(),
             FaultFunc::Proxy(v) => v.describe(),
             FaultFunc::Stress(v) => v.describe(),
+            FaultFunc::Surge(v) => v.describe(),
         }
     }
 
@@ -74,6 +81,7 @@ impl FaultFunc {
             FaultFunc::Swarm(v) => v.arguments(),
             FaultFunc::Proxy(v) => v.arguments(),
             FaultFunc::Stress(v) => v.arguments(),
+            FaultFunc::Surge(v) => v.arguments(),
         }
     }
 
@@ -84,7 +92,7 @@ impl FaultFunc {
             FaultFunc::Container(v) => v.is_reversible(),
             FaultFunc::Swarm(v) => v.is_reversible(),
             FaultFunc::Proxy(v) => v.is_reversible(),
-            FaultFunc::Stress(_) => true,
+            FaultFunc::Stress(_) | FaultFunc::Surge(_) => true,
         }
     }
 
@@ -94,7 +102,7 @@ impl FaultFunc {
             FaultFunc::Process(_) | FaultFunc::Container(_) => true,
             FaultFunc::Stress(_) => true,
             FaultFunc::Swarm(v) => v.takes_targets(),
-            FaultFunc::Proxy(_) => false,
+            FaultFunc::Proxy(_) | FaultFunc::Surge(_) => false,
         }
     }
 
@@ -106,6 +114,7 @@ impl FaultFunc {
             FaultFunc::Swarm(v) => Fault::Swarm(v.parse(args)?),
             FaultFunc::Proxy(v) => Fault::Proxy(v.parse(args)?),
             FaultFunc::Stress(v) => Fault::Stress(v.parse(args)?),
+            FaultFunc::Surge(v) => Fault::Surge(v.parse(args)?),
         })
     }
 }

@@ -15,6 +15,7 @@ pub mod owned;
 pub mod process;
 pub mod proxy;
 pub mod stress;
+pub mod surge;
 pub mod swarm;
 mod undo;
 

@@ -33,6 +33,8 @@ pub struct Work {
     pub program: String,
     /// Its arguments.
     pub args: Vec<String>,
+    /// Whether its stdout comes back here (`Waiting::take_stdout`) rather than to /dev/null.
+    pub pipe_stdout: bool,
 }
 
 /// The host: owner-bound work has no other target.
@@ -75,6 +77,13 @@ impl Undo {
 pub struct Waiting {
     child: Option<Child>,
     identity: ProcessIdentity,
+}
+
+impl Waiting {
+    /// The child's stdout, when its work pipes it (taken once, before the go).
+    pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.child.as_mut()?.stdout.take()
+    }
 }
 
 impl Drop for Waiting {
@@ -227,7 +236,11 @@ fn spawn_now(work: &Work) -> std::io::Result<Child> {
         .arg(&work.program)
         .args(&work.args)
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(if work.pipe_stdout {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stderr(Stdio::inherit())
         .spawn()
 }

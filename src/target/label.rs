@@ -20,6 +20,7 @@ pub fn label(target: &Value) -> String {
         ),
         Some("swarm-service") => format!("service {}", text("name")),
         Some("proxy") => format!("proxy {}", text("proxy")),
+        Some("surge") => format!("{} at up to {} req/s", text("url"), text("peak_rps")),
         Some("process") | None if target.get("pid").is_some() => {
             format!("process {} ({})", text("pid"), text("name"))
         }

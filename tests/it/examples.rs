@@ -104,6 +104,39 @@ fn http_steady_state_holds_against_the_demo_service() {
 }
 
 #[test]
+fn traffic_surge_holds_against_the_demo_service_and_is_reverted() {
+    let (url, cancel, handle) = start_service();
+    let dir = TempDir::new("ex-surge");
+    let state = dir.path().join("state");
+    let (code, j, err) = run(
+        dir.path(),
+        &example("traffic-surge.yaml"),
+        &["--var", &format!("base_url={url}")],
+        &[("MONKEYWRENCH_STATE_DIR", &state.to_string_lossy())],
+    );
+    assert_eq!(code, 0, "{err}");
+    let fault = &j["monkeywrench"]["faults"][0];
+    assert_eq!(fault["func"], "traffic.surge");
+    assert_eq!(fault["revert"], "reverted", "{j:#}");
+    assert_eq!(fault["target"]["peak_rps"], 150.0);
+    let seconds = j["monkeywrench"]["surges"][0]["seconds"]
+        .as_array()
+        .unwrap();
+    assert!(seconds.len() >= 3, "{seconds:?}");
+    if let Ok(pid) = std::fs::read_to_string(state.join("guard.pid"))
+        && let Ok(pid) = pid.trim().parse::<i32>()
+    {
+        // The guard this run started (a process of this test's).
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    cancel.cancel();
+    handle.join().unwrap();
+}
+
+#[test]
 fn fail_fast_stops_the_long_action_and_rolls_back() {
     let dir = TempDir::new("ex-fail-fast");
     let lock = dir.path().join("stale.lock");

@@ -13,6 +13,7 @@ mod faults;
 mod harness;
 mod history;
 mod http_proxy;
+mod load;
 mod monkey;
 mod owned;
 mod prometheus;

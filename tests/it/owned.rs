@@ -37,6 +37,7 @@ fn sleep_work(marker: &str) -> Work {
         exe: binary(),
         program: "sleep".into(),
         args: vec![marker.into()],
+        pipe_stdout: false,
     }
 }
 

@@ -94,6 +94,10 @@ pub(super) async fn run(
             Fault::Swarm(fault) => inject(ctx, activity, f, &fault).await,
             Fault::Proxy(fault) => inject(ctx, activity, f, &fault).await,
             Fault::Stress(fault) => inject(ctx, activity, f, &fault).await,
+            Fault::Surge(fault) => {
+                let fault = fault.with_figures(surge_figures(ctx, activity));
+                inject(ctx, activity, f, &fault).await
+            }
         },
         Func::Action(Action::ProcessResume) => {
             let selecting = selecting(
@@ -109,6 +113,23 @@ pub(super) async fn run(
             Err(format!("{} is not a fault", func.name()))
         }
     }
+}
+
+/// Where a surge's per-second figures go: each becomes a `surge-figures` event. The forwarder
+/// ends when the surge's process does (its stdout closes) and the fault call is done.
+fn surge_figures(ctx: &RunContext, activity: &Activity) -> fault::surge::FiguresSink {
+    let (sink, mut figures) = tokio::sync::mpsc::unbounded_channel::<fault::surge::Figures>();
+    let (events, activity) = (ctx.events.clone(), activity.name.clone());
+    tokio::spawn(async move {
+        while let Some(f) = figures.recv().await {
+            events.emit(RunEvent::SurgeFigures {
+                activity: activity.clone(),
+                pid: f.pid,
+                figures: f.second,
+            });
+        }
+    });
+    sink
 }
 
 /// The one apply-and-track loop: victims, then a lease and the change for each.

@@ -43,6 +43,7 @@ pub async fn preview(
             Fault::Proxy(f) => picked(&f, &selecting).await,
             Fault::Stress(f) if f.on_host() => return Err("the host itself (scope: host)".into()),
             Fault::Stress(f) => picked(&f, &selecting).await,
+            Fault::Surge(f) => picked(&f, &selecting).await,
         },
         Func::Action(Action::ProcessResume) => {
             let (_, selection) = resume_victims(args, &selecting).await?;

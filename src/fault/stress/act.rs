@@ -339,6 +339,7 @@ impl Act for Stressing {
             exe: exe.clone(),
             program: exe.to_string_lossy().into_owned(),
             args,
+            pipe_stdout: false,
         };
         let (work_plan, waiting) = work.plan(&Host, origin).await?;
         let fault::Undo::Owned(owned::Undo::StopWork { process: stressor }) = work_plan.undo else {
