@@ -3,7 +3,8 @@
 use clap::{Parser, Subcommand};
 
 use super::{
-    demo, failure, guard, halt, ledger, monkey, proxy, run, stressor, targets, validate, work,
+    demo, failure, guard, halt, ledger, monkey, proxy, run, server, stressor, targets, validate,
+    work,
 };
 use crate::exit_code;
 
@@ -72,6 +73,8 @@ enum Command {
     Guard(guard::GuardArgs),
     /// The Chaos Monkey: random terminations of opted-in instances in working hours.
     Monkey(monkey::MonkeyArgs),
+    /// Experiments on schedules (coming): `--check` validates server.yaml and prints the next firings.
+    Server(server::ServerArgs),
     /// Run owner-bound work (started by monkeywrench itself for live faults; dies with its owner).
     #[command(hide = true)]
     Work(work::WorkArgs),
@@ -126,6 +129,7 @@ async fn dispatch(command: Command) -> i32 {
         Command::Targets(args) => targets::execute(args).await,
         Command::Guard(args) => guard::execute(args).await,
         Command::Monkey(args) => monkey::execute(args).await,
+        Command::Server(args) => server::execute(args).await,
         Command::Work(args) => work::execute(args),
         Command::Stressor(args) => stressor::execute(args),
     };

@@ -15,6 +15,7 @@ mod prepare;
 mod proxy;
 mod proxy_client;
 mod run;
+mod server;
 mod state;
 mod stressor;
 mod targets;

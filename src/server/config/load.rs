@@ -114,7 +114,7 @@ async fn experiments(
                         file,
                         draft.file_span,
                         format!("{}.file", draft.path),
-                        d.message,
+                        format!("cannot read {shown}: {}", d.message),
                     );
                 }
                 diagnostics.push(d);
