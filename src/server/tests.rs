@@ -40,33 +40,9 @@ pub(super) fn tempdir() -> std::path::PathBuf {
     dir
 }
 
-/// A fresh store location: a new SQLite file, or a new database on the test PostgreSQL.
+/// A fresh store location (see `store::testing`).
 pub(super) async fn location(postgres: bool) -> Option<StoreLocation> {
-    if !postgres {
-        return Some(StoreLocation::Sqlite(tempdir().join("server.db")));
-    }
-    let Ok(base) = std::env::var("MONKEYWRENCH_TEST_POSTGRES") else {
-        assert!(
-            std::env::var("MONKEYWRENCH_REQUIRE_POSTGRES").is_err(),
-            "MONKEYWRENCH_TEST_POSTGRES is not set but PostgreSQL tests are required"
-        );
-        eprintln!(
-            "SKIPPED: PostgreSQL variant (set MONKEYWRENCH_TEST_POSTGRES; see scripts/pg-test-server)"
-        );
-        return None;
-    };
-    let name = format!("mw_{}", uuid::Uuid::new_v4().simple());
-    sqlx::any::install_default_drivers();
-    let admin = sqlx::AnyPool::connect(&base)
-        .await
-        .expect("connect to the test PostgreSQL");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    admin.close().await;
-    let (prefix, _) = base.rsplit_once('/').expect("a URL with a database");
-    Some(StoreLocation::Postgres(format!("{prefix}/{name}")))
+    crate::store::testing::fresh_location(postgres, &tempdir(), "server.db").await
 }
 
 pub(super) fn hourly(tz: &str) -> Schedule {

@@ -43,10 +43,7 @@ pub async fn load(path: &Path, options: &LoadConfig) -> Result<ServerConfig, Con
         path: path.display().to_string(),
         source,
     })?;
-    let format = match path.extension().and_then(|e| e.to_str()) {
-        Some("json") => Format::Json,
-        _ => Format::Yaml,
-    };
+    let format = Format::of_path(path);
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
