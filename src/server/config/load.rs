@@ -99,7 +99,12 @@ async fn experiments(
     let mut out = Vec::new();
     let mut diagnostics = Vec::new();
     for draft in &top.drafts {
-        let resolved = dir.join(&draft.file_text);
+        // A URL is loaded as `run` loads it; a path is read against the config's directory.
+        let resolved = if draft.file_text.contains("://") {
+            std::path::PathBuf::from(&draft.file_text)
+        } else {
+            dir.join(&draft.file_text)
+        };
         let shown = resolved.display().to_string();
         let loaded = match load_source(&shown, &LoadOptions { verify_tls: true }).await {
             Ok(l) => l,
@@ -119,10 +124,8 @@ async fn experiments(
             }
         };
         diagnostics.extend(loaded.warnings);
-        let cwd = resolved
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| dir.to_path_buf());
+        // Runs start in the config's directory, so relative process paths resolve there.
+        let cwd = dir.to_path_buf();
         let validated = validate(
             &loaded.root,
             &loaded.file,
