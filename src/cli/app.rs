@@ -3,8 +3,8 @@
 use clap::{Parser, Subcommand};
 
 use super::{
-    demo, failure, guard, halt, history, ledger, load, monkey, proxy, run, stressor, targets,
-    validate, work,
+    demo, failure, guard, halt, history, ledger, load, monkey, proxy, run, server, stressor,
+    targets, validate, work,
 };
 use crate::exit_code;
 
@@ -77,6 +77,8 @@ enum Command {
     Monkey(monkey::MonkeyArgs),
     /// Send HTTP load: open model (a shaped rate, coordinated-omission corrected) or closed model.
     Load(load::LoadArgs),
+    /// Experiments on schedules (coming): `--check` validates server.yaml and prints the next firings.
+    Server(server::ServerArgs),
     /// Run owner-bound work (started by monkeywrench itself for live faults; dies with its owner).
     #[command(hide = true)]
     Work(work::WorkArgs),
@@ -133,6 +135,7 @@ async fn dispatch(command: Command) -> i32 {
         Command::Guard(args) => guard::execute(args).await,
         Command::Monkey(args) => monkey::execute(args).await,
         Command::Load(args) => load::execute(args).await,
+        Command::Server(args) => server::execute(args).await,
         Command::Work(args) => work::execute(args),
         Command::Stressor(args) => stressor::execute(args),
     };

@@ -17,6 +17,7 @@ mod prepare;
 mod proxy;
 mod proxy_client;
 mod run;
+mod server;
 mod state;
 mod stressor;
 mod targets;

@@ -28,39 +28,11 @@ enum Backend {
     Postgres,
 }
 
-/// A fresh ledger: a new SQLite file, or a new database on the test PostgreSQL server
-/// (`MONKEYWRENCH_TEST_POSTGRES`, started by `scripts/pg-test-server`). Without that server the
-/// PostgreSQL variants are skipped with a message, unless `MONKEYWRENCH_REQUIRE_POSTGRES=1` (set by
-/// `scripts/test`, so CI never skips them silently).
+/// A fresh ledger on a fresh store (see `store::testing`).
 async fn fixture(backend: Backend) -> Option<Fixture> {
     let dir = std::env::temp_dir().join(format!("mw-ledger-{}", uuid::Uuid::new_v4().simple()));
-    let location = match backend {
-        Backend::Sqlite => StoreLocation::Sqlite(dir.join("ledger.db")),
-        Backend::Postgres => {
-            let Ok(base) = std::env::var("MONKEYWRENCH_TEST_POSTGRES") else {
-                assert!(
-                    std::env::var("MONKEYWRENCH_REQUIRE_POSTGRES").is_err(),
-                    "MONKEYWRENCH_TEST_POSTGRES is not set but PostgreSQL tests are required"
-                );
-                eprintln!(
-                    "SKIPPED: PostgreSQL variant (set MONKEYWRENCH_TEST_POSTGRES; see scripts/pg-test-server)"
-                );
-                return None;
-            };
-            let name = format!("mw_{}", uuid::Uuid::new_v4().simple());
-            sqlx::any::install_default_drivers();
-            let admin = sqlx::AnyPool::connect(&base)
-                .await
-                .expect("connect to the test PostgreSQL");
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&admin)
-                .await
-                .unwrap();
-            admin.close().await;
-            let (prefix, _) = base.rsplit_once('/').expect("a URL with a database");
-            StoreLocation::Postgres(format!("{prefix}/{name}"))
-        }
-    };
+    let postgres = matches!(backend, Backend::Postgres);
+    let location = crate::store::testing::fresh_location(postgres, &dir, "ledger.db").await?;
     let store = Store::open(&location).await.unwrap();
     Some(Fixture {
         dir,

@@ -117,6 +117,39 @@ impl Scheduler {
         }
     }
 
+    /// The firing to start with: of those due within the missed margin before `now`, only the
+    /// latest runs (late); the earlier ones are recorded as missed — never a burst.
+    async fn catch_up(
+        &self,
+        entry: &Planned,
+        now: Timestamp,
+    ) -> Result<Option<(Timestamp, Timestamp)>, FiringError> {
+        let Some(mut first) = self.first_from(entry, now) else {
+            return Ok(None);
+        };
+        while first.1 < now {
+            let Some(planned) = entry.schedule.next_after(first.0) else {
+                break;
+            };
+            let due = entry.schedule.due(&entry.name, planned, self.seed);
+            if due >= now {
+                break;
+            }
+            self.firings
+                .record(
+                    &entry.name,
+                    first.0,
+                    first.1,
+                    now,
+                    FiringState::Missed,
+                    "missed: no server was running (a later firing runs instead)",
+                )
+                .await?;
+            first = (planned, due);
+        }
+        Ok(Some(first))
+    }
+
     /// Runs until `cancel`: records missed firings, then fires each schedule in turn.
     pub async fn run(mut self, cancel: CancellationToken) -> Result<(), FiringError> {
         let (tx, mut rx) = mpsc::unbounded_channel::<(Firing, String)>();
@@ -126,7 +159,7 @@ impl Scheduler {
             self.firings
                 .record_missed(&entry.name, &entry.schedule, self.seed, now)
                 .await?;
-            let first = self.first_from(entry, now);
+            let first = self.catch_up(entry, now).await?;
             self.firings
                 .set_next(&entry.name, first.map(|f| f.0), now)
                 .await?;

@@ -40,33 +40,9 @@ pub(super) fn tempdir() -> std::path::PathBuf {
     dir
 }
 
-/// A fresh store location: a new SQLite file, or a new database on the test PostgreSQL.
+/// A fresh store location (see `store::testing`).
 pub(super) async fn location(postgres: bool) -> Option<StoreLocation> {
-    if !postgres {
-        return Some(StoreLocation::Sqlite(tempdir().join("server.db")));
-    }
-    let Ok(base) = std::env::var("MONKEYWRENCH_TEST_POSTGRES") else {
-        assert!(
-            std::env::var("MONKEYWRENCH_REQUIRE_POSTGRES").is_err(),
-            "MONKEYWRENCH_TEST_POSTGRES is not set but PostgreSQL tests are required"
-        );
-        eprintln!(
-            "SKIPPED: PostgreSQL variant (set MONKEYWRENCH_TEST_POSTGRES; see scripts/pg-test-server)"
-        );
-        return None;
-    };
-    let name = format!("mw_{}", uuid::Uuid::new_v4().simple());
-    sqlx::any::install_default_drivers();
-    let admin = sqlx::AnyPool::connect(&base)
-        .await
-        .expect("connect to the test PostgreSQL");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    admin.close().await;
-    let (prefix, _) = base.rsplit_once('/').expect("a URL with a database");
-    Some(StoreLocation::Postgres(format!("{prefix}/{name}")))
+    crate::store::testing::fresh_location(postgres, &tempdir(), "server.db").await
 }
 
 pub(super) fn hourly(tz: &str) -> Schedule {
@@ -520,6 +496,68 @@ mod week {
             "{after:#?}"
         );
         assert!(runs.launched.lock().unwrap().is_empty());
+    }
+
+    /// Once for real: `every 1s` on the system clock fires on consecutive whole seconds until
+    /// cancelled after three launches.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_short_interval_fires_on_the_system_clock() {
+        struct Counting(Mutex<Vec<Firing>>, CancellationToken);
+        impl Launcher for Counting {
+            fn launch(&self, firing: Firing, done: Completer) {
+                let mut all = self.0.lock().unwrap();
+                all.push(firing);
+                done.finish("completed (exit 0)");
+                if all.len() == 3 {
+                    self.1.cancel();
+                }
+            }
+        }
+        let location = location(false).await.unwrap();
+        let firings = Firings::new(Store::open(&location).await.unwrap(), "server-a");
+        let every = Schedule {
+            trigger: Trigger::Every(SignedDuration::from_secs(1)),
+            ..hourly("UTC")
+        };
+        let cancel = CancellationToken::new();
+        let runs = Arc::new(Counting(Mutex::new(Vec::new()), cancel.clone()));
+        let started = Timestamp::now();
+        let scheduler = Scheduler::new(
+            vec![planned("tick", every, &[])],
+            firings.clone(),
+            Clock::System,
+            0,
+            runs.clone(),
+        );
+        // Bounded: three firings take about three seconds; a hang fails here, not forever.
+        tokio::time::timeout(std::time::Duration::from_secs(60), scheduler.run(cancel))
+            .await
+            .expect("three firings within a minute")
+            .unwrap();
+        let launched = runs.0.lock().unwrap().clone();
+        assert_eq!(launched.len(), 3);
+        for w in launched.windows(2) {
+            assert_eq!(w[1].planned - w[0].planned, SignedDuration::from_secs(1));
+        }
+        assert!(launched.iter().all(|f| f.planned.subsec_nanosecond() == 0));
+        // Of the firings due in the minute before the start only the latest runs, late.
+        assert!(launched[1].planned >= started, "{launched:#?}");
+        let missed = firings.list("tick", 100).await.unwrap();
+        assert!(
+            missed
+                .iter()
+                .filter(|f| f.state == FiringState::Missed)
+                .count()
+                >= 50
+        );
+        let stored = firings.list("tick", 100).await.unwrap();
+        assert!(
+            stored
+                .iter()
+                .filter(|f| f.state == FiringState::Finished)
+                .count()
+                >= 2
+        );
     }
 
     on_both_backends!(a_simulated_dst_week, paused_halted_and_jittered);

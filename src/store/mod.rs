@@ -6,6 +6,8 @@ mod error;
 mod location;
 mod migrate;
 mod pool;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub use error::StoreError;
 pub use location::{StoreLocation, default_state_dir};

@@ -48,6 +48,12 @@ fn every_example_validates() {
         {
             continue; // a proxy server config, used by the http-proxy example's test
         }
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy() == "server.yaml")
+        {
+            continue; // a server config: checked by its own test below
+        }
         let out = std::process::Command::new(binary())
             .args(["validate", &path.to_string_lossy()])
             .env("API_TOKEN", "x")
@@ -271,6 +277,42 @@ fn the_monkey_example_config_is_valid_and_plans() {
     let plan: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(plan["date"], "2030-01-08");
     assert_eq!(plan["seed"], 1);
+}
+
+#[test]
+fn the_server_example_config_checks_and_plans_in_its_zone() {
+    let out = std::process::Command::new(binary())
+        .args([
+            "server",
+            "--check",
+            "--config",
+            &example("server.yaml"),
+            "--next",
+            "2",
+            "--from",
+            "2026-12-23T15:15:00Z",
+            "--output",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["experiments"][0]["name"], "nightly-basics");
+    assert_eq!(
+        report["experiments"][0]["next"][0]["local"],
+        "2026-12-24T02:30:00+01:00[Europe/Berlin]"
+    );
+    // From 16:15 on the 23rd: 16:30, then the window closes at 17:00, the 24th and 25th are holidays, the 26th
+    // and 27th a weekend: Monday the 28th at 09:00.
+    assert_eq!(
+        report["experiments"][1]["next"][0]["local"],
+        "2026-12-23T16:30:00+01:00[Europe/Berlin]"
+    );
+    assert_eq!(
+        report["experiments"][1]["next"][1]["local"],
+        "2026-12-28T09:00:00+01:00[Europe/Berlin]"
+    );
 }
 
 #[tokio::test]

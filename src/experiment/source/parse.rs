@@ -12,6 +12,16 @@ pub enum Format {
     Yaml,
 }
 
+impl Format {
+    /// A config file's syntax by its name: `.json` is JSON, anything else YAML.
+    pub fn of_path(path: &std::path::Path) -> Format {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => Format::Json,
+            _ => Format::Yaml,
+        }
+    }
+}
+
 /// A parsed document and the warnings found while parsing (duplicate keys, YAML 1.1 scalars).
 #[derive(Debug, Clone)]
 pub struct Parsed {

@@ -25,10 +25,7 @@ pub fn load(path: &std::path::Path) -> Result<MonkeyConfig, ConfigError> {
         path: path.display().to_string(),
         source,
     })?;
-    let format = match path.extension().and_then(|e| e.to_str()) {
-        Some("json") => Format::Json,
-        _ => Format::Yaml,
-    };
+    let format = Format::of_path(path);
     parse(&text, format, &path.display().to_string())
 }
 

@@ -43,10 +43,7 @@ pub async fn load(path: &Path, options: &LoadConfig) -> Result<ServerConfig, Con
         path: path.display().to_string(),
         source,
     })?;
-    let format = match path.extension().and_then(|e| e.to_str()) {
-        Some("json") => Format::Json,
-        _ => Format::Yaml,
-    };
+    let format = Format::of_path(path);
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -102,7 +99,12 @@ async fn experiments(
     let mut out = Vec::new();
     let mut diagnostics = Vec::new();
     for draft in &top.drafts {
-        let resolved = dir.join(&draft.file_text);
+        // A URL is loaded as `run` loads it; a path is read against the config's directory.
+        let resolved = if draft.file_text.contains("://") {
+            std::path::PathBuf::from(&draft.file_text)
+        } else {
+            dir.join(&draft.file_text)
+        };
         let shown = resolved.display().to_string();
         let loaded = match load_source(&shown, &LoadOptions { verify_tls: true }).await {
             Ok(l) => l,
@@ -114,7 +116,7 @@ async fn experiments(
                         file,
                         draft.file_span,
                         format!("{}.file", draft.path),
-                        d.message,
+                        format!("cannot read {shown}: {}", d.message),
                     );
                 }
                 diagnostics.push(d);
@@ -122,10 +124,8 @@ async fn experiments(
             }
         };
         diagnostics.extend(loaded.warnings);
-        let cwd = resolved
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| dir.to_path_buf());
+        // Runs start in the config's directory, so relative process paths resolve there.
+        let cwd = dir.to_path_buf();
         let validated = validate(
             &loaded.root,
             &loaded.file,

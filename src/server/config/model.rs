@@ -55,7 +55,7 @@ pub struct ScheduledExperiment {
     pub name: String,
     /// The experiment file as written in the config.
     pub file_text: String,
-    /// The file resolved against the config's directory.
+    /// The file resolved against the config's directory (a URL as written).
     pub file: PathBuf,
     pub schedule: Schedule,
     /// Target keys: experiments sharing one never run at once.

@@ -176,3 +176,40 @@ async fn every_problem_is_reported_at_once_with_its_position() {
     );
     let _ = std::fs::remove_dir_all(d);
 }
+
+#[test]
+fn the_readme_documents_every_key() {
+    use super::model::{
+        EXPERIMENT_KEYS, HOOK_KEYS, KEYS, RETENTION_KEYS, SCHEDULE_KEYS, WINDOW_KEYS,
+    };
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("### The server: experiments on schedules")
+        .nth(1)
+        .and_then(|s| s.split("\n### ").next())
+        .expect("README has the server section");
+    let keys = KEYS
+        .iter()
+        .chain(&EXPERIMENT_KEYS)
+        .chain(&SCHEDULE_KEYS)
+        .chain(&WINDOW_KEYS)
+        .chain(&HOOK_KEYS)
+        .chain(&RETENTION_KEYS);
+    for key in keys {
+        assert!(
+            section.contains(&format!("`{key}`"))
+                || section.contains(&format!("{{{key}"))
+                || section.contains(&format!(" {key} ("))
+                || section.contains(&format!("{key}: N")),
+            "README: {key}"
+        );
+    }
+    for event in HookEvent::ALL {
+        assert!(
+            section.contains(&format!("`{}`", event.as_str())),
+            "README: {}",
+            event.as_str()
+        );
+    }
+}
