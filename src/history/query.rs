@@ -119,22 +119,36 @@ impl History {
         if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
             return Err(HistoryError::BadPrefix(prefix));
         }
-        // GLOB uses SQLite's primary-key index (LIKE would not: it ignores case); the prefix
-        // holds no wildcard of either.
-        let sql = if self.store.location().is_sqlite() {
-            "SELECT id FROM runs WHERE id GLOB $1 ORDER BY id LIMIT 6"
+        // The candidates come from a range on the primary-key index over the leading hex digits
+        // (up to the first dash), then LIKE keeps the exact matches. A range of hex digits means
+        // the same under any collation; LIKE alone would scan the table on PostgreSQL (its
+        // default collation cannot serve a prefix LIKE from the index).
+        let lead: &str = prefix.split('-').next().unwrap_or("");
+        let pattern = format!("{prefix}%");
+        let ids: Vec<(String,)> = if lead.is_empty() {
+            sqlx::query_as("SELECT id FROM runs WHERE id LIKE $1 ORDER BY id LIMIT 6")
+                .bind(pattern)
+                .fetch_all(self.store.pool())
+                .await?
         } else {
-            "SELECT id FROM runs WHERE id LIKE $1 ORDER BY id LIMIT 6"
+            match hex_successor(lead) {
+                Some(hi) => sqlx::query_as(
+                    "SELECT id FROM runs WHERE id >= $1 AND id < $2 AND id LIKE $3 ORDER BY id LIMIT 6",
+                )
+                .bind(lead)
+                .bind(hi)
+                .bind(pattern)
+                .fetch_all(self.store.pool())
+                .await?,
+                None => sqlx::query_as(
+                    "SELECT id FROM runs WHERE id >= $1 AND id LIKE $2 ORDER BY id LIMIT 6",
+                )
+                .bind(lead)
+                .bind(pattern)
+                .fetch_all(self.store.pool())
+                .await?,
+            }
         };
-        let pattern = if self.store.location().is_sqlite() {
-            format!("{prefix}*")
-        } else {
-            format!("{prefix}%")
-        };
-        let ids: Vec<(String,)> = sqlx::query_as(sql)
-            .bind(pattern)
-            .fetch_all(self.store.pool())
-            .await?;
         match ids.as_slice() {
             [] => Err(HistoryError::NotFound(prefix)),
             [(id,)] => Ok(id.clone()),
@@ -190,6 +204,22 @@ impl History {
     }
 }
 
+/// The smallest hex string greater than every string starting with `hex` ("ab9" → "aba",
+/// "af" → "b"); `None` when `hex` is all `f`.
+fn hex_successor(hex: &str) -> Option<String> {
+    let mut digits: Vec<char> = hex.chars().collect();
+    while let Some(last) = digits.pop() {
+        let next = match last {
+            '0'..='8' | 'a'..='e' => char::from(last as u8 + 1),
+            '9' => 'a',
+            _ => continue,
+        };
+        digits.push(next);
+        return Some(digits.into_iter().collect());
+    }
+    None
+}
+
 fn record(row: &AnyRow) -> Result<RunRecord, HistoryError> {
     let id: String = row.try_get("id")?;
     let corrupt = |column: &'static str, value: String| HistoryError::Corrupt {
@@ -222,4 +252,17 @@ fn record(row: &AnyRow) -> Result<RunRecord, HistoryError> {
         note: row.try_get("note")?,
         id,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_successors_carry() {
+        let next = |s| super::hex_successor(s);
+        assert_eq!(next("ab9").as_deref(), Some("aba"));
+        assert_eq!(next("a0").as_deref(), Some("a1"));
+        assert_eq!(next("af").as_deref(), Some("b"));
+        assert_eq!(next("3fff").as_deref(), Some("4"));
+        assert_eq!(next("ff"), None);
+    }
 }

@@ -34,50 +34,64 @@ pub struct Pruned {
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
 impl Retention {
-    /// Deletes what falls outside the retention, as of `now`.
+    /// Deletes what falls outside the retention, as of `now`. Each statement is a range on the
+    /// `(started_ms, id)` index (row-value comparisons, which both SQLite and PostgreSQL serve
+    /// from it), so a pass with nothing to delete reads a few index entries.
     pub async fn apply(&self, store: &Store, now: Timestamp) -> Result<Pruned, HistoryError> {
-        // Runs older than this go (i64::MIN: none by age).
-        let age_ms = self
-            .keep_days
-            .map_or(i64::MIN, |d| now.as_millisecond() - i64::from(d) * DAY_MS);
-        // The newest run beyond the kept N: it and every older one go.
-        let beyond: Option<(i64, String)> = match self.keep_runs {
-            None => None,
-            Some(n) => {
-                sqlx::query_as(
-                    "SELECT started_ms, id FROM runs ORDER BY started_ms DESC, id DESC LIMIT 1 OFFSET $1",
-                )
-                .bind(i64::try_from(n).unwrap_or(i64::MAX))
-                .fetch_optional(store.pool())
-                .await?
-            }
-        };
-        if age_ms == i64::MIN && beyond.is_none() {
-            return Ok(Pruned::default());
+        let mut pruned = Pruned::default();
+        if let Some(days) = self.keep_days {
+            let age_ms = now.as_millisecond() - i64::from(days) * DAY_MS;
+            // `(started_ms, id) < (age_ms, '')` is `started_ms < age_ms`, said on the index.
+            delete(
+                store,
+                "(started_ms, id) < ($1, $2)",
+                age_ms,
+                "",
+                &mut pruned,
+            )
+            .await?;
         }
-        // No run is beyond N: a condition no row meets.
-        let (count_ms, count_id) = beyond.unwrap_or((i64::MIN, String::new()));
-        let doomed = "status <> 'running' AND (started_ms < $1 OR started_ms < $2 OR (started_ms = $3 AND id <= $4))";
-        let mut tx = store.pool().begin().await?;
-        let events = sqlx::query(&format!(
-            "DELETE FROM run_events WHERE run_id IN (SELECT id FROM runs WHERE {doomed})"
-        ))
-        .bind(age_ms)
-        .bind(count_ms)
-        .bind(count_ms)
-        .bind(&count_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let runs = sqlx::query(&format!("DELETE FROM runs WHERE {doomed}"))
-            .bind(age_ms)
-            .bind(count_ms)
-            .bind(count_ms)
-            .bind(&count_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(Pruned { runs, events })
+        if let Some(n) = self.keep_runs {
+            // The newest run beyond the kept N: it and every older one go.
+            let beyond: Option<(i64, String)> = sqlx::query_as(
+                "SELECT started_ms, id FROM runs ORDER BY started_ms DESC, id DESC LIMIT 1 OFFSET $1",
+            )
+            .bind(i64::try_from(n).unwrap_or(i64::MAX))
+            .fetch_optional(store.pool())
+            .await?;
+            if let Some((ms, id)) = beyond {
+                delete(store, "(started_ms, id) <= ($1, $2)", ms, &id, &mut pruned).await?;
+            }
+        }
+        Ok(pruned)
     }
+}
+
+/// Deletes the finished runs matching `range` (binding `ms`, `id`) and their events.
+async fn delete(
+    store: &Store,
+    range: &str,
+    ms: i64,
+    id: &str,
+    pruned: &mut Pruned,
+) -> Result<(), HistoryError> {
+    let mut tx = store.pool().begin().await?;
+    pruned.events += sqlx::query(&format!(
+        "DELETE FROM run_events WHERE run_id IN (SELECT id FROM runs WHERE {range} AND status <> 'running')"
+    ))
+    .bind(ms)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    pruned.runs += sqlx::query(&format!(
+        "DELETE FROM runs WHERE {range} AND status <> 'running'"
+    ))
+    .bind(ms)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(())
 }
