@@ -147,8 +147,15 @@ pub async fn run(
         Model::Open(p) => Some(p.rate_at(t)),
         Model::Closed => None,
     };
+    let mut aborted = false;
     loop {
         tokio::select! {
+            // Workers never wait on the token themselves (a waiter per request costs a lock):
+            // cancelling aborts them.
+            _ = shared.cancel.cancelled(), if !aborted => {
+                aborted = true;
+                workers.abort_all();
+            }
             _ = ticker.tick() => {
                 shared.recorder.drain(&mut second);
                 let n = seconds.len() as u64 + 1;
@@ -214,14 +221,12 @@ async fn claim(s: &Shared) -> Option<Instant> {
             s.last_due
                 .fetch_max(due.as_micros() as u64, Ordering::Relaxed);
             let at = s.start + due;
-            tokio::select! {
-                _ = tokio::time::sleep_until(at) => Some(at),
-                _ = s.cancel.cancelled() => None,
-            }
+            tokio::time::sleep_until(at).await;
+            Some(at)
         }
         Model::Closed => {
             let now = Instant::now();
-            if s.config.duration.is_some_and(|d| now - s.start >= d) || s.cancel.is_cancelled() {
+            if s.config.duration.is_some_and(|d| now - s.start >= d) {
                 return None;
             }
             Some(now)
@@ -264,10 +269,7 @@ async fn work(s: Arc<Shared>, index: usize) {
                     .record(index, Outcome::Failed(ErrorKind::Connect));
                 continue;
             }
-            tokio::select! {
-                _ = tokio::time::sleep_until(until) => {}
-                _ = s.cancel.cancelled() => return,
-            }
+            tokio::time::sleep_until(until).await;
         }
         let c = match conn.as_mut() {
             Some(c) => c,
@@ -290,11 +292,7 @@ async fn work(s: Arc<Shared>, index: usize) {
         rng ^= rng >> 7;
         rng ^= rng << 17;
         let request = s.config.requests.pick(rng);
-        let outcome = tokio::select! {
-            r = tokio::time::timeout_at(deadline, c.roundtrip(request, head)) => r,
-            _ = s.cancel.cancelled() => return,
-        };
-        let outcome = match outcome {
+        let outcome = match tokio::time::timeout_at(deadline, c.roundtrip(request, head)).await {
             Ok(Ok(response)) => {
                 if response.close {
                     conn = None;
