@@ -76,8 +76,11 @@ def run_measured(cmd, env=None):
     return out.decode(), cpu
 
 
+MW_THREADS = "2"
+
+
 def mw(url, args):
-    env = dict(os.environ, MONKEYWRENCH_WORKER_THREADS="2")
+    env = dict(os.environ, MONKEYWRENCH_WORKER_THREADS=MW_THREADS)
     out, cpu = run_measured([EXE, "load", url, "--output", "json", *args], env)
     j = json.loads(out)
     return {"requests": j["ok"], "rps": j["ok"] / j["duration_s"], "cpu": cpu, "errors": j["errors"]}
@@ -113,7 +116,11 @@ def main():
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--rate-seconds", type=int, default=10)
+    ap.add_argument("--mw-threads", default="2", help="monkeywrench's runtime threads (wrk: -t2)")
     a = ap.parse_args()
+    global MW_THREADS
+    MW_THREADS = a.mw_threads
+    print(f"# monkeywrench threads: {MW_THREADS}, wrk -t2")
     have_oha = os.path.exists(OHA)
     if not shutil.which("wrk") or not shutil.which("nginx"):
         raise SystemExit("apt-get install -y nginx wrk")
