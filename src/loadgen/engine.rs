@@ -131,9 +131,15 @@ pub async fn run(
         last_due: AtomicU64::new(0),
         cancel,
     });
+    // Dropping this future (a probe cut short) stops the threads too.
+    let _stop_on_drop = shared.cancel.clone().drop_guard();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(connections);
     let mut workers = JoinSet::new();
-    for c in 0..connections {
-        workers.spawn(work(shared.clone(), c));
+    for t in 0..threads {
+        let shared = shared.clone();
+        workers.spawn_blocking(move || event_loop(shared, t, threads));
     }
     let mut ticker = tokio::time::interval_at(
         shared.start + Duration::from_secs(1),
@@ -147,15 +153,8 @@ pub async fn run(
         Model::Open(p) => Some(p.rate_at(t)),
         Model::Closed => None,
     };
-    let mut aborted = false;
     loop {
         tokio::select! {
-            // Workers never wait on the token themselves (a waiter per request costs a lock):
-            // cancelling aborts them.
-            _ = shared.cancel.cancelled(), if !aborted => {
-                aborted = true;
-                workers.abort_all();
-            }
             _ = ticker.tick() => {
                 shared.recorder.drain(&mut second);
                 let n = seconds.len() as u64 + 1;
@@ -204,6 +203,29 @@ pub async fn run(
 fn totals_add(totals: &mut Counts, second: &mut Counts) {
     totals.add(second);
     second.reset();
+}
+
+/// One event loop per core, each with its share of the connections (as wrk's threads): a
+/// response wakes its connection on the thread that polled it, with no hand-off between threads.
+/// Connections never wait on the cancel token themselves (a waiter per request costs a lock):
+/// the loop does, and cancelling drops them.
+fn event_loop(s: Arc<Shared>, thread: usize, threads: usize) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    runtime.block_on(async {
+        let mut connections = JoinSet::new();
+        for c in (thread..s.config.connections.max(1)).step_by(threads) {
+            connections.spawn(work(s.clone(), c));
+        }
+        tokio::select! {
+            _ = async { while connections.join_next().await.is_some() {} } => {}
+            _ = s.cancel.cancelled() => {}
+        }
+    });
 }
 
 /// The next request's intended send time, or `None` when the load is done.
