@@ -116,11 +116,12 @@ def main():
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--rate-seconds", type=int, default=10)
-    ap.add_argument("--mw-threads", default="2", help="monkeywrench's runtime threads (wrk: -t2)")
+    # The engine runs one event loop per core itself; this sets the main runtime's threads.
+    ap.add_argument("--mw-threads", default="2", help="monkeywrench's main runtime threads")
     a = ap.parse_args()
     global MW_THREADS
     MW_THREADS = a.mw_threads
-    print(f"# monkeywrench threads: {MW_THREADS}, wrk -t2")
+    print(f"# monkeywrench: one event loop per core ({os.cpu_count()}), wrk -t2")
     have_oha = os.path.exists(OHA)
     if not shutil.which("wrk") or not shutil.which("nginx"):
         raise SystemExit("apt-get install -y nginx wrk")
