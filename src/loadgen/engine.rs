@@ -131,9 +131,15 @@ pub async fn run(
         last_due: AtomicU64::new(0),
         cancel,
     });
+    // Dropping this future (a probe cut short) stops the threads too.
+    let _stop_on_drop = shared.cancel.clone().drop_guard();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(connections);
     let mut workers = JoinSet::new();
-    for c in 0..connections {
-        workers.spawn(work(shared.clone(), c));
+    for t in 0..threads {
+        let shared = shared.clone();
+        workers.spawn_blocking(move || event_loop(shared, t, threads));
     }
     let mut ticker = tokio::time::interval_at(
         shared.start + Duration::from_secs(1),
@@ -199,6 +205,29 @@ fn totals_add(totals: &mut Counts, second: &mut Counts) {
     second.reset();
 }
 
+/// One event loop per core, each with its share of the connections (as wrk's threads): a
+/// response wakes its connection on the thread that polled it, with no hand-off between threads.
+/// Connections never wait on the cancel token themselves (a waiter per request costs a lock):
+/// the loop does, and cancelling drops them.
+fn event_loop(s: Arc<Shared>, thread: usize, threads: usize) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    runtime.block_on(async {
+        let mut connections = JoinSet::new();
+        for c in (thread..s.config.connections.max(1)).step_by(threads) {
+            connections.spawn(work(s.clone(), c));
+        }
+        tokio::select! {
+            _ = async { while connections.join_next().await.is_some() {} } => {}
+            _ = s.cancel.cancelled() => {}
+        }
+    });
+}
+
 /// The next request's intended send time, or `None` when the load is done.
 async fn claim(s: &Shared) -> Option<Instant> {
     let k = s.next.fetch_add(1, Ordering::Relaxed);
@@ -214,14 +243,12 @@ async fn claim(s: &Shared) -> Option<Instant> {
             s.last_due
                 .fetch_max(due.as_micros() as u64, Ordering::Relaxed);
             let at = s.start + due;
-            tokio::select! {
-                _ = tokio::time::sleep_until(at) => Some(at),
-                _ = s.cancel.cancelled() => None,
-            }
+            tokio::time::sleep_until(at).await;
+            Some(at)
         }
         Model::Closed => {
             let now = Instant::now();
-            if s.config.duration.is_some_and(|d| now - s.start >= d) || s.cancel.is_cancelled() {
+            if s.config.duration.is_some_and(|d| now - s.start >= d) {
                 return None;
             }
             Some(now)
@@ -264,10 +291,7 @@ async fn work(s: Arc<Shared>, index: usize) {
                     .record(index, Outcome::Failed(ErrorKind::Connect));
                 continue;
             }
-            tokio::select! {
-                _ = tokio::time::sleep_until(until) => {}
-                _ = s.cancel.cancelled() => return,
-            }
+            tokio::time::sleep_until(until).await;
         }
         let c = match conn.as_mut() {
             Some(c) => c,
@@ -290,11 +314,7 @@ async fn work(s: Arc<Shared>, index: usize) {
         rng ^= rng >> 7;
         rng ^= rng << 17;
         let request = s.config.requests.pick(rng);
-        let outcome = tokio::select! {
-            r = tokio::time::timeout_at(deadline, c.roundtrip(request, head)) => r,
-            _ = s.cancel.cancelled() => return,
-        };
-        let outcome = match outcome {
+        let outcome = match tokio::time::timeout_at(deadline, c.roundtrip(request, head)).await {
             Ok(Ok(response)) => {
                 if response.close {
                     conn = None;

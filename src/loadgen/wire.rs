@@ -216,3 +216,65 @@ impl Conn {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    /// A server that answers each request (by its index) with the next canned response.
+    async fn canned(responses: Vec<&'static [u8]>) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            for r in responses {
+                let mut seen = Vec::new();
+                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let n = s.read(&mut buf).await.unwrap();
+                    seen.extend_from_slice(&buf[..n]);
+                }
+                // Split the response to exercise partial reads.
+                let (a, b) = r.split_at(r.len() / 2);
+                s.write_all(a).await.unwrap();
+                s.flush().await.unwrap();
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                s.write_all(b).await.unwrap();
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn lengths_chunks_interim_responses_and_eof_bodies() {
+        let addr = canned(vec![
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n10;x=y\r\n0123456789abcdef\r\n0\r\nTrailer: t\r\n\r\n",
+            b"HTTP/1.1 204 No Content\r\n\r\n",
+            b"HTTP/1.1 503 Busy\r\nConnection: close\r\n\r\nuntil the end",
+        ])
+        .await;
+        let mut c = Conn::connect(addr).await.unwrap();
+        let req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        let r = c.roundtrip(req, false).await.unwrap();
+        assert_eq!((r.status, r.close), (200, false));
+        let r = c.roundtrip(req, false).await.unwrap();
+        assert_eq!((r.status, r.close), (201, false));
+        let r = c.roundtrip(req, false).await.unwrap();
+        assert_eq!(r.status, 204);
+        let r = c.roundtrip(req, false).await.unwrap();
+        assert_eq!((r.status, r.close), (503, true));
+    }
+
+    #[tokio::test]
+    async fn garbage_is_a_parse_error() {
+        let addr = canned(vec![b"SMTP ready\r\n\r\n"]).await;
+        let mut c = Conn::connect(addr).await.unwrap();
+        let err = c
+            .roundtrip(b"GET / HTTP/1.1\r\n\r\n", false)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, WireError::Parse(_)), "{err}");
+    }
+}
