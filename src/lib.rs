@@ -7,13 +7,13 @@
 //! | [`cli`] | clap types, one file per subcommand; wiring only; the only place `anyhow` is used |
 //! | [`exit_code`] | the documented process exit codes, as named constants |
 //! | [`experiment`] | experiment files: `source` (YAML/JSON with spans) → `validate` → `model`; `engine` runs it, `dispatcher` fans out timed `RunEvent`s, `run_state` folds them into the verdict, `journal` builds the CTK-shaped journal from them |
-//! | [`probe`] | providers that measure or act: `process`, `http`; `tolerance` judges outputs |
+//! | [`probe`] | providers that measure or act: `process`, `http`, `prometheus` (PromQL over the HTTP API); `tolerance` judges outputs |
 //! | [`builtin`] | the `builtin` provider catalogue: `Func` = a native probe, a fault (by family) or an action; the probes' schemas and code |
 //! | [`schema`] | declarative argument schemas of the native functions and the `Reader` that applies their defaults (the one place a default lives) |
 //! | [`loadgen`] | HTTP load: profiles, request templates, our own HTTP/1.1 client, open (coordinated-omission corrected) and closed models, HdrHistogram figures (used by `load`, `traffic.surge`, `http.measure`) |
 //! | [`exposition`] | the Prometheus text format for every `/metrics` we serve: escaping, and the standard `process_*` series |
 //! | [`http_serve`] | the one HTTP-serving helper: bound listener + cancellation token, bearer token, loopback rule, graceful shutdown |
-//! | [`proxy`] | the Toxiproxy-compatible fault proxy (TCP links with toxics, http proxies with per-request figures and HTTP toxics) and its HTTP API |
+//! | [`proxy`] | the Toxiproxy-compatible fault proxy (TCP links with toxics, http proxies with per-request figures, HTTP toxics, and control/experiment cohorts compared by sequential tests) and its HTTP API |
 //! | [`fault`] | one folder per fault family (`process`, `container`, `swarm`, `proxy`, `stress` with its own stressors, `surge`): verbs and schemas, typed arguments parsed once, victims through `target`, the plan recorded before the change, the apply, the undo checked against the world; the one apply path; owner-bound work (`owned`) |
 //! | [`store`] | the durable store: SQLite by default, PostgreSQL by URL; migrations |
 //! | [`ledger`] | leases written before a fault is applied; applies that run to completion and that a revert waits for; verified reverts retried within a patience; leftovers, the guard, halt |
