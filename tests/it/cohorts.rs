@@ -268,3 +268,46 @@ method:
     assert_eq!(toxics, json!([]));
     stop_guard(dir.path());
 }
+
+/// A/A through the real proxy: both cohorts get the same service, the comparison is looked at
+/// every 100 requests, and it never says worse (α = 0.001 here, so a chance alarm is out of the
+/// question for a test; the rate at α = 0.05 is measured on simulated runs in
+/// `proxy::http::compare::tests`) and ends up `same`.
+#[tokio::test]
+async fn a_a_through_the_real_proxy_never_says_worse_however_often_it_looks() {
+    let s = Server::start(&[]).await;
+    let upstream = StatusServer::start(200);
+    let url = http_proxy(&s, "aa", &upstream).await;
+    let (status, _) = s
+        .json(
+            "POST",
+            "/proxies/aa/cohorts",
+            Some(json!({"key": "header:x-user", "control": 30, "experiment": 30})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let client = reqwest::Client::new();
+    let mut verdicts = Vec::new();
+    for i in 0..3000u32 {
+        assert_eq!(
+            get(&client, &url, Some(&format!("aa-{}", i % 1000))).await,
+            200
+        );
+        if i % 100 == 99 {
+            let (_, v) = s
+                .json(
+                    "GET",
+                    "/proxies/aa/cohorts/compare?alpha=0.001&max_latency_increase_ms=0",
+                    None,
+                )
+                .await;
+            verdicts.push(v["verdict"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(!verdicts.iter().any(|v| v == "worse"), "{verdicts:?}");
+    assert_eq!(
+        verdicts.last().map(String::as_str),
+        Some("same"),
+        "{verdicts:?}"
+    );
+}
