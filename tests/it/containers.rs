@@ -27,7 +27,7 @@ pub(crate) fn sleep_action(seconds: f64) -> String {
     )
 }
 
-fn experiment(method: &[String]) -> String {
+pub(crate) fn experiment(method: &[String]) -> String {
     format!(
         r#"{{"title": "containers", "description": "d", "method": [{}]}}"#,
         method.join(",")

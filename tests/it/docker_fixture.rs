@@ -3,7 +3,7 @@
 //! carry `monkeywrench.test=<run id>` and are removed when the fixture drops.
 
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The local test image (built once per machine, shared by tests).
 pub(crate) const IMAGE: &str = "monkeywrench-test-busybox:1";
@@ -115,15 +115,8 @@ impl DockerFixture {
     }
 
     /// Polls `check` every 50 ms until it holds or `within` passes.
-    pub(crate) fn wait_for(&self, within: Duration, mut check: impl FnMut() -> bool) -> bool {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if check() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        check()
+    pub(crate) fn wait_for(&self, within: Duration, check: impl FnMut() -> bool) -> bool {
+        crate::harness::wait_until(within, check)
     }
 }
 

@@ -315,32 +315,31 @@ fn the_server_example_config_checks_and_plans_in_its_zone() {
     );
 }
 
-#[tokio::test]
-async fn the_http_proxy_example_deviates_at_once_and_its_fault_is_removed() {
-    let (url, cancel, handle) = start_service();
-    let dir = TempDir::new("ex-http-proxy");
-    // The example's proxy config, moved to free ports.
+/// Runs example `name` against the demo service at `service` behind `examples/proxy-config.json`
+/// (moved to free ports); `shop` turns the proxy's listen address into the example's `shop`
+/// variable. The proxy server is returned for the caller's checks.
+async fn run_behind_the_example_proxy(
+    dir: &std::path::Path,
+    service: &str,
+    name: &str,
+    shop: fn(&str) -> String,
+) -> (crate::proxy::Server, (i32, Value, String)) {
     let listen = format!("127.0.0.1:{}", crate::harness::closed_port());
     let config = std::fs::read_to_string(example("proxy-config.json"))
         .unwrap()
-        .replace("127.0.0.1:8080", url.trim_start_matches("http://"))
+        .replace("127.0.0.1:8080", service.trim_start_matches("http://"))
         .replace("127.0.0.1:8081", &listen);
-    let config = crate::harness::write(dir.path(), "proxy-config.json", &config);
+    let config = crate::harness::write(dir, "proxy-config.json", &config);
     let proxy = crate::proxy::Server::start(&["--config", &config]).await;
-    let (path, base, state) = (
-        example("http-proxy.yaml"),
-        proxy.base.clone(),
-        dir.path().join("state"),
-    );
-    let run_dir = dir.path().to_path_buf();
-    let started = std::time::Instant::now();
-    let (code, j, err) = tokio::task::spawn_blocking(move || {
+    let (path, base, state) = (example(name), proxy.base.clone(), dir.join("state"));
+    let (run_dir, shop) = (dir.to_path_buf(), shop(&listen));
+    let outcome = tokio::task::spawn_blocking(move || {
         run(
             &run_dir,
             &path,
             &[
                 "--var",
-                &format!("shop=http://{listen}"),
+                &format!("shop={shop}"),
                 "--var",
                 &format!("proxy_api={base}"),
             ],
@@ -349,6 +348,19 @@ async fn the_http_proxy_example_deviates_at_once_and_its_fault_is_removed() {
     })
     .await
     .unwrap();
+    (proxy, outcome)
+}
+
+#[tokio::test]
+async fn the_http_proxy_example_deviates_at_once_and_its_fault_is_removed() {
+    let (url, cancel, handle) = start_service();
+    let dir = TempDir::new("ex-http-proxy");
+    let started = std::time::Instant::now();
+    let (proxy, (code, j, err)) =
+        run_behind_the_example_proxy(dir.path(), &url, "http-proxy.yaml", |l| {
+            format!("http://{l}")
+        })
+        .await;
     assert_eq!(code, 1, "deviated: {err}");
     // The fault lasts 30 s; runtime.hypothesis.fail_fast ends the method at the first deviation.
     assert!(
@@ -449,34 +461,8 @@ async fn the_prometheus_example_holds_against_a_real_prometheus_and_reverts_its_
 async fn the_cohorts_example_stops_itself_on_the_experiment_cohort_while_the_overall_rate_holds() {
     let (url, cancel, handle) = start_service();
     let dir = TempDir::new("ex-cohorts");
-    let listen = format!("127.0.0.1:{}", crate::harness::closed_port());
-    let config = std::fs::read_to_string(example("proxy-config.json"))
-        .unwrap()
-        .replace("127.0.0.1:8080", url.trim_start_matches("http://"))
-        .replace("127.0.0.1:8081", &listen);
-    let config = crate::harness::write(dir.path(), "proxy-config.json", &config);
-    let proxy = crate::proxy::Server::start(&["--config", &config]).await;
-    let (path, base, state) = (
-        example("cohorts.yaml"),
-        proxy.base.clone(),
-        dir.path().join("state"),
-    );
-    let run_dir = dir.path().to_path_buf();
-    let (code, j, err) = tokio::task::spawn_blocking(move || {
-        run(
-            &run_dir,
-            &path,
-            &[
-                "--var",
-                &format!("shop={listen}"),
-                "--var",
-                &format!("proxy_api={base}"),
-            ],
-            &[("MONKEYWRENCH_STATE_DIR", &state.to_string_lossy())],
-        )
-    })
-    .await
-    .unwrap();
+    let (proxy, (code, j, err)) =
+        run_behind_the_example_proxy(dir.path(), &url, "cohorts.yaml", str::to_string).await;
     assert_eq!(code, 5, "the safeguard trips: {err}");
     assert_eq!(
         j["monkeywrench"]["safeguards"][0]["name"],

@@ -14,9 +14,9 @@ use serde_json::Value;
 
 use monkeywrench::target::process::ProcessIdentity;
 
-use crate::containers::{action, journal, sleep_action};
+use crate::containers::{action, experiment, journal, sleep_action};
 use crate::faults::{ledger_json, mw, sigkill, spawn_run, stop_guard};
-use crate::harness::{TempDir, binary, closed_port, stderr, write};
+use crate::harness::{TempDir, binary, closed_port, stderr, wait_until, write};
 
 /// How a test server answers.
 #[derive(Debug, Clone, Copy)]
@@ -308,24 +308,6 @@ fn an_unreachable_target_counts_errors_without_spinning() {
             assert_eq!(summary["requests"], 4000, "{summary:#}");
         }
     }
-}
-
-fn experiment(method: &[String]) -> String {
-    format!(
-        r#"{{"title": "surge", "description": "d", "method": [{}]}}"#,
-        method.join(",")
-    )
-}
-
-fn wait_until(within: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if check() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    check()
 }
 
 /// The surge's process, once its lease is applied.

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use monkeywrench::fault::owned::{Host, Work, registry};
@@ -14,7 +14,7 @@ use monkeywrench::store::{Store, StoreLocation};
 use monkeywrench::target::process::ProcessIdentity;
 use serde_json::json;
 
-use crate::harness::{TempDir, binary};
+use crate::harness::{TempDir, binary, wait_until};
 
 async fn ledger_in(dir: &TempDir) -> Ledger {
     let store = Store::open(&StoreLocation::Sqlite(dir.path().join("ledger.db")))
@@ -55,17 +55,6 @@ fn processes_with(needle: &str) -> Vec<i32> {
         .filter(|pid| ProcessIdentity::of(*pid).is_some_and(|p| p.is_alive()))
         .filter(|pid| cmdline(*pid).contains(needle))
         .collect()
-}
-
-fn wait_until(within: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if check() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    check()
 }
 
 /// A `sleep` duration no other process on the machine has: it marks this test's work.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 
-use crate::faults::{spawn_run, stop_guard};
+use crate::faults::{sigkill, spawn_run, stop_guard};
 use crate::harness::{TempDir, binary, write};
 use crate::proxy::{Server, echo_upstream, round_trip};
 
@@ -102,12 +102,7 @@ async fn the_guard_removes_the_toxic_and_re_enables_the_proxy_after_sigkill() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(toxics(&s, "db").await.len(), 1);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(run.id() as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    let _ = run.wait();
+    sigkill(&mut run);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let p = s.json("GET", "/proxies/db", None).await.1;
@@ -339,12 +334,7 @@ method:
     let made = toxics(&s, "db").await;
     assert_eq!(made[0]["name"], "db-lag");
     assert_eq!(made[0]["attributes"]["latency"], 250);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(run.id() as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    let _ = run.wait();
+    sigkill(&mut run);
     let deadline = Instant::now() + Duration::from_secs(10);
     while !toxics(&s, "db").await.is_empty() {
         assert!(Instant::now() < deadline, "the guard did not remove db-lag");

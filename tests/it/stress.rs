@@ -10,30 +10,12 @@ use monkeywrench::target::cgroup::{self, Cgroup};
 use monkeywrench::target::process::ProcessIdentity;
 use serde_json::Value;
 
-use crate::containers::{action, journal, sleep_action};
+use crate::containers::{action, experiment, journal, sleep_action};
 use crate::docker_fixture::{DockerFixture, docker_ok};
 use crate::faults::{ledger_json, mw, sigkill, spawn_run, stop_guard};
-use crate::harness::{TempDir, stderr, write};
+use crate::harness::{TempDir, stderr, wait_until, write};
 
 const MIB: u64 = 1 << 20;
-
-fn experiment(method: &[String]) -> String {
-    format!(
-        r#"{{"title": "stress", "description": "d", "method": [{}]}}"#,
-        method.join(",")
-    )
-}
-
-fn wait_until(within: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if check() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    check()
-}
 
 /// The applied leases of `func`, once there are `n` of them.
 fn applied(dir: &Path, func: &str, n: usize) -> Vec<Value> {

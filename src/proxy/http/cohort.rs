@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use super::compare::{self, Arm, Thresholds};
 use super::stats::{Figures, Sample, Series, WINDOW_SECONDS};
+use super::toxics::cookie;
 use crate::proxy::toxic::{ApiError, field};
 use crate::seed::{Fnv, unit_from_hash};
 
@@ -141,14 +142,7 @@ impl CohortSplit {
         let hash = |value: &[u8]| Fnv::new().str(&self.salt).bytes(value).finish();
         let h = match &self.key {
             CohortKey::Header(name) => headers.get(name.as_str()).map(|v| hash(v.as_bytes())),
-            CohortKey::Cookie(name) => headers
-                .get_all(hyper::header::COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(';'))
-                .filter_map(|pair| pair.trim().split_once('='))
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| hash(v.as_bytes())),
+            CohortKey::Cookie(name) => cookie(headers, name).map(|v| hash(v.as_bytes())),
             CohortKey::Client => client.map(|ip| hash(ip.to_string().as_bytes())),
         };
         let Some(h) = h else {

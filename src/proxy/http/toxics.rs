@@ -104,16 +104,21 @@ impl HttpSpec {
                 .get(name.as_str())
                 .and_then(|v| v.to_str().ok())
                 .map(|v| Some(user_key(v))),
-            Sampling::Cookie(name) => headers
-                .get_all(hyper::header::COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(';'))
-                .filter_map(|pair| pair.trim().split_once('='))
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| Some(user_key(v))),
+            Sampling::Cookie(name) => cookie(headers, name).map(|v| Some(user_key(v))),
         }
     }
+}
+
+/// The value of cookie `name` in a request's `Cookie` headers.
+pub(super) fn cookie<'h>(headers: &'h hyper::HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(hyper::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
 }
 
 /// Parses the attributes of an HTTP toxic.
