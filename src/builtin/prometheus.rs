@@ -89,16 +89,14 @@ fn read<'a>(
     range: bool,
     args: &'a Value,
 ) -> Result<Reader<'a>, BuiltinError> {
-    let mut r = Reader::new(specs, args);
-    for p in check(range, args) {
-        r.problem(&p.path, p.message);
-    }
-    let problems = r.finish(()).err();
-    match problems {
-        Some(problems) => Err(BuiltinError::Arguments(crate::schema::describe_problems(
+    let mut problems = crate::schema::check(specs, args, false);
+    problems.extend(check(range, args));
+    if problems.is_empty() {
+        Ok(Reader::new(specs, args))
+    } else {
+        Err(BuiltinError::Arguments(crate::schema::describe_problems(
             &problems,
-        ))),
-        None => Ok(Reader::new(specs, args)),
+        )))
     }
 }
 
