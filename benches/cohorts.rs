@@ -59,11 +59,12 @@ fn main() {
         alpha: 0.05,
         max_error_rate_increase: 0.005,
         max_latency_increase_ms: Some(0.0),
+        max_p99_increase_ms: Some(0.0),
         min_requests: 50,
     };
     let rounds = 20;
     let start = Instant::now();
-    let mut best = [1.0; 4];
+    let mut best = monkeywrench::proxy::http::compare::NO_LOOKS;
     let mut verdict = serde_json::Value::Null;
     for _ in 0..rounds {
         verdict = judge(&arm(&hc), &arm(&he), &t, Some(&mut best));

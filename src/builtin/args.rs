@@ -128,6 +128,12 @@ const TRAFFIC_COMPARE_ARGS: &[ArgSpec] = &[
         "latency shift tolerated (Hodges-Lehmann, tested with Mann-Whitney); default: latency reported, not judged",
     ),
     ArgSpec::optional(
+        "max_p99_increase_ms",
+        ArgType::Any,
+        None,
+        "p99 increase tolerated: worse when significantly more than 1 % of the experiment's requests are slower than control's p99 plus this; default: the tail reported, not judged",
+    ),
+    ArgSpec::optional(
         "alpha",
         ArgType::Any,
         Some("0.05"),

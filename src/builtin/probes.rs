@@ -195,6 +195,7 @@ pub(super) async fn traffic_compare(args: &Value) -> Result<Value, BuiltinError>
         "window_s",
         "max_error_rate_increase",
         "max_latency_increase_ms",
+        "max_p99_increase_ms",
         "alpha",
         "min_requests",
     ] {

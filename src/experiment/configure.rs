@@ -168,6 +168,7 @@ mod tests {
             runtime: Runtime::default(),
             safeguards: vec![],
             blast_radius: None,
+            max_surge_rate: None,
             controls: vec![],
             document: Value::Null,
         }

@@ -32,6 +32,8 @@ pub struct Experiment {
     pub safeguards: Vec<Safeguard>,
     /// Top-level blast radius (EXTENSION §11.4).
     pub blast_radius: Option<crate::target::BlastRadius>,
+    /// `max-surge-rate`: the most req/s the run's traffic surges may send together.
+    pub max_surge_rate: Option<f64>,
     /// Top-level `controls` (Chaos Toolkit hooks, run through the Python worker).
     pub controls: Vec<Control>,
     /// The file as loaded, key order kept, for the journal's `experiment` copy.

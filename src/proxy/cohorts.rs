@@ -76,7 +76,7 @@ fn percent_decoded(s: &str) -> String {
 }
 
 /// `GET /proxies/{name}/cohorts/compare?route=&window_s=&alpha=&max_error_rate_increase=
-/// &max_latency_increase_ms=&min_requests=`.
+/// &max_latency_increase_ms=&max_p99_increase_ms=&min_requests=`.
 pub(super) async fn compare(
     registry: &Registry,
     name: &str,
@@ -110,6 +110,11 @@ pub(super) async fn compare(
         |m| m >= 0.0 && m.is_finite(),
         "milliseconds ≥ 0",
     )?;
+    let p99_margin = number(
+        "max_p99_increase_ms",
+        |m| m >= 0.0 && m.is_finite(),
+        "milliseconds ≥ 0",
+    )?;
     let min_requests = number(
         "min_requests",
         |m| m >= 1.0 && m.fract() == 0.0,
@@ -134,6 +139,7 @@ pub(super) async fn compare(
         alpha: alpha.unwrap_or(0.05),
         max_error_rate_increase: error_margin.unwrap_or(0.0),
         max_latency_increase_ms: latency_margin,
+        max_p99_increase_ms: p99_margin,
         min_requests: min_requests.map_or(50, |m| m as u64),
     };
     Ok(state.compare(route, window.map(|w| w as u64), &thresholds))

@@ -157,11 +157,23 @@ async fn users_split_stably_and_a_cohort_toxic_hits_only_its_cohort() {
         assert_eq!(status, 400, "{e}");
         assert!(e["error"].as_str().unwrap().contains(says), "{e}");
     }
-    let (status, e) = s
-        .json("GET", "/proxies/web/cohorts/compare?alpha=2", None)
-        .await;
-    assert_eq!(status, 400);
-    assert!(e["error"].as_str().unwrap().contains("alpha=2"), "{e}");
+    for (query, says) in [
+        ("alpha=2", "alpha=2"),
+        (
+            "max_p99_increase_ms=-1",
+            "max_p99_increase_ms=-1: expected milliseconds",
+        ),
+    ] {
+        let (status, e) = s
+            .json(
+                "GET",
+                &format!("/proxies/web/cohorts/compare?{query}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 400);
+        assert!(e["error"].as_str().unwrap().contains(says), "{e}");
+    }
     let (status, e) = s
         .json("GET", "/proxies/web/cohorts/compare?route=nope", None)
         .await;
@@ -297,7 +309,7 @@ async fn a_a_through_the_real_proxy_never_says_worse_however_often_it_looks() {
             let (_, v) = s
                 .json(
                     "GET",
-                    "/proxies/aa/cohorts/compare?alpha=0.001&max_latency_increase_ms=0",
+                    "/proxies/aa/cohorts/compare?alpha=0.001&max_latency_increase_ms=0&max_p99_increase_ms=0",
                     None,
                 )
                 .await;

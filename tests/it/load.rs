@@ -483,3 +483,63 @@ fn a_surge_above_its_ceiling_or_without_a_base_is_refused_at_validation() {
         "{text}"
     );
 }
+
+#[test]
+fn the_surges_of_a_run_together_stay_under_its_max_surge_rate() {
+    let server = TestServer::start(Behaviour::Delay(Duration::ZERO));
+    let dir = TempDir::new("surge-budget");
+    let surge = |name: &str, rate: u32| {
+        action(
+            name,
+            "traffic.surge",
+            &surge_args(&server, &format!(r#", "rate": {rate}"#)),
+            Some(4.0),
+        )
+    };
+    let method = [
+        surge("first", 100),
+        surge("too-much-on-top", 80),
+        surge("fits-on-top", 40),
+    ];
+    let with_ceiling = |ceiling: &str| {
+        experiment(&method).replacen('{', &format!(r#"{{"max-surge-rate": {ceiling}, "#), 1)
+    };
+    let file = write(dir.path(), "e.json", &with_ceiling("150"));
+    let out = spawn_run(dir.path(), &file).wait_with_output().unwrap();
+    let doc = journal(&dir);
+    let runs = doc["run"].as_array().unwrap();
+    let status = |name: &str| {
+        let run = runs
+            .iter()
+            .find(|r| r["activity"]["name"] == name)
+            .unwrap_or_else(|| panic!("{name} ran: {doc:#}"));
+        (run["status"].clone(), run["exception"].to_string())
+    };
+    assert_eq!(status("first").0, "succeeded", "{doc:#}");
+    assert_eq!(status("fits-on-top").0, "succeeded", "{doc:#}");
+    let (refused, why) = status("too-much-on-top");
+    assert_eq!(refused, "failed", "{doc:#}");
+    assert!(
+        why.contains("80 req/s while the run's other surges send 100 req/s")
+            && why.contains("max-surge-rate of 150 req/s"),
+        "{why}"
+    );
+    let faults = doc["monkeywrench"]["faults"].as_array().unwrap();
+    let peaks: Vec<_> = faults
+        .iter()
+        .map(|f| f["target"]["peak_rps"].clone())
+        .collect();
+    assert_eq!(peaks, [100.0, 40.0], "{doc:#}");
+    assert!(faults.iter().all(|f| f["revert"] == "reverted"), "{doc:#}");
+    assert!(quiet(&server), "{}", stderr(&out));
+    stop_guard(dir.path());
+
+    let file = write(dir.path(), "bad.json", &with_ceiling("-5"));
+    let out = mw(dir.path(), &["validate", &file]);
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+    let text = format!("{}{}", stderr(&out), String::from_utf8_lossy(&out.stdout));
+    assert!(
+        text.contains("bad.json:1:") && text.contains("max-surge-rate") && text.contains("got -5"),
+        "{text}"
+    );
+}

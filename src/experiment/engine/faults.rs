@@ -43,7 +43,13 @@ pub(super) struct FaultBook {
     /// The halt epoch when the ledger was opened (see `Ledger::halt_epoch`).
     halt_epoch: Mutex<Option<String>>,
     timers: tokio::sync::Mutex<JoinSet<()>>,
+    /// One surge plans at a time, so two surges starting together cannot both fit the budget
+    /// that only one of them fits.
+    surges: tokio::sync::Mutex<()>,
 }
+
+/// The most req/s an experiment's surges send together when it does not say (`max-surge-rate`).
+const DEFAULT_MAX_SURGE_RATE: f64 = 10_000.0;
 
 impl FaultBook {
     /// The ledger, opened on first use (which also reverts leftovers of earlier runs).
@@ -95,7 +101,11 @@ pub(super) async fn run(
             Fault::Proxy(fault) => inject(ctx, activity, f, &fault).await,
             Fault::Stress(fault) => inject(ctx, activity, f, &fault).await,
             Fault::Surge(fault) => {
-                let fault = fault.with_figures(surge_figures(ctx, activity));
+                let _turn = ctx.faults.surges.lock().await;
+                let budget = surge_budget(ctx).await?;
+                let fault = fault
+                    .with_figures(surge_figures(ctx, activity))
+                    .within(budget);
                 inject(ctx, activity, f, &fault).await
             }
         },
@@ -113,6 +123,29 @@ pub(super) async fn run(
             Err(format!("{} is not a fault", func.name()))
         }
     }
+}
+
+/// The experiment's surge ceiling and what the run's active surges send, read from the ledger
+/// (each surge's lease records its peak rate).
+async fn surge_budget(ctx: &RunContext) -> Result<fault::surge::Budget, String> {
+    let ledger = ctx.faults.ledger(ctx.settings.state.as_ref()).await?;
+    let leases = ledger
+        .of_run(&ctx.run_id)
+        .await
+        .map_err(|e| format!("read the run's surges from the ledger: {e}"))?;
+    let surge = FaultFunc::Surge(fault::surge::Verb::Surge).name();
+    let in_use = leases
+        .iter()
+        .filter(|l| l.state.is_active() && l.func == surge)
+        .filter_map(|l| l.target["peak_rps"].as_f64())
+        .sum();
+    Ok(fault::surge::Budget {
+        ceiling: ctx
+            .experiment
+            .max_surge_rate
+            .unwrap_or(DEFAULT_MAX_SURGE_RATE),
+        in_use,
+    })
 }
 
 /// Where a surge's per-second figures go: each becomes a `surge-figures` event. The forwarder

@@ -1,4 +1,4 @@
-//! monkeywrench extensions (spec §11): safeguards and blast-radius.
+//! monkeywrench extensions (spec §11): safeguards, blast-radius and max-surge-rate.
 
 use super::activity::{Definitions, Item, activity, resolve_refs};
 use super::checker::{Checker, join, number};
@@ -91,6 +91,24 @@ fn without_keys(n: &Node, keys: &[&str]) -> Node {
             n.span,
         ),
         _ => n.clone(),
+    }
+}
+
+/// `max-surge-rate: 2000`: req/s, above 0.
+pub(super) fn max_surge_rate(c: &mut Checker, n: &Node) -> Option<f64> {
+    match number(n) {
+        Some(x) if x > 0.0 && x.is_finite() => Some(x),
+        other => {
+            let got = other.map_or_else(|| n.type_name().to_string(), |x| x.to_string());
+            c.error(
+                n,
+                "max-surge-rate",
+                format!(
+                    "expected the most requests per second all traffic surges of the run may send together (a number above 0), got {got}"
+                ),
+            );
+            None
+        }
     }
 }
 

@@ -28,6 +28,7 @@ pub(super) const TOP_KEYS: &[&str] = &[
     "controls",
     "safeguards",
     "blast-radius",
+    "max-surge-rate",
 ];
 
 /// Builds the experiment, or `None` when something essential is unusable.
@@ -83,6 +84,10 @@ pub(super) fn experiment(c: &mut Checker, root: &Node) -> Option<Experiment> {
         .get("blast-radius")
         .filter(|n| !n.is_null())
         .and_then(|n| extension::blast_radius(c, n, "blast-radius"));
+    let max_surge_rate = root
+        .get("max-surge-rate")
+        .filter(|n| !n.is_null())
+        .and_then(|n| extension::max_surge_rate(c, n));
 
     Some(Experiment {
         title: title?,
@@ -96,6 +101,7 @@ pub(super) fn experiment(c: &mut Checker, root: &Node) -> Option<Experiment> {
         runtime,
         safeguards,
         blast_radius,
+        max_surge_rate,
         controls,
         document: root.to_json(),
     })

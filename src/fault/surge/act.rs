@@ -55,6 +55,14 @@ pub struct Surging {
     pub(super) body: String,
     pub(super) timeout_s: f64,
     pub(super) figures: Option<FiguresSink>,
+    pub(super) budget: Option<Budget>,
+}
+
+/// An experiment's `max-surge-rate` and the peak rates of its surges already going.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Budget {
+    pub ceiling: f64,
+    pub in_use: f64,
 }
 
 impl Surging {
@@ -144,6 +152,17 @@ impl Act for Surging {
         let profile = self
             .profile_with(base)
             .map_err(|e| Error::failed("plan the surge", e))?;
+        if let Some(Budget { ceiling, in_use }) = self.budget
+            && profile.peak() + in_use > ceiling
+        {
+            return Err(Error::failed(
+                "plan the surge",
+                format!(
+                    "it would reach {} req/s while the run's other surges send {in_use} req/s: together above the experiment's max-surge-rate of {ceiling} req/s",
+                    profile.peak()
+                ),
+            ));
+        }
         let exe = std::env::current_exe()
             .map_err(|e| Error::failed("find the monkeywrench binary", e))?;
         let left = (origin.deadline - jiff::Timestamp::now())

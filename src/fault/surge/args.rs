@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::act::{Base, Peak, Shape, Surging, Victim};
+use super::act::{Base, Budget, Peak, Shape, Surging, Victim};
 use crate::fault::proxy::{API_ARG, DEFAULT_API};
 use crate::fault::{Error, Family, Selecting, Victims};
 use crate::loadgen::{ProfileSpec, Requests, Template, Url};
@@ -249,6 +249,7 @@ impl Verb {
             body,
             timeout_s: r.number("timeout_s").unwrap_or(5.0).max(0.001),
             figures: None,
+            budget: None,
         };
         if let Err(e) = surging.profile_with(surging.declared_base()) {
             let path = match surging.shape {
@@ -273,6 +274,12 @@ impl SurgeFault {
     /// Where its per-second figures go (the run makes them events).
     pub fn with_figures(mut self, sink: super::FiguresSink) -> SurgeFault {
         self.act.figures = Some(sink);
+        self
+    }
+
+    /// The run's ceiling for all its surges together, and what its active surges already send.
+    pub fn within(mut self, budget: Budget) -> SurgeFault {
+        self.act.budget = Some(budget);
         self
     }
 }

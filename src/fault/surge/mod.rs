@@ -8,6 +8,6 @@ mod act;
 mod args;
 mod figures;
 
-pub use act::{Surging, Victim};
+pub use act::{Budget, Surging, Victim};
 pub use args::{SurgeFault, Verb};
 pub use figures::{Figures, FiguresSink};

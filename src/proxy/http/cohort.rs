@@ -166,7 +166,7 @@ pub struct CohortState {
     started: Instant,
     figures: Mutex<CohortFigures>,
     /// The largest mSPRT ratios so far, per comparison asked (route and margins).
-    looks: Mutex<HashMap<String, [f64; 4]>>,
+    looks: Mutex<HashMap<String, compare::Looks>>,
 }
 
 #[derive(Debug)]
@@ -284,11 +284,14 @@ impl CohortState {
             Some(_) => compare::judge(&c, &e, t, None),
             None => {
                 let look = format!(
-                    "{route:?}|{}|{:?}|{}",
-                    t.max_error_rate_increase, t.max_latency_increase_ms, t.min_requests
+                    "{route:?}|{}|{:?}|{:?}|{}",
+                    t.max_error_rate_increase,
+                    t.max_latency_increase_ms,
+                    t.max_p99_increase_ms,
+                    t.min_requests
                 );
                 let mut looks = self.looks.lock().unwrap_or_else(|e| e.into_inner());
-                let best = looks.entry(look).or_insert([1.0; 4]);
+                let best = looks.entry(look).or_insert(compare::NO_LOOKS);
                 compare::judge(&c, &e, t, Some(best))
             }
         };

@@ -1,6 +1,11 @@
 //! Control vs experiment, judged by statistics: the error-rate difference with a two-proportion
 //! z-test, the latency shift (Hodges–Lehmann) with the Mann–Whitney U test on the latency
-//! histograms, each against a margin ("worse by more than 0.5 %", "slower by more than 20 ms").
+//! histograms, each against a margin ("worse by more than 0.5 %", "slower by more than 20 ms"),
+//! and the tail: "the experiment's p99 is more than `m` ms above control's" holds exactly when more
+//! than 1 % of the experiment's requests are slower than control's p99 + `m`, so it is judged as
+//! a two-proportion test of that share against control's own share above its p99 (which both
+//! carry the noise of the estimated p99). A shift test misses a slow tail that leaves the median
+//! where it was; this one sees it.
 //!
 //! Repeated looks: a test repeated on accumulating data raises false alarms far above `alpha`
 //! (with a look per second for ten minutes, a fixed-horizon 5 % test fires on most A/A runs). So
@@ -37,6 +42,8 @@ pub struct Thresholds {
     pub max_error_rate_increase: f64,
     /// Latency shift tolerated, ms; `None`: latency is reported but not judged.
     pub max_latency_increase_ms: Option<f64>,
+    /// p99 increase tolerated, ms; `None`: the tail is reported but not judged.
+    pub max_p99_increase_ms: Option<f64>,
     /// Fewer requests than this in either cohort: `not-enough-data`.
     pub min_requests: u64,
 }
@@ -206,6 +213,37 @@ pub fn latency(control: &Arm, experiment: &Arm, margin_ms: f64) -> (f64, Test) {
     (shift / 1000.0, test(slower - 0.5, 0.5 - faster, v, AUC_TAU))
 }
 
+/// Requests slower than `threshold_us`.
+fn slower_than(h: &Histogram<u32>, threshold_us: f64) -> u64 {
+    h.iter_recorded()
+        .filter(|v| h.highest_equivalent(v.value_iterated_to()) as f64 > threshold_us)
+        .map(|v| u64::from(v.count_at_value()))
+        .sum()
+}
+
+/// The tail: the share of experiment requests slower than control's p99 + `margin_ms` minus
+/// control's share slower than its p99 (about 1 %), against 0; and control's p99, ms.
+pub fn tail(control: &Arm, experiment: &Arm, margin_ms: f64) -> (f64, Test) {
+    let p99 = if control.latency.is_empty() {
+        0.0
+    } else {
+        control.latency.value_at_quantile(0.99) as f64
+    };
+    fn share<'a>(a: &Arm<'a>, threshold: f64) -> Arm<'a> {
+        Arm {
+            requests: a.latency.len(),
+            errors: slower_than(a.latency, threshold),
+            latency: a.latency,
+        }
+    }
+    let (c, e) = (
+        share(control, p99),
+        share(experiment, p99 + margin_ms * 1000.0),
+    );
+    let (_, test) = error_rates(&c, &e, 0.0);
+    (p99 / 1000.0, test)
+}
+
 /// The shift d (µs) at which experiment − d and control are even (AUC ½): the median of the
 /// pairwise differences.
 fn hodges_lehmann(control: &[(f64, u64)], experiment: &[(f64, u64)]) -> f64 {
@@ -226,25 +264,36 @@ fn hodges_lehmann(control: &[(f64, u64)], experiment: &[(f64, u64)]) -> f64 {
     (low + high) / 2.0
 }
 
+/// The mSPRT ratios one comparison keeps over its looks: worse and better for the error rate,
+/// the latency shift and the tail.
+pub type Looks = [f64; 6];
+
+/// A comparison's first look: no evidence yet.
+pub const NO_LOOKS: Looks = [1.0; 6];
+
 /// One look's judgement; `best` holds the largest mSPRT ratios of the looks before this one
-/// (worse, better for each of error rate and latency) and is raised by this look.
+/// and is raised by this look.
 pub fn judge(
     control: &Arm,
     experiment: &Arm,
     thresholds: &Thresholds,
-    best: Option<&mut [f64; 4]>,
+    best: Option<&mut Looks>,
 ) -> Value {
     let enough = control.requests >= thresholds.min_requests
         && experiment.requests >= thresholds.min_requests;
     let (error_diff, errors) = error_rates(control, experiment, thresholds.max_error_rate_increase);
     let latency_margin = thresholds.max_latency_increase_ms.unwrap_or(0.0);
     let (shift_ms, lat) = latency(control, experiment, latency_margin);
+    let tail_margin = thresholds.max_p99_increase_ms.unwrap_or(0.0);
+    let (control_p99_ms, slow) = tail(control, experiment, tail_margin);
     let sequential = best.is_some();
     let mut ratios = [
         errors.lambda_worse,
         errors.lambda_better,
         lat.lambda_worse,
         lat.lambda_better,
+        slow.lambda_worse,
+        slow.lambda_better,
     ];
     if let Some(best) = best {
         if enough {
@@ -264,20 +313,20 @@ pub fn judge(
         }
     };
     let judged_latency = thresholds.max_latency_increase_ms.is_some();
-    // Two tests, either of which says "worse": each gets half of alpha (Bonferroni), so the
-    // verdict's false-alarm rate stays within alpha.
-    let a = if judged_latency {
-        thresholds.alpha / 2.0
-    } else {
-        thresholds.alpha
-    };
+    let judged_tail = thresholds.max_p99_increase_ms.is_some();
+    // Up to three tests, any of which says "worse": each gets its share of alpha (Bonferroni),
+    // so the verdict's false-alarm rate stays within alpha.
+    let a = thresholds.alpha / (1 + usize::from(judged_latency) + usize::from(judged_tail)) as f64;
     let error_worse = p(errors.p_worse, ratios[0]) < a;
     let error_better = p(errors.p_better, ratios[1]) < a;
     let latency_worse = judged_latency && p(lat.p_worse, ratios[2]) < a;
     let latency_better = judged_latency && p(lat.p_better, ratios[3]) < a;
+    // "Better" has no meaning for the tail test's margin (it compares against control's own
+    // share above its p99), so the tail only ever says worse.
+    let tail_worse = judged_tail && p(slow.p_worse, ratios[4]) < a;
     let verdict = if !enough {
         Verdict::NotEnoughData
-    } else if error_worse || latency_worse {
+    } else if error_worse || latency_worse || tail_worse {
         Verdict::Worse
     } else if error_better || latency_better {
         Verdict::Better
@@ -317,6 +366,14 @@ pub fn judge(
             "p_value": p(lat.p_worse, ratios[2]),
             "p_better": p(lat.p_better, ratios[3]),
             "worse": latency_worse && enough,
+        },
+        "p99": {
+            "control_ms": control_p99_ms,
+            "experiment_ms": if experiment.latency.is_empty() { 0.0 } else { experiment.latency.value_at_quantile(0.99) as f64 / 1000.0 },
+            "max_increase_ms": thresholds.max_p99_increase_ms,
+            "slow_share_difference": slow.excess,
+            "p_value": p(slow.p_worse, ratios[4]),
+            "worse": tail_worse && enough,
         },
         "alpha": thresholds.alpha,
         "method": if sequential { "sequential (mSPRT, always-valid p-values)" } else { "fixed horizon (one look at this window)" },

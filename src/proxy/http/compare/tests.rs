@@ -31,6 +31,17 @@ impl Simulated {
         self.latency.record((ms * 1000.0) as u64).unwrap();
     }
 
+    /// One request whose latency, with probability `slow_share`, is `slow_ms` more: a slow tail
+    /// that leaves the median where it was.
+    fn request_with_tail(&mut self, rng: &mut SeededRng, slow_share: f64, slow_ms: f64) {
+        let extra = if rng.unit() < slow_share {
+            slow_ms
+        } else {
+            0.0
+        };
+        self.request(rng, 0.02, extra);
+    }
+
     fn arm(&self) -> Arm<'_> {
         Arm {
             requests: self.requests,
@@ -45,6 +56,7 @@ fn thresholds(latency: Option<f64>) -> Thresholds {
         alpha: 0.05,
         max_error_rate_increase: 0.0,
         max_latency_increase_ms: latency,
+        max_p99_increase_ms: None,
         min_requests: 50,
     }
 }
@@ -60,14 +72,27 @@ fn run(
     exp_extra_ms: f64,
     t: &Thresholds,
 ) -> (Option<usize>, bool) {
+    run_with(seed, looks, batch, t, |rng, c, e| {
+        c.request(rng, 0.02, 0.0);
+        e.request(rng, exp_errors, exp_extra_ms);
+    })
+}
+
+/// [`run`] with the requests of each step of a batch made by `step(rng, control, experiment)`.
+fn run_with(
+    seed: u64,
+    looks: usize,
+    batch: usize,
+    t: &Thresholds,
+    step: impl Fn(&mut SeededRng, &mut Simulated, &mut Simulated),
+) -> (Option<usize>, bool) {
     let mut rng = SeededRng::new(seed);
     let (mut c, mut e) = (Simulated::new(), Simulated::new());
-    let mut best = [1.0; 4];
+    let mut best = NO_LOOKS;
     let mut fixed_fired = false;
     for look in 1..=looks {
         for _ in 0..batch {
-            c.request(&mut rng, 0.02, 0.0);
-            e.request(&mut rng, exp_errors, exp_extra_ms);
+            step(&mut rng, &mut c, &mut e);
         }
         let fixed = judge(&c.arm(), &e.arm(), t, None);
         fixed_fired |= fixed["worse"] == true;
@@ -185,7 +210,95 @@ fn the_shift_estimate_and_the_verdicts_read_as_they_should() {
     let better = judge(&e.arm(), &c.arm(), &thresholds(Some(5.0)), None);
     assert_eq!(better["verdict"], "better", "{better}");
     let few = Simulated::new();
-    let empty = judge(&few.arm(), &e.arm(), &thresholds(None), Some(&mut [1.0; 4]));
+    let empty = judge(
+        &few.arm(),
+        &e.arm(),
+        &thresholds(None),
+        Some(&mut NO_LOOKS.clone()),
+    );
     assert_eq!(empty["verdict"], "not-enough-data");
     assert_eq!(empty["worse"], false);
+}
+
+fn tail_thresholds(margin_ms: f64) -> Thresholds {
+    Thresholds {
+        max_p99_increase_ms: Some(margin_ms),
+        ..thresholds(None)
+    }
+}
+
+#[test]
+fn the_tail_test_stays_within_alpha_on_a_a_runs_looked_at_forty_times() {
+    let t = tail_thresholds(0.0);
+    let runs = 100;
+    let mut alarms = 0;
+    for seed in 3000..3000 + runs {
+        let (first, _) = run(seed, 40, 100, 0.02, 0.0, &t);
+        alarms += usize::from(first.is_some());
+    }
+    eprintln!("A/A, p99 judged: {alarms} false alarms in {runs} runs");
+    let bound = 5.0 + 3.0 * (100.0f64 * 0.05 * 0.95).sqrt();
+    assert!(
+        (alarms as f64) <= bound,
+        "{alarms} false alarms in {runs} A/A runs"
+    );
+}
+
+#[test]
+fn a_slow_tail_that_leaves_the_median_alone_is_found_by_the_p99_test_only() {
+    // 5 % of the experiment's requests are 300 ms slower: its p99 rises by about 300 ms, its
+    // median by about 1 ms.
+    let tail = |rng: &mut SeededRng, c: &mut Simulated, e: &mut Simulated| {
+        c.request_with_tail(rng, 0.0, 0.0);
+        e.request_with_tail(rng, 0.05, 300.0);
+    };
+    let shift = thresholds(Some(20.0));
+    let p99 = tail_thresholds(100.0);
+    let mut found = Vec::new();
+    for seed in 4000..4020 {
+        let (by_shift, _) = run_with(seed, 40, 50, &shift, tail);
+        assert_eq!(
+            by_shift, None,
+            "seed {seed}: the shift test should not see a tail that leaves the median alone"
+        );
+        let (by_p99, _) = run_with(seed, 40, 50, &p99, tail);
+        let look = by_p99.unwrap_or_else(|| panic!("seed {seed}: the slow tail was never found"));
+        found.push(look * 50);
+    }
+    found.sort();
+    eprintln!("+300 ms on 5 %: found by the p99 test after {found:?} requests per cohort");
+    assert!(found[found.len() / 2] <= 1000, "{found:?}");
+    // Within the margin: a tail 50 ms slower on 5 % is tolerated by a 100 ms p99 margin.
+    for seed in 4100..4110 {
+        let (first, _) = run_with(seed, 40, 50, &p99, |rng, c, e| {
+            c.request_with_tail(rng, 0.0, 0.0);
+            e.request_with_tail(rng, 0.05, 50.0);
+        });
+        assert_eq!(
+            first, None,
+            "seed {seed}: a 50 ms tail is within a 100 ms margin"
+        );
+    }
+}
+
+#[test]
+fn the_tail_figures_read_as_they_should() {
+    let mut rng = SeededRng::new(11);
+    let (mut c, mut e) = (Simulated::new(), Simulated::new());
+    for _ in 0..5000 {
+        c.request_with_tail(&mut rng, 0.0, 0.0);
+        e.request_with_tail(&mut rng, 0.05, 300.0);
+    }
+    let judged = judge(&c.arm(), &e.arm(), &tail_thresholds(100.0), None);
+    let tail = &judged["p99"];
+    let (control, experiment) = (
+        tail["control_ms"].as_f64().unwrap(),
+        tail["experiment_ms"].as_f64().unwrap(),
+    );
+    // An exponential of mean 20 ms from 10 ms: p99 = 10 + 20 ln 100 ≈ 102 ms.
+    assert!((90.0..115.0).contains(&control), "{judged}");
+    assert!(experiment > control + 200.0, "{judged}");
+    assert_eq!(tail["worse"], true, "{judged}");
+    assert_eq!(judged["verdict"], "worse");
+    assert_eq!(judged["latency"]["worse"], false, "{judged}");
 }
