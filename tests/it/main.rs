@@ -1,6 +1,7 @@
 //! The one integration-test binary: every module below runs the real `monkeywrench` binary or the
 //! library against real processes, sockets and files.
 
+mod api_under_stress;
 mod cli_basics;
 mod cohorts;
 mod containers;
