@@ -2,9 +2,12 @@
 //! `Expect: 100-continue`, upgrades tunnelled as TCP), bodies streamed chunk by chunk, each
 //! request timed into the proxy's figures and offered to the HTTP toxics.
 
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,7 +17,7 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -60,7 +63,12 @@ pub(super) struct Conn {
     pub(super) reset: Arc<AtomicBool>,
     /// The client's address, for cohorts keyed by it.
     pub(super) client_ip: Option<IpAddr>,
+    /// Upstream connections, driven in this client connection's task (see [`drive`]).
+    upstreams: mpsc::UnboundedSender<Upstream>,
 }
+
+/// An upstream connection's hyper state machine.
+type Upstream = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 impl Conn {
     /// Arms a reset: the next close of the client socket sends RST instead of FIN.
@@ -105,6 +113,7 @@ async fn serve_requests(
     let stats = ctx.stats.clone();
     let reset = Arc::new(AtomicBool::new(false));
     let client_ip = client.peer_addr().ok().map(|a| a.ip());
+    let (upstreams, upstreams_rx) = mpsc::unbounded_channel();
     let conn = Arc::new(Conn {
         ctx,
         upstream,
@@ -112,6 +121,7 @@ async fn serve_requests(
         requests: AtomicU64::new(0),
         reset: reset.clone(),
         client_ip,
+        upstreams,
     });
     let service_conn = conn.clone();
     let service = hyper::service::service_fn(move |req| {
@@ -134,8 +144,25 @@ async fn serve_requests(
                 }
             }
         }
+        () = drive(upstreams_rx) => {}
         _ = cancel.cancelled() => {}
     }
+}
+
+/// Drives this client's upstream connections in its own task, beside hyper's server side: a
+/// response then wakes the task that is waiting for it, rather than a second task that hands it
+/// over (two task switches per request, each of which may wake an idle worker thread). Never
+/// ends; the connections close when the client connection does.
+async fn drive(mut arriving: mpsc::UnboundedReceiver<Upstream>) {
+    let mut upstreams: Vec<Upstream> = Vec::new();
+    std::future::poll_fn(|cx| {
+        while let Poll::Ready(Some(upstream)) = arriving.poll_recv(cx) {
+            upstreams.push(upstream);
+        }
+        upstreams.retain_mut(|u| u.as_mut().poll(cx).is_pending());
+        Poll::<()>::Pending
+    })
+    .await;
 }
 
 fn parse_failure(status: u16) -> Sample {
@@ -429,9 +456,13 @@ async fn connect(conn: &Conn, upgrades: bool) -> Result<SendRequest<Counted>, St
         .await
         .map_err(|e| e.to_string())?;
     if upgrades {
+        // An upgraded connection outlives the request's client connection task's interest in
+        // it (the tunnel is its own task), so it gets a task of its own.
         tokio::spawn(connection.with_upgrades());
-    } else {
-        tokio::spawn(connection);
+    } else if let Err(mpsc::error::SendError(orphan)) = conn.upstreams.send(Box::pin(async {
+        let _ = connection.await;
+    })) {
+        tokio::spawn(orphan);
     }
     Ok(sender)
 }
