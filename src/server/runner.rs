@@ -173,7 +173,12 @@ impl Runner {
     fn command(&self, e: &ScheduledExperiment, firing: &Firing, run_id: &str) -> Vec<String> {
         let s = &self.spawn;
         let detail = match firing.trigger {
-            Trigger::Schedule => e.schedule.trigger.describe(),
+            // The planned time names the firing: one firing, one run, whichever server ran it.
+            Trigger::Schedule => format!(
+                "{} (planned {})",
+                e.schedule.trigger.describe(),
+                crate::monkey::history::format_time(&firing.planned)
+            ),
             Trigger::Api | Trigger::Cli => firing
                 .requested_by
                 .clone()
@@ -340,13 +345,11 @@ fn describe(
     let exit = code.map_or_else(|| "killed by a signal".to_string(), |c| format!("exit {c}"));
     match record {
         Some(r) => {
-            let label = match r.status {
-                HistoryStatus::Completed => r.outcome.clone().unwrap_or_else(|| "completed".into()),
-                HistoryStatus::Running
-                | HistoryStatus::Failed
-                | HistoryStatus::Aborted
-                | HistoryStatus::Interrupted => r.status.name().to_string(),
-            };
+            // The verdict's word (passed, deviated, baseline-not-met, …), else the status.
+            let label = r
+                .outcome
+                .clone()
+                .unwrap_or_else(|| r.status.name().to_string());
             let verdict = r.outcome.as_deref().unwrap_or(r.status.name());
             (label, format!("{} {verdict} ({exit})", r.status.name()))
         }
@@ -370,8 +373,10 @@ fn describe(
     }
 }
 
-/// What the webhooks are told about a finished run.
+/// What the webhooks are told about a finished run: from the verdict's word as stored, and
+/// the exit code for what a dead or unrecorded run still tells.
 fn hook_events(record: Option<&RunRecord>, code: Option<i32>) -> Vec<HookEvent> {
+    let outcome = record.and_then(|r| r.outcome.as_deref()).unwrap_or("");
     let mut events = Vec::new();
     if record.is_some_and(|r| r.deviated) {
         events.push(HookEvent::Deviated);
@@ -379,16 +384,19 @@ fn hook_events(record: Option<&RunRecord>, code: Option<i32>) -> Vec<HookEvent> 
     let failed = match record.map(|r| r.status) {
         Some(HistoryStatus::Failed | HistoryStatus::Aborted) | None => true,
         Some(HistoryStatus::Completed | HistoryStatus::Running | HistoryStatus::Interrupted) => {
-            matches!(code, Some(exit_code::USAGE | exit_code::INTERNAL))
+            matches!(
+                outcome,
+                "aborted" | "probe-error" | "baseline-not-met" | "action-failed"
+            ) || matches!(code, Some(exit_code::USAGE | exit_code::INTERNAL))
         }
     };
     if failed {
         events.push(HookEvent::Failed);
     }
-    if code == Some(exit_code::SAFEGUARD) {
+    if outcome == "safeguard-broken" || code == Some(exit_code::SAFEGUARD) {
         events.push(HookEvent::SafeguardTripped);
     }
-    if code == Some(exit_code::ROLLBACK_FAILED) {
+    if outcome == "rollback-failed" || code == Some(exit_code::ROLLBACK_FAILED) {
         events.push(HookEvent::RevertFailed);
     }
     events
