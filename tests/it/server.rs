@@ -689,3 +689,160 @@ fn an_unreachable_store_at_start_exits_69_with_the_reason() {
     assert!(err.contains("open the store"), "{err}");
     assert!(err.contains("nothing was scheduled"), "{err}");
 }
+
+/// A webhook receiver that reads each request and never answers (the connections are held
+/// until the test ends); it counts the requests and keeps their bodies.
+struct HangingHook {
+    addr: std::net::SocketAddr,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+}
+
+impl HangingHook {
+    fn start() -> HangingHook {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = bodies.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let mut reader = BufReader::new(stream);
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                let mut body = vec![0u8; length];
+                let _ = reader.read_exact(&mut body);
+                kept.lock()
+                    .unwrap()
+                    .push(serde_json::from_slice(&body).unwrap_or(Value::Null));
+                held.push(reader);
+            }
+        });
+        HangingHook { addr, bodies }
+    }
+
+    fn received(&self) -> Vec<Value> {
+        self.bodies.lock().unwrap().clone()
+    }
+}
+
+#[test]
+fn a_hanging_webhook_hears_of_failures_and_never_delays_a_run() {
+    let dir = TempDir::new("srv-hook");
+    let hook = HangingHook::start();
+    write(dir.path(), "b.json", FAILING);
+    write(
+        dir.path(),
+        "server.yaml",
+        &format!(
+            "experiments:\n  - {{name: beta, file: b.json, schedule: {{every: 1s}}}}\n\
+             notifications:\n  - {{url: 'http://{}/hook', events: [failed], timeout_s: 300, retries: 0}}\n",
+            hook.addr
+        ),
+    );
+    let mut server = Server::start(dir.path(), "server.yaml", &[]);
+    assert!(
+        wait_until(PATIENCE, || !hook.received().is_empty()),
+        "{}",
+        server.log()
+    );
+    let first = hook.received()[0].clone();
+    assert_eq!(first["event"], "failed", "{first:#}");
+    assert_eq!(first["experiment"], "beta");
+    assert_eq!(first["outcome"], "baseline-not-met");
+    let id = first["run_id"].as_str().unwrap().to_string();
+    // That delivery hangs (for up to five minutes): runs keep starting and ending all the same.
+    let runs_then = ended(&runs_of(&server, "beta"));
+    assert!(
+        wait_until(PATIENCE, || ended(&runs_of(&server, "beta"))
+            >= runs_then + 2),
+        "{}",
+        server.log()
+    );
+    assert!(
+        hook.received().len() >= 2,
+        "each failed run is sent, each in its own task"
+    );
+    let run = server.get(&format!("/api/runs/{id}")).1;
+    assert_eq!(run["outcome"], "baseline-not-met");
+    // A graceful stop does not wait for the hanging hook beyond its drain.
+    assert_eq!(server.stop(), Some(0), "{}", server.log());
+}
+
+/// A new database on the test PostgreSQL, or None (skipped) without one.
+fn fresh_postgres() -> Option<String> {
+    let Ok(base) = std::env::var("MONKEYWRENCH_TEST_POSTGRES") else {
+        assert!(
+            std::env::var("MONKEYWRENCH_REQUIRE_POSTGRES").is_err(),
+            "MONKEYWRENCH_TEST_POSTGRES is not set but PostgreSQL tests are required"
+        );
+        eprintln!("SKIPPED: set MONKEYWRENCH_TEST_POSTGRES");
+        return None;
+    };
+    let name = format!("mw_{}", uuid::Uuid::new_v4().simple());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        sqlx::any::install_default_drivers();
+        let admin = sqlx::AnyPool::connect(&base).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        admin.close().await;
+    });
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    Some(format!("{prefix}/{name}"))
+}
+
+#[test]
+fn two_servers_on_one_postgres_run_each_firing_once() {
+    let Some(url) = fresh_postgres() else {
+        return;
+    };
+    let dir = TempDir::new("srv-pg");
+    write(dir.path(), "a.json", PASSING);
+    write(
+        dir.path(),
+        "server.yaml",
+        &format!(
+            "store: '{url}'\nexperiments:\n  - {{name: alpha, file: a.json, schedule: {{every: 1s}}}}\n"
+        ),
+    );
+    let mut one = Server::start(dir.path(), "server.yaml", &[]);
+    let mut two = Server::start(dir.path(), "server.yaml", &[]);
+    assert!(
+        wait_until(PATIENCE, || ended(&runs_of(&one, "alpha")) >= 6),
+        "{}\n{}",
+        one.log(),
+        two.log()
+    );
+    assert_eq!(one.stop(), Some(0), "{}", one.log());
+    assert_eq!(two.stop(), Some(0), "{}", two.log());
+    let again = Server::start(dir.path(), "server.yaml", &[]);
+    let (_, paused) = again.post("/api/schedules/alpha/pause", "");
+    assert_eq!(paused["paused"], true);
+    let runs = runs_of(&again, "alpha");
+    let mut details: Vec<&str> = runs
+        .iter()
+        .map(|r| r["trigger_detail"].as_str().unwrap())
+        .collect();
+    let n = details.len();
+    assert!(n >= 6);
+    details.sort();
+    details.dedup();
+    assert_eq!(details.len(), n, "a firing ran twice: {runs:#?}");
+}
