@@ -1,8 +1,10 @@
-//! `monkeywrench server`: experiments on schedules. Only `--check` works yet: it loads and
-//! validates `server.yaml` (and every experiment file it names) and prints the next firings.
+//! `monkeywrench server`: experiments on schedules, with a run history, an HTTP API, metrics
+//! and webhooks. `--check` loads and validates `server.yaml` (and every experiment file it
+//! names) and prints the next firings; without it the server runs until SIGTERM or SIGINT.
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::Args;
 use jiff::Timestamp;
 use serde_json::{Value, json};
@@ -18,9 +20,19 @@ pub(super) struct ServerArgs {
     /// The server config (YAML or JSON).
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
-    /// Check the config and every experiment it names, print the next firings, and exit (0 valid, 64 invalid). The server itself is not there yet.
+    /// Check the config and every experiment it names, print the next firings, and exit (0 valid, 64 invalid).
     #[arg(long)]
     check: bool,
+    /// Address of the API, `host:port` (overrides the config's `listen`; port 0 picks a free
+    /// port). Beyond loopback a token is required.
+    #[arg(long, value_name = "HOST:PORT")]
+    listen: Option<String>,
+    /// Write the bound address (`127.0.0.1:PORT`) to this file once the API listens.
+    #[arg(long, value_name = "PATH")]
+    address_file: Option<PathBuf>,
+    /// The state directory and the store (the config's `store` wins over `--store`).
+    #[command(flatten)]
+    state: super::state::StateArgs,
     /// How many upcoming firings to print per experiment.
     #[arg(long, value_name = "N", default_value_t = 5)]
     next: usize,
@@ -37,13 +49,6 @@ pub(super) struct ServerArgs {
 
 /// Runs the subcommand; returns the exit code.
 pub(super) async fn execute(args: ServerArgs) -> anyhow::Result<i32> {
-    if !args.check {
-        eprintln!(
-            "monkeywrench server: the server is not available yet; use --check to validate {} and see the next firings",
-            args.config.display()
-        );
-        return Ok(exit_code::USAGE);
-    }
     let now = args.from.unwrap_or_else(Timestamp::now);
     let options = LoadConfig {
         token_given: args.auth_token.as_deref().is_some_and(|t| !t.is_empty()),
@@ -65,6 +70,10 @@ pub(super) async fn execute(args: ServerArgs) -> anyhow::Result<i32> {
             return Ok(exit_code::USAGE);
         }
     };
+    if !args.check {
+        print_diagnostics(&config.warnings, OutputFormat::Text);
+        return serve(args, config).await;
+    }
     match args.output {
         OutputFormat::Text => {
             print_diagnostics(&config.warnings, OutputFormat::Text);
@@ -72,6 +81,74 @@ pub(super) async fn execute(args: ServerArgs) -> anyhow::Result<i32> {
         }
         OutputFormat::Json => println!("{}", report(&config, now, args.next)),
     }
+    Ok(exit_code::OK)
+}
+
+/// Runs the server until SIGTERM or SIGINT.
+async fn serve(args: ServerArgs, config: ServerConfig) -> anyhow::Result<i32> {
+    use crate::server::daemon::{Options, Server, ServerError};
+    let listen = args.listen.clone().unwrap_or_else(|| config.listen.clone());
+    let token = args.auth_token.clone().filter(|t| !t.is_empty());
+    let listener = match crate::http_serve::bind(&listen, token.as_deref()).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("monkeywrench server: failed to {e}");
+            return Ok(exit_code::USAGE);
+        }
+    };
+    let location = config
+        .store
+        .clone()
+        .unwrap_or_else(|| args.state.location());
+    let options = Options {
+        config,
+        location,
+        state_dir: args.state.dir(),
+        exe: std::env::current_exe().context("find the monkeywrench binary")?,
+        token: token.clone(),
+    };
+    let server = match Server::open(options, crate::monkey::clock::Clock::System).await {
+        Ok(s) => s,
+        Err(e @ (ServerError::Store(_) | ServerError::Prepare(_))) => {
+            eprintln!("monkeywrench server: failed to {e}; nothing was scheduled");
+            return Ok(exit_code::UNAVAILABLE);
+        }
+        Err(e @ ServerError::RunsDir { .. }) => {
+            eprintln!("monkeywrench server: failed to {e}");
+            return Ok(exit_code::USAGE);
+        }
+    };
+    let addr = listener.local_addr().context("read the bound address")?;
+    if let Some(path) = &args.address_file {
+        // Written whole under a temporary name, so a reader never sees half an address.
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, addr.to_string())
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .with_context(|| format!("write the address file {}", path.display()))?;
+    }
+    eprintln!(
+        "monkeywrench server: listening on http://{addr} ({} experiment(s); SIGTERM or SIGINT stops it)",
+        server.shared().config.experiments.len()
+    );
+    let stop = tokio_util::sync::CancellationToken::new();
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("listen for SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("listen for SIGINT")?;
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            eprintln!(
+                "monkeywrench server: stopping: no new firings; running runs are interrupted"
+            );
+            stop.cancel();
+        });
+    }
+    server.run(listener, token, Vec::new(), stop).await;
+    eprintln!("monkeywrench server: stopped");
     Ok(exit_code::OK)
 }
 
@@ -101,7 +178,7 @@ fn text(args: &ServerArgs, config: &ServerConfig, now: Timestamp) -> String {
         ToString::to_string,
     );
     let mut out = format!(
-        "{}: valid: {} experiment(s), store {store}, API on {} (not started: only --check works yet)\n",
+        "{}: valid: {} experiment(s), store {store}, API on {}\n",
         args.config.display(),
         config.experiments.len(),
         config.listen

@@ -7,6 +7,7 @@ use jiff::Timestamp;
 use sqlx::Row;
 
 use super::schedule::Schedule;
+use crate::history::Trigger;
 use crate::monkey::history::format_time;
 use crate::store::{Store, StoreError};
 
@@ -84,6 +85,11 @@ pub struct Firing {
     /// The server that recorded it.
     pub server: String,
     pub run_id: Option<String>,
+    /// What started it: the schedule, or a run-now request through the API (not stored: a
+    /// run-now firing's run carries it in the history).
+    pub trigger: Trigger,
+    /// Who asked for a run-now firing (the API client).
+    pub requested_by: Option<String>,
 }
 
 /// A schedule's stored state.
@@ -185,6 +191,8 @@ impl Firings {
             reason: reason.map(str::to_string),
             server: self.server.clone(),
             run_id: None,
+            trigger: Trigger::Schedule,
+            requested_by: None,
         }))
     }
 
@@ -361,6 +369,8 @@ impl Firings {
                     reason: r.try_get("reason")?,
                     server: r.try_get("server")?,
                     run_id: r.try_get("run_id")?,
+                    trigger: Trigger::Schedule,
+                    requested_by: None,
                 })
             })
             .collect()

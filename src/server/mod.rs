@@ -1,8 +1,25 @@
-//! `monkeywrench server`: experiments that run by themselves. Today: the config (`server.yaml`),
-//! the schedules and the durable firings in the store; the HTTP API and the runs come next.
+//! `monkeywrench server`: experiments that run by themselves. `config` reads `server.yaml`;
+//! `schedule` and `scheduler` decide what fires when (on an injected clock); `firings` are the
+//! durable record claimed once per store; `daemon` is the process (store, reaping, housekeeping,
+//! graceful stop); `runner` starts each firing as a child `monkeywrench run` and keeps the
+//! table of children; `api` is the HTTP API (with `/metrics` from `metrics`); `notify` sends the
+//! webhooks; `retention` prunes the history.
+//!
+//! **Mounting more routes (the dashboard's seam):** the router's table is
+//! [`api::routes::ROUTES`]; a path none of its routes matches is offered, in order, to the
+//! [`api::Mount`]s handed to [`daemon::Server::run`] before it is answered 404. A dashboard
+//! implements `Mount` (serving `/` and its assets) and is added where `cli/server.rs` builds
+//! the list; it reads the same JSON API and SSE stream as any client. API routes always win,
+//! so a mount cannot shadow them.
 
+pub mod api;
 pub mod config;
+pub mod daemon;
 pub mod firings;
+pub mod metrics;
+pub mod notify;
+pub mod retention;
+pub mod runner;
 pub mod schedule;
 pub mod scheduler;
 

@@ -8,11 +8,11 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use jiff::{SignedDuration, Timestamp};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::firings::{Firing, FiringError, FiringState, Firings, MISSED_AFTER};
-use super::schedule::{Board, Decision, Schedule, SkipReason};
+use super::schedule::{Board, Decision, Overlap, Schedule, SkipReason};
 use crate::monkey::clock::Clock;
 
 /// One scheduled experiment.
@@ -44,10 +44,35 @@ impl Completer {
     }
 }
 
-/// What the scheduler shares with the rest of the server: halt, and what is running.
-#[derive(Debug, Clone, Default)]
+/// What the scheduler shares with the rest of the server: halt, what is running, and run-now
+/// requests (decided by the scheduler's loop, so they follow the same overlap and target rules
+/// as scheduled firings).
+#[derive(Debug, Clone)]
 pub struct Control {
     board: Arc<Mutex<Board>>,
+    requests: mpsc::UnboundedSender<RunNow>,
+}
+
+/// A request to run an experiment now, answered with the claimed firing.
+#[derive(Debug)]
+struct RunNow {
+    experiment: String,
+    requested_by: String,
+    reply: oneshot::Sender<Result<Firing, RunNowError>>,
+}
+
+/// Why a run-now request was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RunNowError {
+    #[error("no experiment named {0:?} is scheduled by this server")]
+    Unknown(String),
+    /// Halted, already running, or its targets are busy.
+    #[error("{}", .0.text())]
+    Refused(SkipReason),
+    #[error("the scheduler is not running (the server is stopping)")]
+    Stopped,
+    #[error("claim the firing: {0}")]
+    Store(String),
 }
 
 impl Control {
@@ -60,8 +85,30 @@ impl Control {
         self.board().set_halted(halted);
     }
 
+    pub fn is_halted(&self) -> bool {
+        self.board().is_halted()
+    }
+
     pub fn is_running(&self, experiment: &str) -> bool {
         self.board().is_running(experiment)
+    }
+
+    /// Starts a run of `experiment` now, unless the rules refuse it; the firing is claimed in
+    /// the store (planned at now) and its run id chosen before this returns.
+    pub async fn run_now(
+        &self,
+        experiment: &str,
+        requested_by: &str,
+    ) -> Result<Firing, RunNowError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(RunNow {
+                experiment: experiment.to_string(),
+                requested_by: requested_by.to_string(),
+                reply,
+            })
+            .map_err(|_| RunNowError::Stopped)?;
+        answer.await.unwrap_or(Err(RunNowError::Stopped))
     }
 }
 
@@ -76,6 +123,7 @@ pub struct Scheduler {
     waiting: Vec<Firing>,
     /// Skips not yet recorded because the store was away.
     backlog: Vec<(String, Timestamp, Timestamp, String)>,
+    requests: Option<mpsc::UnboundedReceiver<RunNow>>,
 }
 
 impl Scheduler {
@@ -86,15 +134,20 @@ impl Scheduler {
         seed: u64,
         launcher: Arc<dyn Launcher>,
     ) -> Scheduler {
+        let (requests, rx) = mpsc::unbounded_channel();
         Scheduler {
             entries,
             firings,
             clock,
             seed,
-            control: Control::default(),
+            control: Control {
+                board: Arc::default(),
+                requests,
+            },
             launcher,
             waiting: Vec::new(),
             backlog: Vec::new(),
+            requests: Some(rx),
         }
     }
 
@@ -153,6 +206,9 @@ impl Scheduler {
     /// Runs until `cancel`: records missed firings, then fires each schedule in turn.
     pub async fn run(mut self, cancel: CancellationToken) -> Result<(), FiringError> {
         let (tx, mut rx) = mpsc::unbounded_channel::<(Firing, String)>();
+        // Taken so the loop can borrow it beside `self`; a second `run` gets no requests.
+        let (_closed, none) = mpsc::unbounded_channel();
+        let mut requests = self.requests.take().unwrap_or(none);
         let now = self.clock.now();
         let mut next: Vec<Option<(Timestamp, Timestamp)>> = Vec::new();
         for entry in &self.entries {
@@ -181,6 +237,10 @@ impl Scheduler {
                         self.completed(firing, &outcome, &tx).await;
                         continue;
                     }
+                    Some(request) = requests.recv() => {
+                        self.run_now(request, &tx).await;
+                        continue;
+                    }
                     _ = cancel.cancelled() => return Ok(()),
                 }
             };
@@ -188,6 +248,10 @@ impl Scheduler {
                 biased;
                 Some((firing, outcome)) = rx.recv() => {
                     self.completed(firing, &outcome, &tx).await;
+                    continue;
+                }
+                Some(request) = requests.recv() => {
+                    self.run_now(request, &tx).await;
                     continue;
                 }
                 reached = self.clock.sleep_until(due, &cancel) => {
@@ -298,6 +362,60 @@ impl Scheduler {
                 SkipReason::StoreUnavailable(e.to_string()).text(),
             ));
         }
+    }
+
+    /// A run-now request: decided like a due firing of an `overlap: skip` schedule that is not
+    /// paused (pausing stops the schedule, not a person), claimed at now, and started.
+    async fn run_now(&mut self, request: RunNow, tx: &mpsc::UnboundedSender<(Firing, String)>) {
+        let answer = self.start_now(&request, tx).await;
+        let _ = request.reply.send(answer);
+    }
+
+    async fn start_now(
+        &mut self,
+        request: &RunNow,
+        tx: &mpsc::UnboundedSender<(Firing, String)>,
+    ) -> Result<Firing, RunNowError> {
+        let Some(entry) = self
+            .entries
+            .iter()
+            .find(|e| e.name == request.experiment)
+            .cloned()
+        else {
+            return Err(RunNowError::Unknown(request.experiment.clone()));
+        };
+        let decision =
+            self.control
+                .board()
+                .decide(&entry.name, &entry.targets, Overlap::Skip, false);
+        match decision {
+            Decision::Start => {}
+            Decision::Skip(reason) => return Err(RunNowError::Refused(reason)),
+            // Not given by an `overlap: skip` decision; refused like an overlap all the same.
+            Decision::Queue => return Err(RunNowError::Refused(SkipReason::Overlap)),
+        }
+        let mut at = self.clock.now();
+        // A scheduled firing planned at this very millisecond holds the key: take the next one.
+        for _ in 0..10 {
+            let claimed = self
+                .firings
+                .claim(&entry.name, at, at, at)
+                .await
+                .map_err(|e| RunNowError::Store(e.to_string()))?;
+            if let Some(mut firing) = claimed {
+                firing.trigger = crate::history::Trigger::Api;
+                firing.requested_by = Some(request.requested_by.clone());
+                firing.run_id = Some(uuid::Uuid::new_v4().to_string());
+                self.control.board().start(&entry.name, &entry.targets);
+                let done = self.completer(&firing, tx);
+                self.launcher.launch(firing.clone(), done);
+                return Ok(firing);
+            }
+            at += SignedDuration::from_millis(1);
+        }
+        Err(RunNowError::Store(
+            "every planned time tried was taken".into(),
+        ))
     }
 
     async fn completed(

@@ -24,6 +24,7 @@ mod proxy_in_process;
 mod python_providers;
 mod reverts;
 mod run_experiments;
+mod server;
 mod server_config;
 mod source;
 mod stress;

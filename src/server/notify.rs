@@ -1,0 +1,169 @@
+//! Webhooks: a JSON POST (or a Slack-compatible `{"text": …}`) to every hook that listens for
+//! the event — a run deviated, failed, tripped a safeguard or failed a revert, or a halt. Each
+//! delivery is its own task with a timeout per attempt and bounded retries, so a hanging hook
+//! never delays a run, the scheduler or the API.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
+
+use super::config::{Hook, HookEvent, HookFormat};
+use crate::history::RunRecord;
+
+/// What a notification says, before it is shaped for a hook.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// The event's fields (experiment, run id, status, …), without `event` and `text`.
+    pub fields: Value,
+    /// One human line (Slack's `text`).
+    pub text: String,
+}
+
+/// About a finished run.
+pub fn about_run(
+    experiment: &str,
+    run_id: &str,
+    record: Option<&RunRecord>,
+    exit_code: Option<i32>,
+    outcome: &str,
+) -> Message {
+    Message {
+        fields: json!({
+            "experiment": experiment,
+            "run_id": run_id,
+            "status": record.map(|r| r.status.name()),
+            "outcome": record.and_then(|r| r.outcome.clone()),
+            "deviated": record.is_some_and(|r| r.deviated),
+            "exit_code": exit_code,
+            "summary": outcome,
+        }),
+        text: format!("monkeywrench: {experiment} run {run_id}: {outcome}"),
+    }
+}
+
+/// About a run whose process could not be started.
+pub fn about_start_failure(experiment: &str, run_id: &str, why: &str) -> Message {
+    Message {
+        fields: json!({"experiment": experiment, "run_id": run_id, "summary": why}),
+        text: format!("monkeywrench: {experiment} run {run_id}: {why}"),
+    }
+}
+
+/// About a halt.
+pub fn about_halt(reason: &str, interrupted: &[String]) -> Message {
+    Message {
+        fields: json!({"reason": reason, "interrupted_runs": interrupted}),
+        text: format!(
+            "monkeywrench: halted ({reason}); {} running run(s) interrupted",
+            interrupted.len()
+        ),
+    }
+}
+
+/// The body a hook gets for `event`.
+pub fn body(format: HookFormat, event: HookEvent, message: &Message) -> Value {
+    match format {
+        HookFormat::Slack => json!({"text": format!("[{}] {}", event.as_str(), message.text)}),
+        HookFormat::Json => {
+            let mut body = json!({
+                "event": event.as_str(),
+                "at": jiff::Timestamp::now().to_string(),
+            });
+            if let (Some(out), Some(fields)) = (body.as_object_mut(), message.fields.as_object()) {
+                for (k, v) in fields {
+                    out.insert(k.clone(), v.clone());
+                }
+            }
+            body
+        }
+    }
+}
+
+/// Sends notifications in the background.
+#[derive(Debug, Clone)]
+pub struct Notifier {
+    hooks: Arc<Vec<Hook>>,
+    client: reqwest::Client,
+    pending: Arc<tokio::sync::Mutex<JoinSet<()>>>,
+}
+
+impl Notifier {
+    pub fn new(hooks: Vec<Hook>) -> Notifier {
+        Notifier {
+            hooks: Arc::new(hooks),
+            client: reqwest::Client::new(),
+            pending: Arc::default(),
+        }
+    }
+
+    /// Queues `message` for every hook that listens for `event`; returns at once.
+    pub async fn send(&self, event: HookEvent, message: Message) {
+        let mut pending = self.pending.lock().await;
+        // Reap finished sends so the set does not grow in a long-running server.
+        while pending.try_join_next().is_some() {}
+        for hook in self.hooks.iter().filter(|h| h.events.contains(&event)) {
+            let payload = body(hook.format, event, &message);
+            let (client, hook) = (self.client.clone(), hook.clone());
+            pending.spawn(async move { deliver(&client, &hook, &payload).await });
+        }
+    }
+
+    /// Waits for queued sends at a graceful stop, at most `limit`; the rest are dropped.
+    pub async fn drain(&self, limit: Duration) {
+        let mut pending = self.pending.lock().await;
+        let _ = tokio::time::timeout(limit, async {
+            while pending.join_next().await.is_some() {}
+        })
+        .await;
+        pending.abort_all();
+    }
+}
+
+async fn deliver(client: &reqwest::Client, hook: &Hook, payload: &Value) {
+    for attempt in 0..=hook.retries {
+        let sent = client
+            .post(&hook.url)
+            .timeout(Duration::from_secs_f64(hook.timeout_s))
+            .json(payload)
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status().is_success() => return,
+            Ok(r) => eprintln!(
+                "monkeywrench server: webhook {} answered {} (attempt {})",
+                hook.url,
+                r.status(),
+                attempt + 1
+            ),
+            Err(e) => eprintln!(
+                "monkeywrench server: webhook {} failed: {e} (attempt {})",
+                hook.url,
+                attempt + 1
+            ),
+        }
+        if attempt < hook.retries {
+            tokio::time::sleep(Duration::from_millis(250 << attempt.min(4))).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_and_slack_bodies() {
+        let m = about_halt("maintenance", &["r1".into()]);
+        let j = body(HookFormat::Json, HookEvent::Halt, &m);
+        assert_eq!(j["event"], "halt");
+        assert_eq!(j["reason"], "maintenance");
+        assert_eq!(j["interrupted_runs"][0], "r1");
+        let s = body(HookFormat::Slack, HookEvent::Halt, &m);
+        assert_eq!(
+            s,
+            json!({"text": "[halt] monkeywrench: halted (maintenance); 1 running run(s) interrupted"})
+        );
+    }
+}
