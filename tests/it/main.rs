@@ -1,6 +1,7 @@
 //! The one integration-test binary: every module below runs the real `monkeywrench` binary or the
 //! library against real processes, sockets and files.
 
+mod browser;
 mod cli_basics;
 mod cohorts;
 mod containers;
@@ -21,6 +22,7 @@ mod proxy;
 mod proxy_faults;
 mod proxy_in_process;
 mod python_providers;
+mod report;
 mod reverts;
 mod run_experiments;
 mod server_config;
