@@ -22,11 +22,12 @@
 //! | [`monkey`] | the Chaos Monkey: config, calendar, inventory, daily plan, scheduler (injected clock), kills, history, webhooks |
 //! | [`history`] | every run in the store (trigger, verdict, journal, its full event stream): the recorder is one more `RunEvent` consumer; dead runs marked interrupted; listing, retention; JUnit XML from a journal |
 //! | [`server`] | `monkeywrench server`: its config (`server.yaml`), schedules (cron and intervals, windows, jitter, overlap and target rules, injected clock) and durable firings claimed once per store |
+//! | [`report`] | `monkeywrench report`: a run (its journal, or its stored event stream) as one self-contained HTML file with SVG timelines of the steady-state figures, fault windows, checks and trips, or as Markdown; chart geometry apart |
 //! | [`demo`] | the small HTTP service and bundled experiments behind `monkeywrench demo` |
 //!
 //! Direction of dependencies: `cli -> everything`; `experiment -> probe, builtin, fault, ledger,
 //! target`; `builtin -> fault, schema, loadgen, target`; `fault -> ledger, target, proxy, loadgen, schema`;
-//! `history -> experiment, store`; `ledger -> store, target` (it reverts through the `Undoer` that `fault` gives it, so it knows no
+//! `history -> experiment, store`; `report -> experiment, history`; `ledger -> store, target` (it reverts through the `Undoer` that `fault` gives it, so it knows no
 //! family); nothing depends on `cli`; `seed` and `schema` depend on nothing of ours. `source`,
 //! `validate` and `model` do no I/O beyond resolving executables.
 //!
@@ -52,6 +53,7 @@ pub mod loadgen;
 pub mod monkey;
 pub mod probe;
 pub mod proxy;
+pub mod report;
 pub mod schema;
 pub mod seed;
 pub mod server;

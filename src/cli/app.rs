@@ -3,8 +3,8 @@
 use clap::{Parser, Subcommand};
 
 use super::{
-    demo, failure, guard, halt, history, ledger, load, monkey, proxy, run, server, stressor,
-    targets, validate, work,
+    demo, failure, guard, halt, history, ledger, load, monkey, proxy, report, run, server,
+    stressor, targets, validate, work,
 };
 use crate::exit_code;
 
@@ -69,6 +69,8 @@ enum Command {
     Ledger(ledger::LedgerArgs),
     /// List recorded runs (newest first), `show` one with its journal or events, `prune` old ones.
     History(history::HistoryArgs),
+    /// A run as one self-contained HTML file (charts, faults, activities) or Markdown for CI.
+    Report(report::ReportArgs),
     /// Preview which processes (with --docker: containers) a selector matches and which a mode/seed would pick.
     Targets(targets::TargetsArgs),
     /// Watch the ledger and revert faults whose deadline passed or whose owner died.
@@ -131,6 +133,7 @@ async fn dispatch(command: Command) -> i32 {
         Command::Resume(args) => halt::resume(args).await,
         Command::Ledger(args) => ledger::execute(args).await,
         Command::History(args) => history::execute(args).await,
+        Command::Report(args) => report::execute(args).await,
         Command::Targets(args) => targets::execute(args).await,
         Command::Guard(args) => guard::execute(args).await,
         Command::Monkey(args) => monkey::execute(args).await,

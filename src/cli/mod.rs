@@ -16,6 +16,7 @@ mod plan;
 mod prepare;
 mod proxy;
 mod proxy_client;
+mod report;
 mod run;
 mod server;
 mod state;

@@ -2,6 +2,7 @@
 //! library against real processes, sockets and files.
 
 mod api_under_stress;
+mod browser;
 mod cli_basics;
 mod cohorts;
 mod containers;
@@ -22,6 +23,7 @@ mod proxy;
 mod proxy_faults;
 mod proxy_in_process;
 mod python_providers;
+mod report;
 mod reverts;
 mod run_experiments;
 mod server;
