@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::ReportError;
@@ -169,7 +170,8 @@ impl Report {
             .iter()
             .enumerate()
             .map(|(i, e)| {
-                serde_json::from_value(e.clone()).map_err(|err| ReportError::BadEvent {
+                // Deserialized by reference: no copy of each event's JSON.
+                Stamped::deserialize(e).map_err(|err| ReportError::BadEvent {
                     run: run_id.to_string(),
                     seq: i + 1,
                     message: err.to_string(),
