@@ -480,7 +480,14 @@ impl Gather {
                 },
             );
         }
+        let comparison = series::is_comparison(output);
         for r in series::readings(activity, output) {
+            // A verdict colours only the figure the tolerance judged (or a comparison's cohorts):
+            // a probe broken by its error rate did not break its p95.
+            let judged = comparison
+                || r.field == VALUE
+                || series::judged_field(activity) == Some(r.field.as_str());
+            let met = if judged { met } else { None };
             let at = self
                 .figures
                 .iter()

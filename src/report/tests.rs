@@ -187,6 +187,8 @@ fn the_event_stream_gives_every_sample_the_fault_window_and_the_trip() {
             (9.0, 0.0, Some(true)),
         ]
     );
+    // The probe was judged on its error rate: its p99 is plotted, not coloured by that verdict.
+    assert!(report.figures[1].lines[0].points.iter().all(|p| p.met.is_none()));
     let guard = &report.figures[2];
     assert_eq!(guard.band, Some((0.0, 100.0)));
     assert_eq!(guard.lines[0].points[0].t, 4.0);
