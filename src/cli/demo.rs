@@ -32,6 +32,22 @@ struct RunWords {
     args: RunArgs,
 }
 
+/// Writes the HTML report of a journal beside it (`x.journal.json` → `x.report.html`).
+fn write_report(journal: &std::path::Path) -> anyhow::Result<PathBuf> {
+    let text = std::fs::read_to_string(journal)
+        .or_usage(|| format!("read the journal {}", journal.display()))?;
+    let report = crate::report::Report::from_journal_text(&journal.display().to_string(), &text)?;
+    let path = PathBuf::from(
+        journal
+            .display()
+            .to_string()
+            .replace(".journal.json", ".report.html"),
+    );
+    std::fs::write(&path, crate::report::html::render(&report))
+        .or_usage(|| format!("write the report {}", path.display()))?;
+    Ok(path)
+}
+
 /// Runs the demo; exit 0 when both experiments behaved as expected (held, then deviated).
 pub(super) async fn execute(args: DemoArgs) -> anyhow::Result<i32> {
     let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -79,10 +95,12 @@ pub(super) async fn execute(args: DemoArgs) -> anyhow::Result<i32> {
         } else {
             "NOT as expected"
         };
+        let report = write_report(&journal)?;
         eprintln!(
-            "→ {name}: exit {code} ({verdict}); experiment {}, journal {}\n",
+            "→ {name}: exit {code} ({verdict}); experiment {}, journal {}\n  report {} (open it in a browser)\n",
             file.display(),
-            journal.display()
+            journal.display(),
+            report.display()
         );
         all_as_expected &= code == want;
     }

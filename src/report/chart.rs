@@ -30,7 +30,7 @@ pub struct Rect {
 /// The view box every chart uses: wide enough for a laptop, scaled down evenly on a phone.
 pub const VIEW_WIDTH: f64 = 960.0;
 pub const VIEW_HEIGHT: f64 = 240.0;
-const MARGIN_LEFT: f64 = 64.0;
+const MARGIN_LEFT: f64 = 80.0;
 const MARGIN_RIGHT: f64 = 16.0;
 const MARGIN_TOP: f64 = 28.0;
 const MARGIN_BOTTOM: f64 = 32.0;
@@ -153,22 +153,22 @@ mod tests {
         let f = Frame::new(10.0, [0.0, 0.25, 0.5]);
         assert_eq!(
             (f.left, f.top, f.width, f.height),
-            (64.0, 28.0, 880.0, 180.0)
+            (80.0, 28.0, 864.0, 180.0)
         );
         assert_eq!((f.t0, f.t1), (0.0, 10.0));
         assert_eq!(f.y0, 0.0);
         assert!((f.y1 - 0.6).abs() < 1e-9, "{}", f.y1);
-        assert_eq!(f.x(0.0), 64.0);
-        assert_eq!(f.x(5.0), 64.0 + 440.0);
+        assert_eq!(f.x(0.0), 80.0);
+        assert_eq!(f.x(5.0), 80.0 + 432.0);
         assert_eq!(f.x(10.0), 944.0);
         assert_eq!(f.y(0.0), 208.0);
         assert!((f.y(0.3) - 118.0).abs() < 1e-9);
         assert_eq!(
             polyline(&f, &[(0.0, 0.0), (5.0, 0.3)]),
-            "64.0,208.0 504.0,118.0"
+            "80.0,208.0 512.0,118.0"
         );
         // Out of range clamps to the edges.
-        assert_eq!(f.x(-1.0), 64.0);
+        assert_eq!(f.x(-1.0), 80.0);
         assert_eq!(f.x(11.0), 944.0);
         assert_eq!(f.y(9.0), 28.0);
     }
@@ -178,16 +178,16 @@ mod tests {
         let f = Frame::new(20.0, [0.0, 100.0, 250.0]);
         assert_eq!((f.y0, f.y1), (0.0, 300.0));
         let band = f.band(0.0, 250.0);
-        assert_eq!(band.x, 64.0);
-        assert_eq!(band.width, 880.0);
+        assert_eq!(band.x, 80.0);
+        assert_eq!(band.width, 864.0);
         assert!((band.y - f.y(250.0)).abs() < 1e-9);
         assert!((band.y + band.height - 208.0).abs() < 1e-9);
         let span = f.span(5.0, 15.0);
-        assert_eq!(span.x, 64.0 + 220.0);
-        assert_eq!(span.width, 440.0);
+        assert_eq!(span.x, 80.0 + 216.0);
+        assert_eq!(span.width, 432.0);
         assert_eq!((span.y, span.height), (28.0, 180.0));
         // A fault still active at the end reaches the right edge; a reverse span is empty.
-        assert_eq!(f.span(15.0, 99.0).width, 220.0);
+        assert_eq!(f.span(15.0, 99.0).width, 216.0);
         assert_eq!(f.span(15.0, 10.0).width, 0.0);
         // An exact value still gets a visible band.
         assert_eq!(f.band(100.0, 100.0).height, 2.0);

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::ReportError;
@@ -169,7 +170,8 @@ impl Report {
             .iter()
             .enumerate()
             .map(|(i, e)| {
-                serde_json::from_value(e.clone()).map_err(|err| ReportError::BadEvent {
+                // Deserialized by reference: no copy of each event's JSON.
+                Stamped::deserialize(e).map_err(|err| ReportError::BadEvent {
                     run: run_id.to_string(),
                     seq: i + 1,
                     message: err.to_string(),
@@ -478,7 +480,14 @@ impl Gather {
                 },
             );
         }
+        let comparison = series::is_comparison(output);
         for r in series::readings(activity, output) {
+            // A verdict colours only the figure the tolerance judged (or a comparison's cohorts):
+            // a probe broken by its error rate did not break its p95.
+            let judged = comparison
+                || r.field == VALUE
+                || series::judged_field(activity) == Some(r.field.as_str());
+            let met = if judged { met } else { None };
             let at = self
                 .figures
                 .iter()

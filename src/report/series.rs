@@ -145,6 +145,21 @@ pub fn band(activity: &Value, field: &str) -> Option<(f64, f64)> {
     }
 }
 
+/// The figure `activity`'s tolerance judges: a range's target, a JSONPath, the status an integer
+/// compares, or the bare number (`value`).
+pub fn judged_field(activity: &Value) -> Option<&str> {
+    match &activity["tolerance"] {
+        Value::Object(t) => match t.get("type").and_then(Value::as_str) {
+            Some("range") => Some(t.get("target").and_then(Value::as_str).unwrap_or(VALUE)),
+            Some("jsonpath") => t.get("path").and_then(Value::as_str),
+            _ => None,
+        },
+        Value::Number(_) => Some("status"),
+        Value::Array(_) => Some(VALUE),
+        _ => None,
+    }
+}
+
 fn ordered(a: f64, b: f64) -> (f64, f64) {
     if a <= b { (a, b) } else { (b, a) }
 }

@@ -187,6 +187,13 @@ fn the_event_stream_gives_every_sample_the_fault_window_and_the_trip() {
             (9.0, 0.0, Some(true)),
         ]
     );
+    // The probe was judged on its error rate: its p99 is plotted, not coloured by that verdict.
+    assert!(
+        report.figures[1].lines[0]
+            .points
+            .iter()
+            .all(|p| p.met.is_none())
+    );
     let guard = &report.figures[2];
     assert_eq!(guard.band, Some((0.0, 100.0)));
     assert_eq!(guard.lines[0].points[0].t, 4.0);
@@ -238,9 +245,9 @@ fn renderers_show_the_chart_the_span_and_the_verdict() {
     let page = html::render(&report);
     assert!(page.starts_with("<!doctype html>"));
     assert_eq!(page.matches("<svg class=\"timeline\"").count(), 3);
-    // The fault span of the first chart: 2 s → 6 s of 10 s over an 880-unit plot from x = 64.
+    // The fault span of the first chart: 2 s → 6 s of 10 s over an 864-unit plot from x = 80.
     assert!(
-        page.contains("data-from=\"2\" data-to=\"6\" x=\"240.0\" y=\"28.0\" width=\"352.0\""),
+        page.contains("data-from=\"2\" data-to=\"6\" x=\"252.8\" y=\"28.0\" width=\"345.6\""),
         "{page}"
     );
     assert!(page.contains("class=\"pt broken\""));

@@ -37,6 +37,16 @@ fn the_demo_runs_both_experiments_and_writes_journals() {
     let text = stderr(&out);
     assert!(text.contains("steady.yaml: exit 0 (as expected)"), "{text}");
     assert!(text.contains("breaks.yaml: exit 1 (as expected)"), "{text}");
+    assert!(text.contains("report out/breaks.report.html"), "{text}");
+    let page = std::fs::read_to_string(dir.path().join("out/breaks.report.html")).unwrap();
+    assert!(
+        page.contains("items-error-rate-below-1pct · error_rate"),
+        "the breaking experiment's error rate is charted"
+    );
+    assert!(
+        page.contains("class=\"pt broken\""),
+        "the broken after-check is marked"
+    );
     let breaks: Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("out/breaks.journal.json")).unwrap(),
     )
