@@ -105,6 +105,13 @@ async fn serve(args: ServerArgs, config: ServerConfig) -> anyhow::Result<i32> {
         location,
         state_dir: args.state.dir(),
         exe: std::env::current_exe().context("find the monkeywrench binary")?,
+        config_dir: std::path::absolute(
+            args.config
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new(".")),
+        )
+        .context("resolve the config's directory")?,
         token: token.clone(),
     };
     let server = match Server::open(options, crate::monkey::clock::Clock::System).await {

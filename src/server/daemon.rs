@@ -58,6 +58,8 @@ pub struct Options {
     pub state_dir: PathBuf,
     /// The binary the children run.
     pub exe: PathBuf,
+    /// The config's directory, where the children start.
+    pub config_dir: PathBuf,
     pub token: Option<String>,
 }
 
@@ -153,6 +155,7 @@ impl Server {
                 store: Some(store_arg),
                 runs_dir,
                 keep_days: config.retention.days.unwrap_or(0),
+                cwd: options.config_dir,
             },
             experiments: Arc::new(config.experiments.clone()),
             children: children.clone(),

@@ -40,6 +40,9 @@ pub struct Spawn {
     pub runs_dir: PathBuf,
     /// `--keep-days` for the child (0: no age limit); the count limit is the server's.
     pub keep_days: u32,
+    /// Where the runs start: the config's directory (relative paths in experiments mean the same
+    /// as for `--check`).
+    pub cwd: PathBuf,
 }
 
 /// One running child.
@@ -259,6 +262,7 @@ impl Runner {
             .arg("--")
             .arg(&self.spawn.exe)
             .args(self.command(&e, firing, run_id))
+            .current_dir(&self.spawn.cwd)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(stderr)

@@ -28,6 +28,7 @@ mod reverts;
 mod run_experiments;
 mod server;
 mod server_config;
+mod server_fuzz;
 mod source;
 mod stress;
 mod swarm;

@@ -129,11 +129,11 @@ fn a_bad_config_prints_every_error_with_its_position_and_exits_64() {
         "{}",
         stderr(&out)
     );
-    // The server itself refuses to start on the same config, with the same errors.
+    // The server itself refuses to start on the same errors.
     let out = run_in(dir.path(), &["server", "--config", "server.yaml"]);
     assert_eq!(out.status.code(), Some(64));
     assert!(
-        stderr(&out).contains("6 error(s) in server.yaml"),
+        stderr(&out).contains("nothing was scheduled"),
         "{}",
         stderr(&out)
     );

@@ -185,7 +185,7 @@ fn the_readme_documents_every_key() {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let section = readme
-        .split("### The server: experiments on schedules")
+        .split("### monkeywrench server\n")
         .nth(1)
         .and_then(|s| s.split("\n### ").next())
         .expect("README has the server section");
