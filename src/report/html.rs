@@ -430,11 +430,17 @@ fn comparison(out: &mut String, c: &Comparison) {
         out,
         "<tr><th>error-rate difference</th><td class=\"num\" colspan=\"2\">{} (p = {})</td></tr>\
          <tr><th>latency shift</th><td class=\"num\" colspan=\"2\">{} ms (p = {})</td></tr>\
+         <tr><th>p99 test</th><td class=\"num\" colspan=\"2\">{} (p = {})</td></tr>\
          <tr><th>method</th><td colspan=\"2\">{}</td></tr></table></div>",
         p(&o["error_rate"]["difference"]),
         p(&o["error_rate"]["p_value"]),
         p(&o["latency"]["shift_ms"]),
         p(&o["latency"]["p_value"]),
+        match o["p99"]["max_increase_ms"].as_f64() {
+            Some(m) => format!("judged, margin {} ms", num(m)),
+            None => "not judged".into(),
+        },
+        p(&o["p99"]["p_value"]),
         esc(o["method"].as_str().unwrap_or("–"))
     );
 }

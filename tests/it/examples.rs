@@ -487,6 +487,26 @@ async fn the_cohorts_example_stops_itself_on_the_experiment_cohort_while_the_ove
     }
     let (status, _) = proxy.json("GET", "/proxies/shop/cohorts", None).await;
     assert_eq!(status, 404, "the split is cleared");
+    // The report shows both cohorts side by side, from the journal alone.
+    let report = dir.path().join("report.html");
+    let out = std::process::Command::new(binary())
+        .arg("report")
+        .arg(dir.path().join("journal.json"))
+        .arg("-o")
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let html = std::fs::read_to_string(&report).unwrap();
+    let cohorts = &html[html.find("id=\"cohorts\"").expect("a cohorts section")..];
+    assert!(
+        cohorts.contains("<th>control</th><th>experiment</th>")
+            && cohorts.contains(
+                "<th>error rate</th><td class=\"num\">0.00 %</td><td class=\"num\">100.00 %</td>"
+            )
+            && cohorts.contains(">worse</span>"),
+        "{cohorts}"
+    );
     crate::faults::stop_guard(dir.path());
     cancel.cancel();
     handle.join().unwrap();
