@@ -846,3 +846,43 @@ fn two_servers_on_one_postgres_run_each_firing_once() {
     details.dedup();
     assert_eq!(details.len(), n, "a firing ran twice: {runs:#?}");
 }
+
+#[test]
+fn a_token_guards_every_route_and_beyond_loopback_one_is_required() {
+    let dir = TempDir::new("srv-token");
+    write(dir.path(), "a.json", PASSING);
+    write(
+        dir.path(),
+        "server.yaml",
+        &format!("experiments:\n  - {{name: a, file: a.json, schedule: {NEVER}}}\n"),
+    );
+    let out = mw(
+        dir.path(),
+        &["server", "--config", "server.yaml", "--listen", "0.0.0.0:0"],
+    );
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("auth token is required"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut server = Server::start(
+        dir.path(),
+        "server.yaml",
+        &[("MONKEYWRENCH_AUTH_TOKEN", "s3cret")],
+    );
+    for path in ["/healthz", "/api/experiments", "/metrics"] {
+        let (status, body) = server.get(path);
+        assert_eq!(status, 401, "{path}");
+        assert_eq!(body["error"], "missing or wrong bearer token");
+    }
+    let (status, _, body) = raw_request(
+        &server.addr,
+        "GET",
+        "/api/experiments/a",
+        "",
+        &[("Authorization", "Bearer s3cret")],
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(server.stop(), Some(0));
+}
