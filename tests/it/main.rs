@@ -29,6 +29,7 @@ mod run_experiments;
 mod server;
 mod server_config;
 mod server_fuzz;
+mod server_harness;
 mod source;
 mod stress;
 mod swarm;

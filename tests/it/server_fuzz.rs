@@ -6,7 +6,7 @@
 use std::process::Command;
 
 use crate::harness::{TempDir, write};
-use crate::server::{NEVER, PASSING, Server, blocked_experiment};
+use crate::server_harness::{NEVER, PASSING, Server, blocked_experiment};
 
 #[test]
 fn schemathesis_finds_no_server_error_in_the_api() {
