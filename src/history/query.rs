@@ -168,6 +168,26 @@ impl History {
         row.as_ref().map(record).transpose()
     }
 
+    /// The runs `ids` that are recorded, in the order given, in one query.
+    pub async fn get_many(&self, ids: &[String]) -> Result<Vec<RunRecord>, HistoryError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let params: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM runs WHERE id IN ({})",
+            params.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for id in ids {
+            query = query.bind(id.clone());
+        }
+        let rows = query.fetch_all(self.store.pool()).await?;
+        let mut records = rows.iter().map(record).collect::<Result<Vec<_>, _>>()?;
+        records.sort_by_key(|r| ids.iter().position(|id| *id == r.id));
+        Ok(records)
+    }
+
     /// The run's journal (null while it runs, or when nothing of it was stored).
     pub async fn journal(&self, id: &str) -> Result<Option<Value>, HistoryError> {
         let row: Option<(Option<String>,)> =

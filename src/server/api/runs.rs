@@ -95,15 +95,16 @@ pub(super) async fn list(shared: &Arc<Shared>, call: &Call) -> Reply {
         Err(e) => return unavailable("list the runs", e),
     };
     let more = ids.len() as i64 > limit;
-    let mut runs = Vec::new();
-    for (_, id) in ids.iter().take(limit as usize) {
-        match shared.history.get(id).await {
-            Ok(Some(r)) => runs.push(summary(shared, &r)),
-            // Deleted by retention between the two reads.
-            Ok(None) => {}
-            Err(e) => return unavailable("read a run", e),
-        }
-    }
+    let wanted: Vec<String> = ids
+        .iter()
+        .take(limit as usize)
+        .map(|(_, id)| id.clone())
+        .collect();
+    // A run deleted by retention between the two reads is simply not there.
+    let runs: Vec<Value> = match shared.history.get_many(&wanted).await {
+        Ok(records) => records.iter().map(|r| summary(shared, r)).collect(),
+        Err(e) => return unavailable("read the runs", e),
+    };
     let next = more
         .then(|| ids.get(limit as usize - 1))
         .flatten()
