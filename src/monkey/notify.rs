@@ -63,23 +63,41 @@ impl Notifier {
 }
 
 async fn deliver(client: &reqwest::Client, hook: &Webhook, event: &Value) {
+    let retry = Retry {
+        url: &hook.url,
+        timeout_s: hook.timeout_s,
+        retries: hook.retries,
+    };
+    post_json(client, "monkey", &retry, event).await;
+}
+
+/// Where a webhook goes and how hard to try.
+pub(crate) struct Retry<'a> {
+    pub url: &'a str,
+    pub timeout_s: f64,
+    pub retries: u32,
+}
+
+/// POSTs `body` as JSON until a 2xx or the retries are spent (backing off from 250 ms), saying
+/// on stderr what each failed attempt got; `who` names the sender (`monkey`, `server`).
+pub(crate) async fn post_json(client: &reqwest::Client, who: &str, hook: &Retry<'_>, body: &Value) {
     for attempt in 0..=hook.retries {
         let sent = client
-            .post(&hook.url)
+            .post(hook.url)
             .timeout(Duration::from_secs_f64(hook.timeout_s))
-            .json(event)
+            .json(body)
             .send()
             .await;
         match sent {
             Ok(r) if r.status().is_success() => return,
             Ok(r) => eprintln!(
-                "monkeywrench monkey: webhook {} answered {} (attempt {})",
+                "monkeywrench {who}: webhook {} answered {} (attempt {})",
                 hook.url,
                 r.status(),
                 attempt + 1
             ),
             Err(e) => eprintln!(
-                "monkeywrench monkey: webhook {} failed: {e} (attempt {})",
+                "monkeywrench {who}: webhook {} failed: {e} (attempt {})",
                 hook.url,
                 attempt + 1
             ),

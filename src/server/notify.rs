@@ -122,31 +122,12 @@ impl Notifier {
 }
 
 async fn deliver(client: &reqwest::Client, hook: &Hook, payload: &Value) {
-    for attempt in 0..=hook.retries {
-        let sent = client
-            .post(&hook.url)
-            .timeout(Duration::from_secs_f64(hook.timeout_s))
-            .json(payload)
-            .send()
-            .await;
-        match sent {
-            Ok(r) if r.status().is_success() => return,
-            Ok(r) => eprintln!(
-                "monkeywrench server: webhook {} answered {} (attempt {})",
-                hook.url,
-                r.status(),
-                attempt + 1
-            ),
-            Err(e) => eprintln!(
-                "monkeywrench server: webhook {} failed: {e} (attempt {})",
-                hook.url,
-                attempt + 1
-            ),
-        }
-        if attempt < hook.retries {
-            tokio::time::sleep(Duration::from_millis(250 << attempt.min(4))).await;
-        }
-    }
+    let retry = crate::monkey::notify::Retry {
+        url: &hook.url,
+        timeout_s: hook.timeout_s,
+        retries: hook.retries,
+    };
+    crate::monkey::notify::post_json(client, "server", &retry, payload).await;
 }
 
 #[cfg(test)]

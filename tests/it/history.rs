@@ -216,7 +216,7 @@ fn runs_are_recorded_on_postgres() {
 }
 
 /// A new database on the test PostgreSQL, or None (skipped) without one.
-fn fresh_postgres() -> Option<String> {
+pub(crate) fn fresh_postgres() -> Option<String> {
     let Ok(base) = std::env::var("MONKEYWRENCH_TEST_POSTGRES") else {
         assert!(
             std::env::var("MONKEYWRENCH_REQUIRE_POSTGRES").is_err(),

@@ -488,37 +488,9 @@ fn a_hanging_webhook_hears_of_failures_and_never_delays_a_run() {
     assert_eq!(server.stop(), Some(0), "{}", server.log());
 }
 
-/// A new database on the test PostgreSQL, or None (skipped) without one.
-fn fresh_postgres() -> Option<String> {
-    let Ok(base) = std::env::var("MONKEYWRENCH_TEST_POSTGRES") else {
-        assert!(
-            std::env::var("MONKEYWRENCH_REQUIRE_POSTGRES").is_err(),
-            "MONKEYWRENCH_TEST_POSTGRES is not set but PostgreSQL tests are required"
-        );
-        eprintln!("SKIPPED: set MONKEYWRENCH_TEST_POSTGRES");
-        return None;
-    };
-    let name = format!("mw_{}", uuid::Uuid::new_v4().simple());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        sqlx::any::install_default_drivers();
-        let admin = sqlx::AnyPool::connect(&base).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&admin)
-            .await
-            .unwrap();
-        admin.close().await;
-    });
-    let (prefix, _) = base.rsplit_once('/').unwrap();
-    Some(format!("{prefix}/{name}"))
-}
-
 #[test]
 fn two_servers_on_one_postgres_run_each_firing_once() {
-    let Some(url) = fresh_postgres() else {
+    let Some(url) = crate::history::fresh_postgres() else {
         return;
     };
     let dir = TempDir::new("srv-pg");
