@@ -175,7 +175,8 @@ fn number(v: &Value) -> Option<f64> {
     }
 }
 
-fn type_name(v: &Value) -> &'static str {
+/// How a JSON value is named in messages ("a list", "a mapping", …).
+pub(crate) fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

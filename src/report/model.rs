@@ -344,7 +344,10 @@ impl Gather {
             found,
         };
         let Some(map) = doc.as_object() else {
-            return Err(not_a_journal(format!("found {}", kind_of(doc))));
+            return Err(not_a_journal(format!(
+                "found {}",
+                crate::probe::tolerance::type_name(doc)
+            )));
         };
         for key in ["experiment", "start", "end", "steady_states"] {
             if !map.contains_key(key) {
@@ -530,17 +533,6 @@ impl Gather {
         self.report.figures = self.figures;
         self.report.comparisons = self.comparisons.into_values().collect();
         self.report
-    }
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
     }
 }
 
