@@ -13,7 +13,38 @@ use super::config::Webhook;
 pub struct Notifier {
     hooks: Vec<Webhook>,
     client: reqwest::Client,
-    pending: tokio::sync::Mutex<JoinSet<()>>,
+    pending: Sends,
+}
+
+/// Webhook sends in the background: queued without waiting, drained at a stop.
+#[derive(Debug, Default)]
+pub(crate) struct Sends(tokio::sync::Mutex<JoinSet<()>>);
+
+impl Sends {
+    /// Queues the sends `each` gives for `hooks`; returns at once.
+    pub(crate) async fn queue<H>(
+        &self,
+        hooks: impl IntoIterator<Item = H>,
+        each: impl Fn(H) -> Option<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>>,
+    ) {
+        let mut pending = self.0.lock().await;
+        // Reap finished sends so the set does not grow in a long-running daemon.
+        while pending.try_join_next().is_some() {}
+        for send in hooks.into_iter().filter_map(each) {
+            pending.spawn(send);
+        }
+    }
+
+    /// Waits for queued sends, at most `limit`; the rest are dropped (every send is bounded by
+    /// its own timeout and retries anyway).
+    pub(crate) async fn drain(&self, limit: Duration) {
+        let mut pending = self.0.lock().await;
+        let _ = tokio::time::timeout(limit, async {
+            while pending.join_next().await.is_some() {}
+        })
+        .await;
+        pending.abort_all();
+    }
 }
 
 impl Notifier {
@@ -21,32 +52,26 @@ impl Notifier {
         Notifier {
             hooks,
             client: reqwest::Client::new(),
-            pending: tokio::sync::Mutex::new(JoinSet::new()),
+            pending: Sends::default(),
         }
     }
 
     /// Queues `event` for every hook and returns at once.
     pub async fn send(&self, event: Value) {
-        let mut pending = self.pending.lock().await;
-        // Reap finished sends so the set does not grow in a long-running daemon.
-        while pending.try_join_next().is_some() {}
-        for hook in &self.hooks {
-            let (client, hook, event) = (self.client.clone(), hook.clone(), event.clone());
-            pending.spawn(async move {
-                deliver(&client, &hook, &event).await;
-            });
-        }
+        self.pending
+            .queue(&self.hooks, |hook| {
+                let (client, hook, event) = (self.client.clone(), hook.clone(), event.clone());
+                Some(Box::pin(
+                    async move { deliver(&client, &hook, &event).await },
+                ))
+            })
+            .await;
     }
 
     /// Waits for queued sends, at most `limit` (a short-lived `monkey tick` calls this before it
-    /// exits; every send is bounded by its own timeout and retries anyway).
+    /// exits).
     pub async fn drain(&self, limit: Duration) {
-        let mut pending = self.pending.lock().await;
-        let _ = tokio::time::timeout(limit, async {
-            while pending.join_next().await.is_some() {}
-        })
-        .await;
-        pending.abort_all();
+        self.pending.drain(limit).await;
     }
 
     /// The longest a queued send can take.

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::task::JoinSet;
 
 use super::config::{Hook, HookEvent, HookFormat};
 use crate::history::RunRecord;
@@ -86,7 +85,7 @@ pub fn body(format: HookFormat, event: HookEvent, message: &Message) -> Value {
 pub struct Notifier {
     hooks: Arc<Vec<Hook>>,
     client: reqwest::Client,
-    pending: Arc<tokio::sync::Mutex<JoinSet<()>>>,
+    pending: Arc<crate::monkey::notify::Sends>,
 }
 
 impl Notifier {
@@ -100,24 +99,23 @@ impl Notifier {
 
     /// Queues `message` for every hook that listens for `event`; returns at once.
     pub async fn send(&self, event: HookEvent, message: Message) {
-        let mut pending = self.pending.lock().await;
-        // Reap finished sends so the set does not grow in a long-running server.
-        while pending.try_join_next().is_some() {}
-        for hook in self.hooks.iter().filter(|h| h.events.contains(&event)) {
-            let payload = body(hook.format, event, &message);
-            let (client, hook) = (self.client.clone(), hook.clone());
-            pending.spawn(async move { deliver(&client, &hook, &payload).await });
-        }
+        self.pending
+            .queue(self.hooks.iter(), |hook| {
+                if !hook.events.contains(&event) {
+                    return None;
+                }
+                let payload = body(hook.format, event, &message);
+                let (client, hook) = (self.client.clone(), hook.clone());
+                Some(Box::pin(
+                    async move { deliver(&client, &hook, &payload).await },
+                ))
+            })
+            .await;
     }
 
     /// Waits for queued sends at a graceful stop, at most `limit`; the rest are dropped.
     pub async fn drain(&self, limit: Duration) {
-        let mut pending = self.pending.lock().await;
-        let _ = tokio::time::timeout(limit, async {
-            while pending.join_next().await.is_some() {}
-        })
-        .await;
-        pending.abort_all();
+        self.pending.drain(limit).await;
     }
 }
 
