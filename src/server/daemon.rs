@@ -21,6 +21,7 @@ use super::runner::{Children, Runner, Spawn};
 use super::scheduler::{Control, Planned, Scheduler};
 use crate::history::{History, HostIdentity, reap_interrupted};
 use crate::ledger::{Ledger, RevertOutcome};
+use crate::monkey::Monkey;
 use crate::monkey::clock::Clock;
 use crate::store::{Store, StoreError, StoreLocation};
 
@@ -78,6 +79,8 @@ pub struct Shared {
     pub started_at: Timestamp,
     /// This server's name in the firings it records (`host:pid`).
     pub name: String,
+    /// The Chaos Monkey, when the config names one: it kills on its own plan, beside the schedules.
+    pub monkey: Option<Arc<Monkey>>,
 }
 
 impl Shared {
@@ -173,6 +176,7 @@ impl Server {
                 targets: e.targets.clone(),
             })
             .collect();
+        let clock_for_monkey = clock.clone();
         let scheduler = Scheduler::new(
             planned,
             firings.clone(),
@@ -181,6 +185,10 @@ impl Server {
             Arc::new(runner),
         );
         let control = scheduler.control();
+        let monkey = config
+            .monkey
+            .clone()
+            .map(|m| Arc::new(Monkey::new(m, store.clone(), clock_for_monkey, None)));
         if let Ok(Some(_)) = ledger.halt_state().await {
             control.set_halted(true);
         }
@@ -196,6 +204,7 @@ impl Server {
             notifier,
             started_at: Timestamp::now(),
             name,
+            monkey,
         });
         Ok(Server { shared, scheduler })
     }
@@ -232,10 +241,17 @@ impl Server {
             serving.clone(),
         ));
         let housekeeping = tokio::spawn(housekeeping(shared.clone(), firing.clone()));
+        let monkey = shared.monkey.clone().map(|monkey| {
+            let firing = firing.clone();
+            tokio::spawn(async move { crate::monkey::scheduler::run(&monkey, &firing).await })
+        });
         stop.cancelled().await;
         firing.cancel();
         let _ = scheduling.await;
         let _ = housekeeping.await;
+        if let Some(monkey) = monkey {
+            let _ = monkey.await;
+        }
         let interrupted = shared.children.interrupt_all();
         if !interrupted.is_empty() {
             eprintln!(
@@ -252,6 +268,9 @@ impl Server {
             );
         }
         shared.notifier.drain(Duration::from_secs(5)).await;
+        if let Some(monkey) = &shared.monkey {
+            monkey.notifier.drain(Duration::from_secs(5)).await;
+        }
         serving.cancel();
         let _ = api.await;
         shared.store.close().await;

@@ -352,7 +352,12 @@ fn malformed_bodies_unknown_paths_and_wrong_methods_are_json_errors() {
         false,
         "nothing was halted"
     );
-    for path in ["/api/nothing", "/api/experiments/nope", "/api/runs/abc"] {
+    for path in [
+        "/api/nothing",
+        "/api/experiments/nope",
+        "/api/runs/abc",
+        "/api/monkey",
+    ] {
         let (status, answer) = server.get(path);
         assert_eq!(status, 404, "{path}: {answer:#}");
         assert!(answer["error"].is_string());
@@ -564,5 +569,49 @@ fn a_token_guards_every_route_and_beyond_loopback_one_is_required() {
         &[("Authorization", "Bearer s3cret")],
     );
     assert_eq!(status, 200, "{body}");
+    assert_eq!(server.stop(), Some(0));
+}
+
+#[test]
+fn a_servers_monkey_shows_its_day_and_obeys_the_halt() {
+    let dir = TempDir::new("srv-monkey");
+    let victim = Victim::start();
+    write(
+        dir.path(),
+        "monkey.yaml",
+        &format!(
+            "name: beside\nenabled: true\ndocker: false\nmean_time_between_kills_in_work_days: 1\n\
+             processes:\n  - {{pattern: '{}', app: billing}}\n",
+            victim.marker
+        ),
+    );
+    let config = write(
+        dir.path(),
+        "server.yaml",
+        "experiments: []\nmonkey: monkey.yaml\n",
+    );
+    let mut server = Server::start(dir.path(), &config, &[]);
+    let (status, day) = server.get("/api/monkey");
+    assert_eq!(status, 200, "{day:#}");
+    assert_eq!(
+        day["config"]["leashed"], true,
+        "leashed unless the file says not"
+    );
+    assert_eq!(day["halted"], Value::Null);
+    let group = &day["groups"][0];
+    assert_eq!(group["group"], "billing//");
+    assert_eq!(group["instances"].as_array().unwrap().len(), 1, "{day:#}");
+    assert!(day["plan"]["date"].is_string(), "today's plan: {day:#}");
+    let (status, _) = server.post("/api/halt", r#"{"reason": "game day over"}"#);
+    assert_eq!(status, 200);
+    let (_, day) = server.get("/api/monkey");
+    assert_eq!(day["halted"]["reason"], "game day over", "{day:#}");
+    let (_, _, metrics) = raw_request(&server.addr, "GET", "/metrics", "", &[]);
+    assert!(
+        metrics.contains("monkeywrench_monkey_planned_kills_total"),
+        "{metrics}"
+    );
+    promtool_check(&metrics);
+    assert!(!victim.stopped());
     assert_eq!(server.stop(), Some(0));
 }

@@ -208,6 +208,7 @@ async fn dispatch(shared: &Arc<Shared>, endpoint: Endpoint, call: &Call) -> Repl
         Endpoint::Resume => control::resume(shared, call).await,
         Endpoint::SchedulePause => control::pause(shared, call, true).await,
         Endpoint::ScheduleResume => control::pause(shared, call, false).await,
+        Endpoint::Monkey => control::monkey(shared).await,
     }
 }
 

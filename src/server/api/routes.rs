@@ -19,6 +19,7 @@ pub enum Endpoint {
     Resume,
     SchedulePause,
     ScheduleResume,
+    Monkey,
 }
 
 /// One route: `{name}` segments match any one segment and are handed to the endpoint in order.
@@ -61,6 +62,7 @@ pub const ROUTES: &[Route] = &[
         "/api/schedules/{name}/resume",
         Endpoint::ScheduleResume,
     ),
+    r("GET", "/api/monkey", Endpoint::Monkey),
 ];
 
 /// What the table says about a request.

@@ -41,6 +41,8 @@ pub(super) struct Top {
     pub drafts: Vec<Draft>,
     pub notifications: Vec<Hook>,
     pub retention: Retention,
+    /// The monkey's config file as written, and where.
+    pub monkey: Option<(String, Span)>,
 }
 
 /// What the walk needs from outside.
@@ -68,6 +70,7 @@ impl Check<'_> {
             drafts: Vec::new(),
             notifications: Vec::new(),
             retention: Retention::default(),
+            monkey: None,
         };
         let entries = self.r.mapping(root, "", &KEYS);
         if root.entries().is_none() {
@@ -99,6 +102,7 @@ impl Check<'_> {
                 "experiments" => experiments = Some(value),
                 "notifications" => top.notifications = self.hooks(value),
                 "retention" => top.retention = self.retention(value),
+                "monkey" => top.monkey = self.r.string(value, path).map(|file| (file, value.span)),
                 // Read above; other keys were reported by `mapping`.
                 _ => {}
             }

@@ -7,10 +7,11 @@ use serde_json::{Map, Value};
 
 use crate::experiment::diagnostic::Diagnostic;
 use crate::experiment::model::Experiment;
+use crate::monkey::config::MonkeyConfig;
 use crate::server::schedule::Schedule;
 use crate::store::StoreLocation;
 
-pub(super) const KEYS: [&str; 7] = [
+pub(super) const KEYS: [&str; 8] = [
     "listen",
     "store",
     "seed",
@@ -18,6 +19,7 @@ pub(super) const KEYS: [&str; 7] = [
     "experiments",
     "notifications",
     "retention",
+    "monkey",
 ];
 pub(super) const EXPERIMENT_KEYS: [&str; 5] = ["name", "file", "schedule", "targets", "variables"];
 pub(super) const SCHEDULE_KEYS: [&str; 6] =
@@ -44,6 +46,8 @@ pub struct ServerConfig {
     pub experiments: Vec<ScheduledExperiment>,
     pub notifications: Vec<Hook>,
     pub retention: Retention,
+    /// A Chaos Monkey the server runs beside the schedules (its own config file).
+    pub monkey: Option<MonkeyConfig>,
     /// Warnings of the config and of the experiment files.
     pub warnings: Vec<Diagnostic>,
 }
