@@ -142,6 +142,15 @@ impl Server {
         })?;
         let name = format!("{}:{}", me.host, std::process::id());
         let firings = Firings::new(store.clone(), name.clone());
+        for (experiment, reason) in firings
+            .settle_orphans(&me.host, Timestamp::now())
+            .await
+            .map_err(|e| ServerError::Prepare(e.to_string()))?
+        {
+            eprintln!(
+                "monkeywrench server: a firing of {experiment} was left unfinished: {reason}"
+            );
+        }
         let history = History::new(store.clone());
         let children = Children::default();
         let metrics = Metrics::default();

@@ -399,12 +399,10 @@ impl Scheduler {
         for _ in 0..10 {
             let claimed = self
                 .firings
-                .claim(&entry.name, at, at, at)
+                .claim_now(&entry.name, at, &request.requested_by)
                 .await
                 .map_err(|e| RunNowError::Store(e.to_string()))?;
             if let Some(mut firing) = claimed {
-                firing.trigger = crate::history::Trigger::Api;
-                firing.requested_by = Some(request.requested_by.clone());
                 firing.run_id = Some(uuid::Uuid::new_v4().to_string());
                 self.control.board().start(&entry.name, &entry.targets);
                 let done = self.completer(&firing, tx);

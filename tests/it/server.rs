@@ -325,6 +325,22 @@ fn a_sigkilled_server_leaves_nothing_behind_and_the_next_start_tells_the_truth()
         "{run:#}"
     );
     assert_eq!(again.get("/api/ledger").1["leases"], json!([]));
+    // The firing the dead server had started is finished with its run's truth, not left going.
+    let last = &again.get("/api/experiments/blocked").1["last_firing"];
+    assert_eq!(last["state"], "finished", "{last:#}");
+    assert_eq!(last["trigger"], "api", "a run-now firing: {last:#}");
+    assert!(
+        last["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("interrupted: its server "),
+        "{last:#}"
+    );
+    assert!(
+        again.log().contains("was left unfinished"),
+        "{}",
+        again.log()
+    );
     drop(again);
     stop_guard(dir.path());
 }

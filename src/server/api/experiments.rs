@@ -50,6 +50,7 @@ async fn view(shared: &Shared, e: &ScheduledExperiment) -> Result<Value, Box<Rep
             "planned": state.last_planned.map(|t| format_time(&t)),
             "state": st,
             "reason": reason,
+            "trigger": state.last_trigger.map(|t| t.name()),
         })),
     }))
 }
