@@ -19,6 +19,7 @@ pub enum Endpoint {
     Resume,
     SchedulePause,
     ScheduleResume,
+    Traffic,
 }
 
 /// One route: `{name}` segments match any one segment and are handed to the endpoint in order.
@@ -51,6 +52,7 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/api/ledger", Endpoint::Ledger),
     r("POST", "/api/halt", Endpoint::Halt),
     r("POST", "/api/resume", Endpoint::Resume),
+    r("GET", "/api/traffic", Endpoint::Traffic),
     r(
         "POST",
         "/api/schedules/{name}/pause",

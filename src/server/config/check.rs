@@ -41,6 +41,7 @@ pub(super) struct Top {
     pub drafts: Vec<Draft>,
     pub notifications: Vec<Hook>,
     pub retention: Retention,
+    pub proxies: Vec<super::model::ProxySource>,
 }
 
 /// What the walk needs from outside.
@@ -68,6 +69,7 @@ impl Check<'_> {
             drafts: Vec::new(),
             notifications: Vec::new(),
             retention: Retention::default(),
+            proxies: Vec::new(),
         };
         let entries = self.r.mapping(root, "", &KEYS);
         if root.entries().is_none() {
@@ -99,6 +101,7 @@ impl Check<'_> {
                 "experiments" => experiments = Some(value),
                 "notifications" => top.notifications = self.hooks(value),
                 "retention" => top.retention = self.retention(value),
+                "proxies" => top.proxies = self.proxies(value),
                 // Read above; other keys were reported by `mapping`.
                 _ => {}
             }

@@ -86,6 +86,7 @@ pub async fn parse(
         experiments,
         notifications: top.notifications,
         retention: top.retention,
+        proxies: top.proxies.clone(),
         warnings: diagnostics,
     })
 }
