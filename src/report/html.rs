@@ -19,10 +19,11 @@ body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-seri
 main{max-width:1200px;margin:0 auto;padding:16px}
 header.verdict{background:#fff;border:1px solid var(--line);border-left:8px solid var(--ok);border-radius:6px;padding:12px 16px}
 header.verdict.bad{border-left-color:var(--bad)}
+header.verdict.running{border-left-color:#0969da}
 h1{font-size:1.35em;margin:0 0 4px}
 h2{font-size:1.1em;margin:24px 0 8px}
 .outcome{font-size:1.2em;font-weight:600;margin:0 0 8px}
-.bad .outcome{color:var(--bad)} .ok .outcome{color:var(--ok)}
+.bad .outcome{color:var(--bad)} .ok .outcome{color:var(--ok)} .running .outcome{color:#0969da}
 dl.summary{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:0}
 dl.summary dt{color:var(--mute)} dl.summary dd{margin:0;overflow-wrap:anywhere}
 figure.chart{background:#fff;border:1px solid var(--line);border-radius:6px;margin:0 0 12px;padding:8px}
@@ -121,7 +122,13 @@ pub fn render(report: &Report) -> String {
 /// Everything the report shows, without the page around it: the verdict, the timelines, the
 /// cohorts, the faults, the activities and the warnings (the dashboard's run page shows it live).
 pub fn body(out: &mut String, report: &Report) {
-    let class = if good(report) { "ok" } else { "bad" };
+    let class = if report.outcome.is_none() {
+        "running"
+    } else if good(report) {
+        "ok"
+    } else {
+        "bad"
+    };
     let _ = write!(
         out,
         "<header class=\"verdict {class}\" id=\"verdict\"><h1>{}</h1><p class=\"outcome\">{}</p><dl class=\"summary\">",

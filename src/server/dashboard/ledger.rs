@@ -36,10 +36,7 @@ pub(super) async fn page(shared: &Arc<Shared>, params: &[(String, String)]) -> R
         "Ledger",
         || {
             format!(
-                "<h1>Ledger</h1><div class=\"actions toolbar\">\
-                 <button type=\"button\" class=\"danger\" data-open=\"halt-dialog\" id=\"ledger-halt\">Halt everything…</button>\
-                 <button type=\"button\" data-open=\"resume-dialog\" id=\"ledger-resume\">Resume…</button></div>\
-                 <section id=\"ledger\" data-refresh=\"/ledger?part=1\" data-every=\"2000\">{part}</section>"
+                "<h1>Ledger</h1><section id=\"ledger\" data-refresh=\"/ledger?part=1\" data-every=\"2000\">{part}</section>"
             )
         },
         || part.clone(),
@@ -66,6 +63,12 @@ async fn part(shared: &Arc<Shared>) -> Result<String, crate::ledger::LedgerError
             "<p class=\"switch\" id=\"halt-state\"><span class=\"pill ok\">not halted</span> faults and firings are allowed</p>",
         ),
     }
+    if halt.is_some() || shared.control.is_halted() {
+        out.push_str("<div class=\"actions toolbar\"><button type=\"button\" class=\"primary\" data-open=\"resume-dialog\" id=\"ledger-resume\">Resume…</button>\
+             <button type=\"button\" class=\"danger\" data-open=\"halt-dialog\" id=\"ledger-halt\">Halt again…</button></div>");
+    } else {
+        out.push_str("<div class=\"actions toolbar\"><button type=\"button\" class=\"danger\" data-open=\"halt-dialog\" id=\"ledger-halt\">Halt everything…</button></div>");
+    }
     let now = jiff::Timestamp::now();
     let (active, closed): (Vec<&Lease>, Vec<&Lease>) =
         all.iter().partition(|l| l.state.is_active());
@@ -74,15 +77,16 @@ async fn part(shared: &Arc<Shared>) -> Result<String, crate::ledger::LedgerError
         out.push_str("<p class=\"note\" id=\"no-active\">No fault is in effect.</p>");
     } else {
         out.push_str(
-            "<div class=\"scroll\"><table id=\"active-leases\"><thead><tr><th scope=\"col\">Fault</th><th scope=\"col\">Target</th>\
+            "<div class=\"scroll\"><table id=\"active-leases\" class=\"stack\"><thead><tr><th scope=\"col\">Fault</th><th scope=\"col\">Target</th>\
              <th scope=\"col\">Run</th><th scope=\"col\">State</th><th scope=\"col\">Applied (UTC)</th><th scope=\"col\">Time left</th></tr></thead><tbody>",
         );
         for l in &active {
             let left = (l.deadline.as_millisecond() - now.as_millisecond()).max(0) as f64 / 1000.0;
             let _ = write!(
                 out,
-                "<tr data-lease=\"{}\"><td>{}<br><span class=\"note\">{}</span></td><td><code>{}</code></td><td>{}</td>\
-                 <td><span class=\"pill warn\">{}</span></td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                "<tr data-lease=\"{}\"><td>{}<br><span class=\"note\">{}</span></td><td data-label=\"target\"><code>{}</code></td>\
+                 <td data-label=\"run\">{}</td><td data-label=\"state\"><span class=\"pill warn\">{}</span></td>\
+                 <td class=\"num\" data-label=\"applied\">{}</td><td class=\"num\" data-label=\"time left\">{}</td></tr>",
                 esc(&l.id),
                 esc(&l.func),
                 esc(&l.activity),
@@ -104,7 +108,7 @@ async fn part(shared: &Arc<Shared>) -> Result<String, crate::ledger::LedgerError
         return Ok(out);
     }
     out.push_str(
-        "<div class=\"scroll\"><table id=\"closed-leases\"><thead><tr><th scope=\"col\">Fault</th><th scope=\"col\">Target</th>\
+        "<div class=\"scroll\"><table id=\"closed-leases\" class=\"stack\"><thead><tr><th scope=\"col\">Fault</th><th scope=\"col\">Target</th>\
          <th scope=\"col\">Run</th><th scope=\"col\">Outcome</th><th scope=\"col\">Closed (UTC)</th></tr></thead><tbody>",
     );
     for l in closed.iter().take(RECENT as usize) {
@@ -115,7 +119,8 @@ async fn part(shared: &Arc<Shared>) -> Result<String, crate::ledger::LedgerError
         };
         let _ = write!(
             out,
-            "<tr data-lease=\"{}\"><td>{}</td><td><code>{}</code></td><td>{}</td><td><span class=\"pill {class}\">{}</span>{}</td><td class=\"num\">{}</td></tr>",
+            "<tr data-lease=\"{}\"><td>{}</td><td data-label=\"target\"><code>{}</code></td><td data-label=\"run\">{}</td>\
+             <td data-label=\"outcome\"><span class=\"pill {class}\">{}</span>{}</td><td class=\"num\" data-label=\"closed\">{}</td></tr>",
             esc(&l.id),
             esc(&l.func),
             esc(&short_json(&l.target, 120)),
@@ -137,7 +142,7 @@ async fn part(shared: &Arc<Shared>) -> Result<String, crate::ledger::LedgerError
 
 fn run_link(id: &str) -> String {
     format!(
-        "<a href=\"/runs/{}\"><code>{}</code></a>",
+        "<a class=\"run-id\" href=\"/runs/{}\"><code>{}</code></a>",
         esc(id),
         esc(id.get(..8).unwrap_or(id))
     )

@@ -150,7 +150,7 @@ fn table(shared: &Shared, runs: &[RunRecord], asked: &Asked) -> String {
         return out;
     }
     out.push_str(
-        "<div class=\"scroll\"><table class=\"runs\"><thead><tr><th scope=\"col\">Status</th>\
+        "<div class=\"scroll\"><table class=\"runs stack\"><thead><tr><th scope=\"col\">Status</th>\
          <th scope=\"col\">Experiment</th><th scope=\"col\">Trigger</th><th scope=\"col\">Started (UTC)</th>\
          <th scope=\"col\">Duration</th><th scope=\"col\">Outcome</th></tr></thead><tbody>",
     );
@@ -165,7 +165,8 @@ fn table(shared: &Shared, runs: &[RunRecord], asked: &Asked) -> String {
         let _ = write!(
             out,
             "<tr data-run=\"{id}\"><td>{}</td><td><a href=\"/runs/{id}\">{}</a><br><span class=\"note\">{}</span></td>\
-             <td>{}{detail}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+             <td data-label=\"trigger\">{}{detail}</td><td class=\"num\" data-label=\"started\">{}</td>\
+             <td class=\"num\" data-label=\"duration\">{}</td><td data-label=\"outcome\">{}</td></tr>",
             page::status_pill(r.status, live),
             esc(&r.experiment),
             esc(&r.title),

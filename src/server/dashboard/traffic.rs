@@ -60,7 +60,7 @@ fn part(sources: &[SourceTraffic]) -> String {
             continue;
         }
         out.push_str(
-            "<div class=\"scroll\"><table class=\"traffic\"><thead><tr><th scope=\"col\">Proxy</th><th scope=\"col\">rps</th>\
+            "<div class=\"scroll\"><table class=\"traffic stack\"><thead><tr><th scope=\"col\">Proxy</th><th scope=\"col\">rps</th>\
              <th scope=\"col\">error rate</th><th scope=\"col\">p99</th></tr></thead><tbody>",
         );
         for (name, p) in &s.proxies {
@@ -100,7 +100,7 @@ fn row(out: &mut String, name: &str, p: &ProxyTraffic) {
         let values: Vec<f64> = p.history.iter().map(pick).collect();
         let _ = write!(
             out,
-            "<td class=\"num\">{value} {}</td>",
+            "<td class=\"num\" data-label=\"{label}\">{value} {}</td>",
             sparkline(
                 &values,
                 &format!("{label} of {name} over the last two minutes")

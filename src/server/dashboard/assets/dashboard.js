@@ -150,6 +150,9 @@
     stream.addEventListener('end', function () {
       stream.close();
       live.setAttribute('data-live', 'false');
+      Array.prototype.forEach.call(document.querySelectorAll('button[data-post$="/abort"]'), function (b) {
+        b.remove();
+      });
       setTimeout(function () { refresh(live, true); }, 100);
     });
   }
