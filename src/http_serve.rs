@@ -19,6 +19,10 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+pub mod browser;
+
+pub use browser::BrowserLogin;
+
 /// How a server guards and stops its connections.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -29,6 +33,8 @@ pub struct ServeOptions {
     /// After cancellation, how long requests in flight may take to finish before their
     /// connections are cut.
     pub grace: Duration,
+    /// Also let browsers in with the token once in the address, then a cookie (see [`browser`]).
+    pub browser: Option<BrowserLogin>,
 }
 
 impl Default for ServeOptions {
@@ -37,6 +43,7 @@ impl Default for ServeOptions {
             token: None,
             unauthorized: plain_unauthorized,
             grace: Duration::from_secs(5),
+            browser: None,
         }
     }
 }
@@ -150,14 +157,27 @@ pub async fn serve<S, B>(
         };
         let _ = stream.set_nodelay(true);
         let (service, token, cancel) = (service.clone(), token.clone(), cancel.clone());
-        let unauthorized = options.unauthorized;
+        let (unauthorized, browser_login) = (options.unauthorized, options.browser);
         connections.spawn(async move {
             let guarded = service_fn(move |req: Request<Incoming>| {
-                let call = authorized(token.as_deref(), &req).then(|| service.call(req));
+                let refused = match (token.as_deref(), browser_login) {
+                    (Some(t), Some(b)) if !authorized(Some(t), &req) => {
+                        match browser::gate(t, &req) {
+                            browser::Gate::Pass => None,
+                            browser::Gate::Login(at) => Some(browser::login(t, &at)),
+                            browser::Gate::LoginPage => Some((b.login_page)()),
+                            browser::Gate::Refuse => Some(unauthorized()),
+                        }
+                    }
+                    (t, _) => (!authorized(t, &req)).then(unauthorized),
+                };
+                let call = refused.is_none().then(|| service.call(req));
                 async move {
-                    match call {
-                        Some(answer) => answer.await.map(|r| r.map(Either::Right)),
-                        None => Ok(unauthorized().map(Either::Left)),
+                    match (call, refused) {
+                        (Some(answer), _) => answer.await.map(|r| r.map(Either::Right)),
+                        (None, refused) => {
+                            Ok(refused.unwrap_or_else(unauthorized).map(Either::Left))
+                        }
                     }
                 }
             });
@@ -180,7 +200,7 @@ pub async fn serve<S, B>(
 }
 
 /// Whether the request carries `Authorization: Bearer <token>` (always, without a token).
-fn authorized(token: Option<&str>, req: &Request<Incoming>) -> bool {
+fn authorized<B>(token: Option<&str>, req: &Request<B>) -> bool {
     let Some(token) = token else {
         return true;
     };

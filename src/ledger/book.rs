@@ -22,6 +22,14 @@ pub struct HaltState {
     pub since: String,
 }
 
+/// What the world half of a revert found.
+enum Undone {
+    /// The lease was closed already (by its apply, a timer, the guard or a halt).
+    Closed(RevertOutcome),
+    /// Undone now (as re-read); the outcome is still to be recorded.
+    Now(Box<Lease>, RevertOutcome),
+}
+
 /// How long a revert keeps trying (with backoff) before it is recorded as revert-failed.
 pub const DEFAULT_PATIENCE: Duration = Duration::from_secs(10);
 
@@ -346,14 +354,28 @@ impl Ledger {
     /// lease that is under way here, or that may still be taking effect elsewhere (its
     /// `settle_by`); then undoes and checks the world, retrying within the patience.
     pub async fn revert(&self, lease: &Lease) -> Result<RevertOutcome, LedgerError> {
+        match self.undo_in_world(lease).await? {
+            Undone::Closed(outcome) => Ok(outcome),
+            Undone::Now(lease, outcome) => {
+                self.record_revert(&lease, &outcome).await?;
+                Ok(outcome)
+            }
+        }
+    }
+
+    /// The world half of [`Ledger::revert`]: waits for the apply, re-reads the lease, undoes
+    /// and checks; nothing is written.
+    async fn undo_in_world(&self, lease: &Lease) -> Result<Undone, LedgerError> {
         self.inflight.settled(&lease.id).await;
         // The apply, a timer, the guard or a halt may have closed it meanwhile.
         let lease = self.get(&lease.id).await?.unwrap_or_else(|| lease.clone());
         match lease.state {
             LeaseState::Pending | LeaseState::Applied | LeaseState::RevertFailed => {}
-            LeaseState::Reverted | LeaseState::ApplyFailed => return Ok(RevertOutcome::Reverted),
-            LeaseState::TargetGone => return Ok(RevertOutcome::TargetGone),
-            LeaseState::Irreversible => return Ok(RevertOutcome::Nothing),
+            LeaseState::Reverted | LeaseState::ApplyFailed => {
+                return Ok(Undone::Closed(RevertOutcome::Reverted));
+            }
+            LeaseState::TargetGone => return Ok(Undone::Closed(RevertOutcome::TargetGone)),
+            LeaseState::Irreversible => return Ok(Undone::Closed(RevertOutcome::Nothing)),
         }
         if lease.state == LeaseState::Pending
             && let Some(settle_by) = lease.settle_by
@@ -369,6 +391,15 @@ impl Ledger {
         } else {
             RevertOutcome::Nothing
         };
+        Ok(Undone::Now(Box::new(lease), outcome))
+    }
+
+    /// The store half of [`Ledger::revert`]: the outcome recorded (an open lease only).
+    async fn record_revert(
+        &self,
+        lease: &Lease,
+        outcome: &RevertOutcome,
+    ) -> Result<(), LedgerError> {
         let (state, error) = match &outcome {
             RevertOutcome::Reverted => (LeaseState::Reverted, None),
             RevertOutcome::TargetGone => (LeaseState::TargetGone, None),
@@ -385,7 +416,7 @@ impl Ledger {
         .bind(&lease.id)
         .execute(self.store.pool())
         .await?;
-        Ok(outcome)
+        Ok(())
     }
 
     /// Reverts every lease of `run_id` that may still be in effect, newest first — read from the
@@ -415,9 +446,42 @@ impl Ledger {
     }
 
     /// Sets the halt switch (new faults refuse to start), then reverts everything active.
+    ///
+    /// The switch is written while the world is reverted, not before: a store slow to take a
+    /// write (another writer holding SQLite's lock) must not hold back the reverts, which only
+    /// read (WAL readers do not wait for a writer). Every active fault is undone in the world
+    /// first, newest first, and only then are the outcomes recorded. Once the switch is down, a
+    /// second pass reverts any fault recorded while it was being written.
     pub async fn halt(&self, reason: &str) -> Result<Vec<(Lease, RevertOutcome)>, LedgerError> {
-        self.set_halt(true, Some(reason)).await?;
-        self.revert_all().await
+        let (switch, first) = tokio::join!(self.set_halt(true, Some(reason)), async {
+            let mut undone = Vec::new();
+            for lease in self.active().await? {
+                undone.push((lease.clone(), self.undo_in_world(&lease).await?));
+            }
+            let mut out = Vec::new();
+            let mut failed = None;
+            for (lease, undone) in undone {
+                let outcome = match undone {
+                    Undone::Closed(outcome) => outcome,
+                    Undone::Now(current, outcome) => {
+                        // One write failing does not keep the others' outcomes from the record.
+                        if let Err(e) = self.record_revert(&current, &outcome).await {
+                            failed.get_or_insert(e);
+                        }
+                        outcome
+                    }
+                };
+                out.push((lease, outcome));
+            }
+            match failed {
+                Some(e) => Err(e),
+                None => Ok(out),
+            }
+        });
+        switch?;
+        let mut out = first?;
+        out.extend(self.revert_all().await?);
+        Ok(out)
     }
 
     /// Clears the halt switch.

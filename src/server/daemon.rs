@@ -19,8 +19,9 @@ use super::metrics::Metrics;
 use super::notify::{self, Notifier};
 use super::runner::{Children, Runner, Spawn};
 use super::scheduler::{Control, Planned, Scheduler};
+use super::traffic::Traffic;
 use crate::history::{History, HostIdentity, reap_interrupted};
-use crate::ledger::{Ledger, RevertOutcome};
+use crate::ledger::{Lease, Ledger, RevertOutcome};
 use crate::monkey::Monkey;
 use crate::monkey::clock::Clock;
 use crate::store::{Store, StoreError, StoreLocation};
@@ -76,6 +77,8 @@ pub struct Shared {
     pub children: Children,
     pub metrics: Metrics,
     pub notifier: Notifier,
+    /// The proxies' live traffic (`proxies:` in the config).
+    pub traffic: Traffic,
     pub started_at: Timestamp,
     /// This server's name in the firings it records (`host:pid`).
     pub name: String,
@@ -83,24 +86,54 @@ pub struct Shared {
     pub monkey: Option<Arc<Monkey>>,
 }
 
+/// How long `POST /api/halt` waits for the ledger's reverts before it answers: the halt is the
+/// safety lever and answers within a second even when the store is slow; the reverts go on.
+pub const HALT_ANSWER_WITHIN: Duration = Duration::from_millis(800);
+
+/// What a halt did by the time it answered.
+#[derive(Debug)]
+pub struct Halted {
+    /// The runs interrupted (at once, by signal).
+    pub interrupted: Vec<String>,
+    /// The ledger's reverts, or None while they still go on (a slow store).
+    pub reverted: Option<Result<Vec<(Lease, RevertOutcome)>, String>>,
+}
+
 impl Shared {
-    /// Halts: the ledger's halt (refuses new faults, reverts the active ones), no firing starts,
-    /// running children are interrupted; the hooks are told.
-    pub async fn halt(
-        &self,
-        reason: &str,
-    ) -> Result<(Vec<(crate::ledger::Lease, RevertOutcome)>, Vec<String>), crate::ledger::LedgerError>
-    {
+    /// Halts: no firing starts and running children are interrupted at once; the ledger's halt
+    /// (the switch, every active fault reverted) runs as a task of its own, waited for at most
+    /// `wait`; the hooks are told.
+    pub async fn halt(self: &Arc<Self>, reason: &str, wait: Duration) -> Halted {
         self.control.set_halted(true);
         let interrupted = self.children.interrupt_all();
-        let reverted = self.ledger.halt(reason).await?;
+        let ledger = self.ledger.clone();
+        let why = reason.to_string();
+        let task = tokio::spawn(async move {
+            let out = ledger.halt(&why).await;
+            match &out {
+                Ok(reverted) => eprintln!(
+                    "monkeywrench server: halted ({why}); {} fault(s) reverted",
+                    reverted.len()
+                ),
+                Err(e) => eprintln!("monkeywrench server: halt ({why}): failed to {e}"),
+            }
+            out
+        });
         self.notifier
             .send(
                 super::config::HookEvent::Halt,
                 notify::about_halt(reason, &interrupted),
             )
             .await;
-        Ok((reverted, interrupted))
+        let reverted = match tokio::time::timeout(wait, task).await {
+            Ok(Ok(out)) => Some(out.map_err(|e| e.to_string())),
+            Ok(Err(e)) => Some(Err(format!("the halt task ended without an answer: {e}"))),
+            Err(_) => None,
+        };
+        Halted {
+            interrupted,
+            reverted,
+        }
     }
 }
 
@@ -198,6 +231,7 @@ impl Server {
             .monkey
             .clone()
             .map(|m| Arc::new(Monkey::new(m, store.clone(), clock_for_monkey, None)));
+        let config_proxies = config.proxies.clone();
         if let Ok(Some(_)) = ledger.halt_state().await {
             control.set_halted(true);
         }
@@ -211,6 +245,7 @@ impl Server {
             children,
             metrics,
             notifier,
+            traffic: Traffic::new(config_proxies),
             started_at: Timestamp::now(),
             name,
             monkey,
@@ -223,7 +258,8 @@ impl Server {
     }
 
     /// Serves on `listener` and fires schedules until `stop`; then stops firing, interrupts the
-    /// children, waits for them, and closes the API.
+    /// children, waits for them, and closes the API. The dashboard is always mounted (first);
+    /// `mounts` come after it.
     pub async fn run(
         self,
         listener: TcpListener,
@@ -242,13 +278,17 @@ impl Server {
             })
         };
         let serving = CancellationToken::new();
+        let mut all: Vec<Arc<dyn Mount>> = vec![Arc::new(super::dashboard::Dashboard)];
+        all.extend(mounts);
         let api = tokio::spawn(api::serve(
             listener,
             shared.clone(),
             token,
-            mounts,
+            all,
             serving.clone(),
         ));
+        let watching = (!shared.traffic.is_empty())
+            .then(|| tokio::spawn(shared.traffic.clone().watch(serving.clone())));
         let housekeeping = tokio::spawn(housekeeping(shared.clone(), firing.clone()));
         let monkey = shared.monkey.clone().map(|monkey| {
             let firing = firing.clone();
@@ -282,6 +322,9 @@ impl Server {
         }
         serving.cancel();
         let _ = api.await;
+        if let Some(w) = watching {
+            let _ = w.await;
+        }
         shared.store.close().await;
     }
 }
@@ -290,17 +333,23 @@ impl Server {
 /// the children here too) and applies retention, until `stop`.
 async fn housekeeping(shared: Arc<Shared>, stop: CancellationToken) {
     let mut last_retention: Option<tokio::time::Instant> = None;
+    // Only a change of the stored switch is followed: a halt through the API holds here even
+    // while its write still waits for a slow store.
+    let mut seen: Option<bool> = None;
     loop {
         if let Ok(state) = shared.ledger.halt_state().await {
             let halted = state.is_some();
-            if halted && !shared.control.is_halted() {
-                let interrupted = shared.children.interrupt_all();
-                eprintln!(
-                    "monkeywrench server: halted from the ledger; {} run(s) interrupted",
-                    interrupted.len()
-                );
+            if seen != Some(halted) {
+                if halted && !shared.control.is_halted() {
+                    let interrupted = shared.children.interrupt_all();
+                    eprintln!(
+                        "monkeywrench server: halted from the ledger; {} run(s) interrupted",
+                        interrupted.len()
+                    );
+                }
+                shared.control.set_halted(halted);
+                seen = Some(halted);
             }
-            shared.control.set_halted(halted);
         }
         if last_retention.is_none_or(|t| t.elapsed() >= RETENTION_EVERY) {
             last_retention = Some(tokio::time::Instant::now());

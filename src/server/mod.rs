@@ -8,14 +8,16 @@
 //!
 //! **Mounting more routes (the dashboard's seam):** the router's table is
 //! [`api::routes::ROUTES`]; a path none of its routes matches is offered, in order, to the
-//! [`api::Mount`]s handed to [`daemon::Server::run`] before it is answered 404. A dashboard
-//! implements `Mount` (serving `/` and its assets) and is added where `cli/server.rs` builds
-//! the list; it reads the same JSON API and SSE stream as any client. API routes always win,
-//! so a mount cannot shadow them.
+//! [`api::Mount`]s before it is answered 404. [`daemon::Server::run`] always mounts the
+//! [`dashboard`] first (so every server, the demo's in-process one too, serves it at `/`),
+//! then the mounts it is handed. A mount reads the same store and state as the API; API routes
+//! always win, so a mount cannot shadow them. `traffic` reads the configured proxy APIs'
+//! live figures for `GET /api/traffic` and the dashboard.
 
 pub mod api;
 pub mod config;
 pub mod daemon;
+pub mod dashboard;
 pub mod firings;
 pub mod metrics;
 pub mod notify;
@@ -23,6 +25,7 @@ pub mod retention;
 pub mod runner;
 pub mod schedule;
 pub mod scheduler;
+pub mod traffic;
 
 #[cfg(test)]
 mod monkey_tests;

@@ -7,6 +7,7 @@ mod cli_basics;
 mod cohorts;
 mod containers;
 mod ctk_compat;
+mod dashboard;
 mod demo;
 mod docker_fixture;
 mod event_stream;

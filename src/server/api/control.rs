@@ -109,27 +109,36 @@ pub(super) async fn halt(shared: &Arc<Shared>, call: &Call) -> Reply {
             );
         }
     };
-    match shared.halt(&reason).await {
-        Ok((reverted, interrupted)) => {
-            let reverted: Vec<Value> = reverted
-                .iter()
-                .map(|(lease, outcome)| {
-                    let what = match outcome {
-                        RevertOutcome::Reverted => "reverted".to_string(),
-                        RevertOutcome::TargetGone => "target-gone".to_string(),
-                        RevertOutcome::Nothing => "irreversible".to_string(),
-                        RevertOutcome::Failed(e) => format!("failed: {e}"),
-                    };
-                    json!({"lease": lease.id, "run_id": lease.run_id, "func": lease.func, "target": lease.target, "outcome": what})
-                })
-                .collect();
-            json_reply(
-                StatusCode::OK,
-                &json!({"halted": true, "reason": reason, "reverted": reverted, "interrupted_runs": interrupted}),
-            )
+    let halted = shared
+        .halt(&reason, crate::server::daemon::HALT_ANSWER_WITHIN)
+        .await;
+    let reverted = match halted.reverted {
+        // The store is slow: halted in memory and the runs interrupted; the reverts go on.
+        None => {
+            return json_reply(
+                StatusCode::ACCEPTED,
+                &json!({"halted": true, "reason": reason, "reverting": true, "reverted": [], "interrupted_runs": halted.interrupted}),
+            );
         }
-        Err(e) => unavailable("halt through the ledger", e),
-    }
+        Some(Err(e)) => return unavailable("halt through the ledger", e),
+        Some(Ok(reverted)) => reverted,
+    };
+    let reverted: Vec<Value> = reverted
+        .iter()
+        .map(|(lease, outcome)| {
+            let what = match outcome {
+                RevertOutcome::Reverted => "reverted".to_string(),
+                RevertOutcome::TargetGone => "target-gone".to_string(),
+                RevertOutcome::Nothing => "irreversible".to_string(),
+                RevertOutcome::Failed(e) => format!("failed: {e}"),
+            };
+            json!({"lease": lease.id, "run_id": lease.run_id, "func": lease.func, "target": lease.target, "outcome": what})
+        })
+        .collect();
+    json_reply(
+        StatusCode::OK,
+        &json!({"halted": true, "reason": reason, "reverting": false, "reverted": reverted, "interrupted_runs": halted.interrupted}),
+    )
 }
 
 pub(super) async fn resume(shared: &Arc<Shared>, call: &Call) -> Reply {

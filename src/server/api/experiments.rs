@@ -13,7 +13,7 @@ use crate::server::daemon::Shared;
 use crate::server::scheduler::RunNowError;
 
 /// One experiment as the API shows it.
-async fn view(shared: &Shared, e: &ScheduledExperiment) -> Result<Value, Box<Reply>> {
+pub(crate) async fn view(shared: &Shared, e: &ScheduledExperiment) -> Result<Value, Box<Reply>> {
     let state = shared
         .firings
         .state(&e.name)

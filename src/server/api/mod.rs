@@ -8,6 +8,8 @@ mod control;
 mod events;
 mod experiments;
 pub mod routes;
+
+pub(crate) use experiments::view as experiment_view;
 mod runs;
 
 #[cfg(test)]
@@ -41,11 +43,32 @@ const MAX_BODY: usize = 64 * 1024;
 /// Every answer: a whole body, or a stream (Server-Sent Events).
 pub type Reply = Response<BoxBody<Bytes, Infallible>>;
 
+/// A request as a [`Mount`] sees it (the body is not read: mounts serve pages).
+#[derive(Debug)]
+pub struct MountRequest {
+    pub method: Method,
+    pub path: String,
+    /// The raw query string (`a=1&b=2`, empty without one).
+    pub query: String,
+    pub headers: hyper::HeaderMap,
+}
+
+impl MountRequest {
+    /// The query's parameters, decoded.
+    pub fn params(&self) -> Vec<(String, String)> {
+        parse_query(&self.query)
+    }
+}
+
+/// What a mount answers: None when the path is not its own.
+pub type MountFuture<'a> = std::pin::Pin<Box<dyn Future<Output = Option<Reply>> + Send + 'a>>;
+
 /// Routes of another module, tried for paths the API does not know — the seam where the
-/// dashboard is served from the same listener (see [`crate::server`]).
+/// dashboard is served from the same listener (see [`crate::server`]). Mounts read the server's
+/// state (the store, the children) as the API does.
 pub trait Mount: Send + Sync + std::fmt::Debug {
-    /// The answer for `method` and `path` (with `query`), or None when not this mount's.
-    fn serve(&self, method: &Method, path: &str, query: &str) -> Option<Reply>;
+    /// The answer for `request`, or None when not this mount's.
+    fn serve<'a>(&'a self, shared: &'a Arc<Shared>, request: &'a MountRequest) -> MountFuture<'a>;
 }
 
 /// Serves the API until `cancel` (then requests in flight finish, see [`crate::http_serve`]).
@@ -67,6 +90,9 @@ pub async fn serve(
                 .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             r
         },
+        browser: Some(crate::http_serve::BrowserLogin {
+            login_page: crate::server::dashboard::login_page,
+        }),
         ..ServeOptions::default()
     };
     let mounts = Arc::new(mounts);
@@ -153,12 +179,18 @@ async fn handle(shared: &Arc<Shared>, mounts: &[Arc<dyn Mount>], req: Request<In
             return r;
         }
         Found::NotFound => {
-            return mounts
-                .iter()
-                .find_map(|m| m.serve(&method, &path, &raw_query))
-                .unwrap_or_else(|| {
-                    error(StatusCode::NOT_FOUND, &format!("no route {path}"), None)
-                });
+            let request = MountRequest {
+                method: method.clone(),
+                path: path.clone(),
+                query: raw_query,
+                headers: req.headers().clone(),
+            };
+            for mount in mounts {
+                if let Some(reply) = mount.serve(shared, &request).await {
+                    return reply;
+                }
+            }
+            return error(StatusCode::NOT_FOUND, &format!("no route {path}"), None);
         }
     };
     let headers = req.headers().clone();
@@ -209,11 +241,15 @@ async fn dispatch(shared: &Arc<Shared>, endpoint: Endpoint, call: &Call) -> Repl
         Endpoint::SchedulePause => control::pause(shared, call, true).await,
         Endpoint::ScheduleResume => control::pause(shared, call, false).await,
         Endpoint::Monkey => control::monkey(shared).await,
+        Endpoint::Traffic => json_reply(
+            StatusCode::OK,
+            &json!({"every_s": crate::server::traffic::EVERY.as_secs_f64(), "sources": shared.traffic.snapshot()}),
+        ),
     }
 }
 
 /// `a=1&b=x%20y` → pairs (`+` is a space).
-fn parse_query(q: &str) -> Vec<(String, String)> {
+pub(crate) fn parse_query(q: &str) -> Vec<(String, String)> {
     q.split('&')
         .filter(|p| !p.is_empty())
         .map(|p| {
@@ -224,7 +260,7 @@ fn parse_query(q: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-pub(super) fn full(bytes: Bytes) -> BoxBody<Bytes, Infallible> {
+pub(crate) fn full(bytes: Bytes) -> BoxBody<Bytes, Infallible> {
     Full::new(bytes).boxed()
 }
 
@@ -233,7 +269,7 @@ fn empty() -> BoxBody<Bytes, Infallible> {
 }
 
 /// A JSON answer.
-pub(super) fn json_reply(status: StatusCode, value: &impl Serialize) -> Reply {
+pub(crate) fn json_reply(status: StatusCode, value: &impl Serialize) -> Reply {
     let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into());
     let mut r = Response::new(full(Bytes::from(text + "\n")));
     *r.status_mut() = status;
@@ -243,7 +279,7 @@ pub(super) fn json_reply(status: StatusCode, value: &impl Serialize) -> Reply {
 }
 
 /// `{"error": message, "field": field}`.
-pub(super) fn error(status: StatusCode, message: &str, field: Option<&str>) -> Reply {
+pub(crate) fn error(status: StatusCode, message: &str, field: Option<&str>) -> Reply {
     json_reply(status, &json!({"error": message, "field": field}))
 }
 

@@ -20,6 +20,7 @@ pub enum Endpoint {
     SchedulePause,
     ScheduleResume,
     Monkey,
+    Traffic,
 }
 
 /// One route: `{name}` segments match any one segment and are handed to the endpoint in order.
@@ -52,6 +53,7 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/api/ledger", Endpoint::Ledger),
     r("POST", "/api/halt", Endpoint::Halt),
     r("POST", "/api/resume", Endpoint::Resume),
+    r("GET", "/api/traffic", Endpoint::Traffic),
     r(
         "POST",
         "/api/schedules/{name}/pause",

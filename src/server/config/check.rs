@@ -43,6 +43,7 @@ pub(super) struct Top {
     pub retention: Retention,
     /// The monkey's config file as written, and where.
     pub monkey: Option<(String, Span)>,
+    pub proxies: Vec<super::model::ProxySource>,
 }
 
 /// What the walk needs from outside.
@@ -71,6 +72,7 @@ impl Check<'_> {
             notifications: Vec::new(),
             retention: Retention::default(),
             monkey: None,
+            proxies: Vec::new(),
         };
         let entries = self.r.mapping(root, "", &KEYS);
         if root.entries().is_none() {
@@ -103,6 +105,7 @@ impl Check<'_> {
                 "notifications" => top.notifications = self.hooks(value),
                 "retention" => top.retention = self.retention(value),
                 "monkey" => top.monkey = self.r.string(value, path).map(|file| (file, value.span)),
+                "proxies" => top.proxies = self.proxies(value),
                 // Read above; other keys were reported by `mapping`.
                 _ => {}
             }

@@ -93,6 +93,7 @@ pub async fn parse(
         notifications: top.notifications,
         retention: top.retention,
         monkey,
+        proxies: top.proxies.clone(),
         warnings: diagnostics,
     })
 }

@@ -11,7 +11,7 @@ use crate::monkey::config::MonkeyConfig;
 use crate::server::schedule::Schedule;
 use crate::store::StoreLocation;
 
-pub(super) const KEYS: [&str; 8] = [
+pub(super) const KEYS: [&str; 9] = [
     "listen",
     "store",
     "seed",
@@ -20,6 +20,7 @@ pub(super) const KEYS: [&str; 8] = [
     "notifications",
     "retention",
     "monkey",
+    "proxies",
 ];
 pub(super) const EXPERIMENT_KEYS: [&str; 5] = ["name", "file", "schedule", "targets", "variables"];
 pub(super) const SCHEDULE_KEYS: [&str; 6] =
@@ -27,6 +28,7 @@ pub(super) const SCHEDULE_KEYS: [&str; 6] =
 pub(super) const WINDOW_KEYS: [&str; 4] = ["start_hour", "end_hour", "work_days", "holidays"];
 pub(super) const HOOK_KEYS: [&str; 5] = ["url", "events", "format", "timeout_s", "retries"];
 pub(super) const RETENTION_KEYS: [&str; 2] = ["days", "runs"];
+pub(super) const PROXY_KEYS: [&str; 4] = ["url", "name", "token", "token_env"];
 
 /// The address the API listens on by default.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7700";
@@ -48,6 +50,8 @@ pub struct ServerConfig {
     pub retention: Retention,
     /// A Chaos Monkey the server runs beside the schedules (its own config file).
     pub monkey: Option<MonkeyConfig>,
+    /// The proxy APIs whose live traffic the dashboard shows.
+    pub proxies: Vec<ProxySource>,
     /// Warnings of the config and of the experiment files.
     pub warnings: Vec<Diagnostic>,
 }
@@ -135,4 +139,15 @@ pub struct Retention {
     pub days: Option<u32>,
     /// Only the newest this many runs of each experiment are kept.
     pub runs: Option<u32>,
+}
+
+/// A proxy API (`monkeywrench proxy serve`) the server reads `GET /traffic` from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProxySource {
+    /// Unique in the config (default: the URL's `host:port`).
+    pub name: String,
+    /// The API's base URL, without a trailing slash.
+    pub url: String,
+    /// The API's bearer token (from `token`, or the variable `token_env` names).
+    pub token: Option<String>,
 }

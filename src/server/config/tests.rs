@@ -232,7 +232,7 @@ async fn a_monkey_file_is_read_beside_the_config_and_its_problems_reported_with_
 #[test]
 fn the_readme_documents_every_key() {
     use super::model::{
-        EXPERIMENT_KEYS, HOOK_KEYS, KEYS, RETENTION_KEYS, SCHEDULE_KEYS, WINDOW_KEYS,
+        EXPERIMENT_KEYS, HOOK_KEYS, KEYS, PROXY_KEYS, RETENTION_KEYS, SCHEDULE_KEYS, WINDOW_KEYS,
     };
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
@@ -247,7 +247,8 @@ fn the_readme_documents_every_key() {
         .chain(&SCHEDULE_KEYS)
         .chain(&WINDOW_KEYS)
         .chain(&HOOK_KEYS)
-        .chain(&RETENTION_KEYS);
+        .chain(&RETENTION_KEYS)
+        .chain(&PROXY_KEYS);
     for key in keys {
         assert!(
             section.contains(&format!("`{key}`"))
@@ -264,4 +265,51 @@ fn the_readme_documents_every_key() {
             event.as_str()
         );
     }
+}
+
+#[tokio::test]
+async fn proxies_are_urls_or_mappings_and_their_problems_have_positions() {
+    let d = dir();
+    let c = yaml(
+        "experiments: []\nproxies:\n  - http://127.0.0.1:8474/\n  - {url: 'https://p.example:9', name: shop, token: t0}\n",
+        &d,
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        c.proxies,
+        vec![
+            ProxySource {
+                name: "127.0.0.1:8474".into(),
+                url: "http://127.0.0.1:8474".into(),
+                token: None
+            },
+            ProxySource {
+                name: "shop".into(),
+                url: "https://p.example:9".into(),
+                token: Some("t0".into())
+            },
+        ]
+    );
+    let errors = yaml(
+        "experiments: []\nproxies:\n  - ftp://x\n  - {name: a}\n  - {url: 'http://a:1', token: x, token_env: Y}\n  - {url: 'http://a:1', token_env: MW_TEST_UNSET_PROXY_TOKEN}\n  - {url: 'http://b:1', tokn: x}\n  - http://b:1\n  - 5\n",
+        &d,
+        false,
+    )
+    .await
+    .unwrap_err()
+    .join("\n");
+    for wanted in [
+        "server.yaml:3:5: error: proxies[0]: \"ftp://x\" is not an http:// or https:// URL",
+        "server.yaml:4:5: error: proxies[1]: missing required key \"url\"",
+        "server.yaml:5:32: error: proxies[2].token: give token or token_env, not both",
+        "server.yaml:6:36: error: proxies[3].token_env: the environment variable MW_TEST_UNSET_PROXY_TOKEN is not set",
+        "server.yaml:7:25: error: proxies[4].tokn: unknown key; expected url, name, token, token_env (did you mean \"token\"?)",
+        "proxies[5]: duplicate proxy name \"b:1\"",
+        "server.yaml:9:5: error: proxies[6]: expected a proxy API URL",
+    ] {
+        assert!(errors.contains(wanted), "{wanted}\n---\n{errors}");
+    }
+    let _ = std::fs::remove_dir_all(d);
 }

@@ -1,0 +1,542 @@
+//! The dashboard of the real `monkeywrench server` on 127.0.0.1:0, in headless Chromium (Debian's
+//! `chromium` and `chromium-driver`, see `browser.rs`): every page loads without a console error
+//! at 1280×800 and at a phone's 375 px (screenshots in `target/test-artifacts/dashboard-*.png`),
+//! a browser signs in with the token once, a run started with **Run now** grows its chart while
+//! it runs, **Halt** on the ledger page restores a frozen victim process; and the halt answers
+//! while the store is locked by another writer.
+
+use std::time::Duration;
+
+use fantoccini::Locator;
+use serde_json::{Value, json};
+
+use crate::browser::Browser;
+use crate::harness::{TempDir, wait_until, write};
+use crate::server_harness::{
+    NEVER, PASSING, PATIENCE, Server, Victim, blocked_experiment, raw_request,
+};
+
+/// Polls `script` (a function body) until `ok` holds for its value; the last value.
+async fn wait_js(browser: &Browser, script: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let v = browser.eval(script).await;
+        if ok(&v) {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never true: {script} (last {v})"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn click(browser: &Browser, css: &str) {
+    browser
+        .client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Screenshots of the page at 1280×800 and 375×800; at the phone's width the page must not
+/// scroll sideways (wide tables scroll inside their own box).
+async fn screenshots(browser: &Browser, name: &str) {
+    browser
+        .screenshot(&format!("dashboard-{name}-1280x800"), 1280, 800)
+        .await;
+    browser
+        .screenshot(&format!("dashboard-{name}-375x800"), 375, 800)
+        .await;
+    let widths = browser
+        .eval("return [document.documentElement.scrollWidth, window.innerWidth];")
+        .await;
+    assert!(
+        widths[0].as_f64().unwrap() <= widths[1].as_f64().unwrap(),
+        "{name}: no sideways scrolling at phone width: {widths}"
+    );
+    browser.client.set_window_size(1280, 800).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_page_loads_without_console_errors_behind_a_token_at_laptop_and_phone_width() {
+    let Some(browser) = Browser::start(1280, 800).await else {
+        return;
+    };
+    let dir = TempDir::new("dash-pages");
+    // A real http proxy in front of the demo service, with some traffic through it.
+    let (service, cancel, service_thread) = crate::demo::start_service();
+    let proxy_api = crate::proxy::Server::start(&[]).await;
+    let (status, p) = proxy_api
+        .json(
+            "POST",
+            "/proxies",
+            Some(
+                json!({"name": "shop", "listen": "127.0.0.1:0", "protocol": "http",
+                        "upstream": service.trim_start_matches("http://")}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{p}");
+    let listen = p["listen"].as_str().unwrap().to_string();
+    let client = reqwest::Client::new();
+    for _ in 0..30 {
+        client
+            .get(format!("http://{listen}/api/items"))
+            .send()
+            .await
+            .unwrap();
+    }
+    write(dir.path(), "a.json", PASSING);
+    write(
+        dir.path(),
+        "server.yaml",
+        &format!(
+            "experiments:\n  - {{name: alpha, file: a.json, schedule: {NEVER}}}\nproxies:\n  - {{url: '{}', name: local}}\n",
+            proxy_api.base
+        ),
+    );
+    let mut server = tokio::task::block_in_place(|| {
+        Server::start(
+            dir.path(),
+            "server.yaml",
+            &[("MONKEYWRENCH_AUTH_TOKEN", "s3 cret")],
+        )
+    });
+    let addr = server.addr.clone();
+    let auth = [("Authorization", "Bearer s3 cret")];
+    tokio::task::block_in_place(|| {
+        let (status, _, body) =
+            raw_request(&addr, "POST", "/api/experiments/alpha/runs", "", &auth);
+        assert_eq!(status, 202, "{body}");
+        let id = serde_json::from_str::<Value>(&body).unwrap()["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(wait_until(PATIENCE, || {
+            raw_request(&addr, "GET", &format!("/api/runs/{id}"), "", &auth)
+                .2
+                .contains("\"completed\"")
+        }));
+        // Without the token: the API's JSON 401, a browser's page a form asking for it.
+        let (status, _, body) = raw_request(&addr, "GET", "/api/experiments", "", &[]);
+        assert_eq!(status, 401, "{body}");
+        let (status, head, body) = raw_request(&addr, "GET", "/", "", &[("Accept", "text/html")]);
+        assert_eq!(status, 401, "{head}");
+        assert!(body.contains("name=\"token\""), "{body}");
+        // The token once in the address: a redirect without it, setting the cookie.
+        let (status, head, _) = raw_request(&addr, "GET", "/ledger?token=s3+cret", "", &[]);
+        assert_eq!(status, 303, "{head}");
+        assert!(head.contains("location: /ledger\r\n"), "{head}");
+        let cookie = head
+            .lines()
+            .find_map(|l| l.strip_prefix("set-cookie: "))
+            .expect("a cookie")
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        assert!(!cookie.contains("s3"), "a digest, not the token: {cookie}");
+        let (status, _, _) = raw_request(&addr, "GET", "/", "", &[("Cookie", &cookie)]);
+        assert_eq!(status, 200);
+        // A change with the cookie from another site's page is refused.
+        let (status, _, _) = raw_request(
+            &addr,
+            "POST",
+            "/api/halt",
+            "",
+            &[("Cookie", &cookie), ("Origin", "http://evil.example")],
+        );
+        assert_eq!(status, 401);
+    });
+
+    browser
+        .client
+        .goto(&format!("http://{addr}/?token=s3%20cret"))
+        .await
+        .unwrap();
+    assert_eq!(
+        browser.client.current_url().await.unwrap().as_str(),
+        format!("http://{addr}/"),
+        "the token is gone from the address"
+    );
+    let rows = browser
+        .eval("return document.querySelectorAll('table.runs tbody tr').length;")
+        .await;
+    assert_eq!(rows, 1, "the run is listed");
+    // Keyboard: Tab reaches the skip link then the links, each with a visible focus ring; the
+    // halt dialog opens with Enter, its reason field focused, and Escape closes it.
+    browser
+        .client
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .send_keys("\u{E004}\u{E004}")
+        .await
+        .unwrap();
+    let focus = browser
+        .eval("const a = document.activeElement; return [a.tagName, a.textContent, getComputedStyle(a).outlineStyle];")
+        .await;
+    assert_eq!(focus[0], "A", "{focus}");
+    assert_ne!(focus[2], "none", "focus is visible: {focus}");
+    browser
+        .eval("document.querySelector('header.top [data-open=halt-dialog]').focus(); return null;")
+        .await;
+    browser
+        .client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys("\u{E007}")
+        .await
+        .unwrap();
+    let dialog = wait_js(
+        &browser,
+        "return [document.getElementById('halt-dialog').open, document.activeElement.id];",
+        |v| v[0] == true,
+    )
+    .await;
+    assert_eq!(dialog[1], "halt-reason", "{dialog}");
+    browser
+        .client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys("\u{E00C}")
+        .await
+        .unwrap();
+    wait_js(
+        &browser,
+        "return document.getElementById('halt-dialog').open;",
+        |v| v == &json!(false),
+    )
+    .await;
+    screenshots(&browser, "runs").await;
+
+    browser
+        .client
+        .goto(&format!("http://{addr}/experiments"))
+        .await
+        .unwrap();
+    let card = browser
+        .eval("return document.querySelector('article[data-experiment=alpha]').textContent;")
+        .await;
+    assert!(card.as_str().unwrap().contains("passed"), "{card}");
+    screenshots(&browser, "experiments").await;
+
+    browser
+        .client
+        .goto(&format!("http://{addr}/traffic"))
+        .await
+        .unwrap();
+    // The server reads the proxy API every 2 s; the part refreshes itself.
+    let shop = wait_js(
+        &browser,
+        "const r = document.querySelector('tr[data-proxy=shop]'); return r ? [r.textContent, r.querySelectorAll('svg.spark').length] : null;",
+        |v| v.is_array(),
+    )
+    .await;
+    assert_eq!(shop[1], 3, "rps, error rate and p99 sparklines: {shop}");
+    assert!(shop[0].as_str().unwrap().contains(&listen), "{shop}");
+    let (status, _, body) =
+        tokio::task::block_in_place(|| raw_request(&addr, "GET", "/api/traffic", "", &auth));
+    assert_eq!(status, 200);
+    let traffic: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(traffic["sources"][0]["name"], "local", "{traffic:#}");
+    assert!(
+        traffic["sources"][0]["proxies"]["shop"]["latest"]["http"]["requests"]
+            .as_u64()
+            .unwrap()
+            >= 30,
+        "{traffic:#}"
+    );
+    screenshots(&browser, "traffic").await;
+
+    browser
+        .client
+        .goto(&format!("http://{addr}/ledger"))
+        .await
+        .unwrap();
+    let state = browser
+        .eval("return document.getElementById('halt-state').textContent;")
+        .await;
+    assert!(state.as_str().unwrap().contains("not halted"), "{state}");
+    screenshots(&browser, "ledger").await;
+
+    assert_eq!(browser.console_errors().await, Vec::<String>::new());
+    browser.close().await;
+    cancel.cancel();
+    service_thread.join().unwrap();
+    assert_eq!(
+        tokio::task::block_in_place(|| server.stop()),
+        Some(0),
+        "{}",
+        server.log()
+    );
+}
+
+/// An experiment measured continuously (every 0.3 s) against `url` while its method waits for
+/// `release`.
+fn measured_experiment(url: &str, release: &std::path::Path) -> String {
+    format!(
+        r#"{{"title": "measured while it waits", "description": "d",
+            "runtime": {{"hypothesis": {{"strategy": "continuously", "frequency": 0.3}}}},
+            "steady-state-hypothesis": {{"title": "error-free", "probes": [
+              {{"type": "probe", "name": "items", "tolerance": {{"type": "range", "range": [0, 0.01], "target": "error_rate"}},
+                "provider": {{"type": "builtin", "func": "http.measure", "arguments": {{"url": "{url}/api/items", "requests": 5, "concurrency": 1}}}}}}]}},
+            "method": [{{"type": "action", "name": "wait", "provider": {{"type": "process", "path": "sh",
+              "arguments": ["-c", "while [ ! -f {} ]; do sleep 0.05; done"]}}}}]}}"#,
+        release.display()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_started_with_run_now_grows_its_chart_while_it_runs() {
+    let Some(browser) = Browser::start(1280, 800).await else {
+        return;
+    };
+    let dir = TempDir::new("dash-live");
+    let (service, cancel, service_thread) = crate::demo::start_service();
+    let release = dir.path().join("release");
+    write(
+        dir.path(),
+        "measured.json",
+        &measured_experiment(&service, &release),
+    );
+    write(
+        dir.path(),
+        "server.yaml",
+        &format!("experiments:\n  - {{name: measured, file: measured.json, schedule: {NEVER}}}\n"),
+    );
+    let mut server = tokio::task::block_in_place(|| Server::start(dir.path(), "server.yaml", &[]));
+    let addr = server.addr.clone();
+    browser
+        .client
+        .goto(&format!("http://{addr}/experiments"))
+        .await
+        .unwrap();
+    click(&browser, "article[data-experiment=measured] button.primary").await;
+    // Run now opens the new run's page.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !browser
+        .client
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .starts_with("/runs/")
+    {
+        assert!(tokio::time::Instant::now() < deadline, "no run page");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let points = "return document.querySelectorAll('#live svg.timeline circle.pt').length;";
+    let first = wait_js(&browser, points, |v| v.as_u64().unwrap_or(0) >= 1).await;
+    let first = first.as_u64().unwrap();
+    // Still running (it waits for its release file), and the chart has grown.
+    let later = wait_js(&browser, points, |v| v.as_u64().unwrap_or(0) > first).await;
+    assert!(!release.exists());
+    eprintln!("points: {first} then {later}");
+    browser
+        .eval("document.getElementById('timelines').scrollIntoView(); return null;")
+        .await;
+    screenshots(&browser, "run-live").await;
+    std::fs::write(&release, "").unwrap();
+    let outcome = wait_js(
+        &browser,
+        "const o = document.querySelector('#verdict .outcome'); return o && o.textContent;",
+        |v| v.as_str().is_some_and(|t| t.contains("completed")),
+    )
+    .await;
+    assert!(outcome.as_str().unwrap().starts_with("passed"), "{outcome}");
+    wait_js(
+        &browser,
+        "return document.querySelectorAll('button[data-post$=\"/abort\"]').length;",
+        |v| v == &json!(0),
+    )
+    .await;
+    screenshots(&browser, "run").await;
+    assert_eq!(browser.console_errors().await, Vec::<String>::new());
+    browser.close().await;
+    cancel.cancel();
+    service_thread.join().unwrap();
+    assert_eq!(
+        tokio::task::block_in_place(|| server.stop()),
+        Some(0),
+        "{}",
+        server.log()
+    );
+}
+
+/// A server whose experiment `blocked` freezes `victim` (process.stop) and then waits.
+fn freezing_server(dir: &TempDir, victim: &Victim) -> Server {
+    write(
+        dir.path(),
+        "blocked.json",
+        &blocked_experiment(&dir.path().join("release"), Some(&victim.marker)),
+    );
+    write(
+        dir.path(),
+        "server.yaml",
+        &format!("experiments:\n  - {{name: blocked, file: blocked.json, schedule: {NEVER}}}\n"),
+    );
+    Server::start(dir.path(), "server.yaml", &[])
+}
+
+fn run_now(server: &Server) -> String {
+    let (status, body) = server.post("/api/experiments/blocked/runs", "");
+    assert_eq!(status, 202, "{body:#}\n{}", server.log());
+    body["run_id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn halt_on_the_ledger_page_restores_the_frozen_victim_and_the_page_shows_it() {
+    let Some(browser) = Browser::start(1280, 800).await else {
+        return;
+    };
+    let dir = TempDir::new("dash-halt");
+    let victim = Victim::start();
+    let mut server = tokio::task::block_in_place(|| freezing_server(&dir, &victim));
+    let id = tokio::task::block_in_place(|| {
+        let id = run_now(&server);
+        assert!(
+            wait_until(PATIENCE, || victim.stopped()),
+            "{}",
+            server.log()
+        );
+        id
+    });
+    let addr = server.addr.clone();
+    browser
+        .client
+        .goto(&format!("http://{addr}/ledger"))
+        .await
+        .unwrap();
+    let lease = wait_js(
+        &browser,
+        "const r = document.querySelector('#active-leases tbody tr'); return r && r.textContent;",
+        |v| v.is_string(),
+    )
+    .await;
+    assert!(lease.as_str().unwrap().contains("process.stop"), "{lease}");
+    screenshots(&browser, "ledger-active").await;
+    click(&browser, "#ledger-halt").await;
+    browser
+        .client
+        .find(Locator::Css("#halt-reason"))
+        .await
+        .unwrap()
+        .send_keys("game day over")
+        .await
+        .unwrap();
+    click(&browser, "#halt-confirm").await;
+    assert!(
+        tokio::task::block_in_place(|| wait_until(PATIENCE, || !victim.stopped())),
+        "the halt restored the victim: {}",
+        server.log()
+    );
+    let shown = wait_js(
+        &browser,
+        "const s = document.getElementById('halt-state'); const c = document.getElementById('closed-leases');
+         return s && c ? [s.textContent, c.textContent, document.querySelectorAll('#active-leases tbody tr').length] : null;",
+        |v| {
+            v.is_array()
+                && v[0].as_str().unwrap().contains("game day over")
+                && v[1].as_str().unwrap().contains("reverted")
+                && v[2] == 0
+        },
+    )
+    .await;
+    assert!(
+        shown[1].as_str().unwrap().contains("process.stop"),
+        "{shown}"
+    );
+    screenshots(&browser, "ledger-halted").await;
+    tokio::task::block_in_place(|| {
+        server.run_until(&id, |r| r["status"] == "interrupted");
+    });
+    // Resume, confirmed in its dialog.
+    click(&browser, "#ledger-resume").await;
+    click(&browser, "#resume-confirm").await;
+    wait_js(
+        &browser,
+        "const s = document.getElementById('halt-state'); return s && s.textContent;",
+        |v| v.as_str().is_some_and(|t| t.contains("not halted")),
+    )
+    .await;
+    assert_eq!(browser.console_errors().await, Vec::<String>::new());
+    browser.close().await;
+    assert_eq!(
+        tokio::task::block_in_place(|| server.stop()),
+        Some(0),
+        "{}",
+        server.log()
+    );
+    assert!(!victim.stopped());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn halt_answers_and_restores_the_victim_while_another_writer_holds_the_store() {
+    use sqlx::Connection;
+    let dir = TempDir::new("dash-slow");
+    let victim = Victim::start();
+    let mut server = tokio::task::block_in_place(|| freezing_server(&dir, &victim));
+    tokio::task::block_in_place(|| {
+        run_now(&server);
+        assert!(
+            wait_until(PATIENCE, || victim.stopped()),
+            "{}",
+            server.log()
+        );
+    });
+    // Another writer takes SQLite's write lock and keeps it until the halt has answered.
+    let db = dir.path().join("state/ledger.db");
+    let mut writer = sqlx::sqlite::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut writer)
+        .await
+        .unwrap();
+    let addr = server.addr.clone();
+    let (status, body) = tokio::task::spawn_blocking(move || {
+        crate::server_harness::request(&addr, "POST", "/api/halt", r#"{"reason": "slow store"}"#)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        status, 202,
+        "answered before the store took the halt: {body:#}"
+    );
+    assert_eq!(body["reverting"], true, "{body:#}");
+    assert_eq!(
+        body["interrupted_runs"].as_array().unwrap().len(),
+        1,
+        "{body:#}"
+    );
+    // The world is reverted while the store is still locked: the revert only read it.
+    assert!(
+        tokio::task::block_in_place(|| wait_until(PATIENCE, || !victim.stopped())),
+        "{}",
+        server.log()
+    );
+    let (status, ledger) = tokio::task::block_in_place(|| server.get("/api/ledger"));
+    assert_eq!(status, 200, "reads go on meanwhile: {ledger:#}");
+    sqlx::query("ROLLBACK").execute(&mut writer).await.unwrap();
+    writer.close().await.unwrap();
+    // Then the switch and the outcomes are recorded.
+    tokio::task::block_in_place(|| {
+        let mut last = Value::Null;
+        let recorded = wait_until(PATIENCE, || {
+            last = server.get("/api/ledger").1;
+            last["halted"]["reason"] == "slow store" && last["leases"] == json!([])
+        });
+        assert!(recorded, "{last:#}\n{}", server.log());
+        assert_eq!(server.post("/api/resume", "").0, 200);
+        assert_eq!(server.stop(), Some(0), "{}", server.log());
+    });
+    assert!(!victim.stopped());
+}
