@@ -107,6 +107,7 @@ pub(super) async fn execute(args: DemoArgs) -> anyhow::Result<i32> {
     };
     stage.stop().await;
     replicas.stop();
+    wait_for_guard(&dir.join("state")).await;
     for s in signals {
         s.abort();
     }
@@ -222,6 +223,21 @@ fn replicas_running(replicas: &Replicas) -> (bool, String) {
         .collect::<Vec<_>>()
         .join(", ");
     (ok, line)
+}
+
+/// Waits (up to 10 s) for the guard the runs started to see nothing left and exit, so nothing the
+/// demo started outlives it.
+async fn wait_for_guard(state_dir: &Path) {
+    for _ in 0..100 {
+        if !crate::ledger::guard::is_running(state_dir) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "the guard of {} is still running (it exits once it finds no active fault)",
+        state_dir.display()
+    );
 }
 
 /// SIGINT and SIGTERM cancel `stop` (a run in progress sees them too, and reverts its faults).

@@ -91,10 +91,14 @@ fn the_demo_stops_a_replica_behind_the_proxy_breaks_a_route_and_reports_it() {
     {
         assert_eq!(line.matches(" running").count(), 3, "{line}");
     }
-    // Nothing the demo started is left.
+    // Nothing the demo started is left: replicas, nor the guard its runs started.
     for pid in &pids {
         assert!(!exists(*pid), "replica {pid} is still there");
     }
+    assert!(
+        !dir.path().join("out/state/guard.pid").exists(),
+        "the guard is still there"
+    );
     let page = std::fs::read_to_string(dir.path().join("out/breaks.report.html")).unwrap();
     assert!(
         page.contains("items-error-rate · error_rate"),
@@ -137,19 +141,26 @@ fn the_demo_stops_a_replica_behind_the_proxy_breaks_a_route_and_reports_it() {
     );
 }
 
-#[test]
-fn demo_serve_keeps_the_dashboard_up_with_the_runs_until_sigterm() {
+/// Starts `demo ARGS` in `dir` with stderr read line by line on a thread; returns the child, a
+/// receiver of the lines, and the thread (which returns all of them).
+fn spawn_demo(
+    dir: &std::path::Path,
+    args: &[&str],
+) -> (
+    std::process::Child,
+    std::sync::mpsc::Receiver<String>,
+    std::thread::JoinHandle<String>,
+) {
     use std::io::BufRead;
-    let dir = TempDir::new("demo-serve");
     let mut child = std::process::Command::new(crate::harness::binary())
-        .args(["demo", "--serve", "--dir", "out", "--listen", "127.0.0.1:0"])
-        .current_dir(dir.path())
+        .arg("demo")
+        .args(args)
+        .current_dir(dir)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     let (tx, rx) = std::sync::mpsc::channel();
     let reader = std::io::BufReader::new(child.stderr.take().unwrap());
     let lines = std::thread::spawn(move || {
@@ -157,17 +168,86 @@ fn demo_serve_keeps_the_dashboard_up_with_the_runs_until_sigterm() {
         for line in reader.lines().map_while(Result::ok) {
             all.push_str(&line);
             all.push('\n');
-            if let Some(url) = line.split("Dashboard: ").nth(1) {
-                let _ = tx.send(url.split_whitespace().next().unwrap_or("").to_string());
-            }
+            let _ = tx.send(line);
         }
         all
     });
-    let Ok(url) = rx.recv_timeout(std::time::Duration::from_secs(120)) else {
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-        let _ = child.wait();
+    (child, rx, lines)
+}
+
+/// Waits (up to 2 minutes) for a line containing `what`; kills the child if none comes.
+fn wait_for_line(
+    child: &mut std::process::Child,
+    rx: &std::sync::mpsc::Receiver<String>,
+    what: &str,
+) -> Option<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains(what) => return Some(line),
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+#[test]
+fn ctrl_c_mid_fault_reverts_it_and_stops_every_replica() {
+    let dir = TempDir::new("demo-int");
+    let (mut child, rx, lines) = spawn_demo(dir.path(), &["--dir", "out"]);
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let Some(line) = wait_for_line(&mut child, &rx, "process.stop on process ") else {
+        panic!("no fault applied: {}", lines.join().unwrap());
+    };
+    let frozen: u32 = line
+        .split("process.stop on process ")
+        .nth(1)
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = child.wait().unwrap();
+    let text = lines.join().unwrap();
+    assert_eq!(status.code(), Some(4), "interrupted: {text}");
+    assert!(text.contains("demo interrupted"), "{text}");
+    assert!(
+        text.contains("reverted"),
+        "the frozen replica was thawed first: {text}"
+    );
+    let pids = replica_pids(&text);
+    assert!(pids.contains(&frozen), "{frozen} {pids:?}");
+    for pid in &pids {
+        assert!(!exists(*pid), "replica {pid} is still there: {text}");
+    }
+    assert!(
+        !dir.path().join("out/state/guard.pid").exists(),
+        "the guard is still there"
+    );
+    assert!(
+        !text.contains("breaks.yaml"),
+        "the story stops at the interruption: {text}"
+    );
+}
+
+#[test]
+fn demo_serve_keeps_the_dashboard_up_with_the_runs_until_sigterm() {
+    let dir = TempDir::new("demo-serve");
+    let (mut child, rx, lines) = spawn_demo(
+        dir.path(),
+        &["--serve", "--dir", "out", "--listen", "127.0.0.1:0"],
+    );
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let Some(line) = wait_for_line(&mut child, &rx, "Dashboard: ") else {
         panic!("no dashboard URL: {}", lines.join().unwrap());
     };
+    let url = line
+        .split("Dashboard: ")
+        .nth(1)
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_string();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
