@@ -13,7 +13,7 @@ use tokio::sync::{Mutex, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::http::HttpContext;
-use super::http::balance::{Balancer, MAX_UPSTREAMS, split_upstreams};
+use super::http::balance::{Balancer, MAX_UPSTREAMS, UpstreamCounters, split_upstreams};
 use super::http::route::Route;
 use super::http::stats::{HttpCounters, HttpStats};
 use super::listener::{AcceptContext, accept_loop, bind_listener, normalise_listen};
@@ -751,6 +751,15 @@ impl Registry {
                 let h = p.http.as_ref()?;
                 Some((k.clone(), h.stats.counters(), h.stats.retried()))
             })
+            .collect()
+    }
+
+    /// Each http proxy's per-upstream counters (for `/metrics`).
+    pub async fn upstream_counters(&self) -> Vec<(String, UpstreamCounters)> {
+        let proxies = self.proxies.lock().await;
+        proxies
+            .iter()
+            .filter_map(|(k, p)| Some((k.clone(), p.http.as_ref()?.balancer.counters())))
             .collect()
     }
 

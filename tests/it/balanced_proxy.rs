@@ -90,7 +90,7 @@ async fn traffic(s: &Server, name: &str) -> Value {
 
 #[tokio::test]
 async fn requests_go_round_robin_and_each_upstream_has_its_figures() {
-    let s = Server::start(&[]).await;
+    let s = Server::start(&["--proxy-metrics"]).await;
     let r = [replica("a").await, replica("b").await, replica("c").await];
     let list: Vec<&str> = r.iter().map(|r| r.addr.as_str()).collect();
     let (listen, p) = balanced(
@@ -123,6 +123,23 @@ async fn requests_go_round_robin_and_each_upstream_has_its_figures() {
         assert_eq!(u["failures"], 0, "{t}");
         assert_eq!(u["up"], true, "{t}");
     }
+    let metrics = reqwest::get(format!("{}/metrics", s.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for (series, value) in [
+        ("monkeywrench_http_upstream_responses_total", 10),
+        ("monkeywrench_http_upstream_failures_total", 0),
+        ("monkeywrench_http_upstream_up", 1),
+    ] {
+        for addr in &list {
+            let line = format!("{series}{{proxy=\"rr\",upstream=\"{addr}\"}} {value}");
+            assert!(metrics.contains(&line), "{line} in\n{metrics}");
+        }
+    }
+    crate::harness::promtool_check(&metrics);
     // The same proxy from a comma list in `upstream`; a single upstream has no `upstreams`.
     let (_, p) = balanced(
         &s,

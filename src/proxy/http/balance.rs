@@ -40,6 +40,9 @@ pub struct Balancer {
     next: AtomicUsize,
 }
 
+/// (address, responses, errors, failures, up) per upstream.
+pub type UpstreamCounters = Vec<(String, u64, u64, u64, bool)>;
+
 /// The upstreams an attempt already went to.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Tried(u64);
@@ -182,7 +185,7 @@ impl Balancer {
     }
 
     /// (address, responses, errors, failures, up) per upstream, for `/metrics`.
-    pub fn counters(&self) -> Vec<(String, u64, u64, u64, bool)> {
+    pub fn counters(&self) -> UpstreamCounters {
         let now = self.now_ms();
         self.upstreams
             .iter()
