@@ -13,7 +13,7 @@
 //! | [`loadgen`] | HTTP load: profiles, request templates, our own HTTP/1.1 client, open (coordinated-omission corrected) and closed models, HdrHistogram figures (used by `load`, `traffic.surge`, `http.measure`) |
 //! | [`exposition`] | the Prometheus text format for every `/metrics` we serve: escaping, and the standard `process_*` series |
 //! | [`http_serve`] | the one HTTP-serving helper: bound listener + cancellation token, bearer token, loopback rule, graceful shutdown |
-//! | [`proxy`] | the Toxiproxy-compatible fault proxy (TCP links with toxics, http proxies with per-request figures, HTTP toxics, and control/experiment cohorts compared by sequential tests) and its HTTP API |
+//! | [`proxy`] | the Toxiproxy-compatible fault proxy (TCP links with toxics, http proxies with per-request figures and balanced upstreams, HTTP toxics, and control/experiment cohorts compared by sequential tests) and its HTTP API |
 //! | [`fault`] | one folder per fault family (`process`, `container`, `swarm`, `proxy`, `stress` with its own stressors, `surge`): verbs and schemas, typed arguments parsed once, victims through `target`, the plan recorded before the change, the apply, the undo checked against the world; the one apply path; owner-bound work (`owned`) |
 //! | [`store`] | the durable store: SQLite by default, PostgreSQL by URL; migrations |
 //! | [`ledger`] | leases written before a fault is applied; applies that run to completion and that a revert waits for; verified reverts retried within a patience; leftovers, the guard, halt |
@@ -23,7 +23,7 @@
 //! | [`history`] | every run in the store (trigger, verdict, journal, its full event stream): the recorder is one more `RunEvent` consumer; dead runs marked interrupted; listing, retention; JUnit XML from a journal |
 //! | [`server`] | `monkeywrench server`: its config (`server.yaml`), schedules (cron and intervals, windows, jitter, overlap and target rules, injected clock), durable firings claimed once per store; the process (each firing a child `run`), the JSON API with SSE and its OpenAPI document, `/metrics`, webhooks, retention; `api::Mount` is the dashboard's seam |
 //! | [`report`] | `monkeywrench report`: a run (its journal, or its stored event stream) as one self-contained HTML file with SVG timelines of the steady-state figures, fault windows, checks and trips, or as Markdown; chart geometry apart |
-//! | [`demo`] | the small HTTP service and bundled experiments behind `monkeywrench demo` |
+//! | [`demo`] | the small HTTP service, its replica processes, the stage (a balanced http proxy and the load through it) and the bundled experiments behind `monkeywrench demo` |
 //!
 //! Direction of dependencies: `cli -> everything`; `experiment -> probe, builtin, fault, ledger,
 //! target`; `builtin -> fault, schema, loadgen, target`; `fault -> ledger, target, proxy, loadgen, schema`;

@@ -2,6 +2,7 @@
 //! library against real processes, sockets and files.
 
 mod api_under_stress;
+mod balanced_proxy;
 mod browser;
 mod cli_basics;
 mod cohorts;
