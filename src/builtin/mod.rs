@@ -5,6 +5,7 @@
 
 mod args;
 mod func;
+mod k8s;
 mod probes;
 mod prometheus;
 mod python;
