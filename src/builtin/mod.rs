@@ -4,6 +4,7 @@
 //! substitution) and runs cancel-safely: dropping the future stops the work.
 
 mod args;
+mod chaosk8s;
 mod func;
 mod k8s;
 mod probes;

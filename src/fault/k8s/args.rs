@@ -9,7 +9,7 @@ use crate::fault::process::parse_radius;
 use crate::fault::{Error, Family, Selecting, Victims};
 use crate::schema::{ArgSpec, ArgType, ArgumentProblem, Reader};
 use crate::target::k8s::network::Directions;
-use crate::target::k8s::workloads::Scalable;
+use crate::target::k8s::workloads::{self, Scalable};
 use crate::target::k8s::{Cluster, ClusterRef, PodSelector, Pods, find_pods, namespace_of};
 use crate::target::{BlastRadius, Driver, FindError, Selection, select};
 
@@ -388,12 +388,38 @@ impl Family for K8sFault {
                 kind,
                 namespace,
                 name,
-            } => Ok(Victims::named(Victim::Workload {
-                namespace: cluster.namespace(namespace.as_deref()),
-                cluster,
-                kind: *kind,
-                name: name.clone(),
-            })),
+            } => {
+                let namespace = cluster.namespace(namespace.as_deref());
+                // An autoscaler owning the count will undo the fault: say so before applying.
+                let warning = workloads::autoscaler(&cluster, *kind, &namespace, name)
+                    .await
+                    .map(|hpa| {
+                        format!(
+                            "HorizontalPodAutoscaler {hpa} scales {} in namespace {namespace}: it will fight this fault",
+                            kind.show(name)
+                        )
+                    });
+                let selection = warning.map(|warning| Selection {
+                    matched: 1,
+                    victims: vec![serde_json::json!({
+                        "kind": format!("k8s-{}", kind.kind().to_ascii_lowercase()),
+                        "namespace": namespace,
+                        "name": name,
+                    })],
+                    mode: "named",
+                    seed: selecting.seed.unwrap_or(0),
+                    warning: Some(warning),
+                });
+                Ok(Victims {
+                    list: vec![Victim::Workload {
+                        namespace,
+                        cluster,
+                        kind: *kind,
+                        name: name.clone(),
+                    }],
+                    selection,
+                })
+            }
             Target::Labels {
                 namespace,
                 labels,

@@ -68,7 +68,12 @@ impl Undo {
                 ..
             } => delete_policy(&cluster, namespace, name, token).await,
             Undo::UncordonNode { node, .. } => {
+                // Read first: a cordon whose apply was refused left nothing to undo (and the
+                // patch may be refused too).
                 let checked = async {
+                    if !nodes::is_cordoned(&cluster, node).await? {
+                        return Ok(false);
+                    }
                     nodes::set_cordoned(&cluster, node, false).await?;
                     nodes::is_cordoned(&cluster, node).await
                 };
@@ -90,7 +95,11 @@ async fn restore_scale(
     name: &str,
     replicas: u64,
 ) -> UndoAttempt {
+    // Read first: a scale whose apply was refused left nothing to undo.
     let checked = async {
+        if workloads::replicas(cluster, kind, ns, name).await? == replicas {
+            return Ok(replicas);
+        }
         workloads::scale(cluster, kind, ns, name, replicas).await?;
         workloads::replicas(cluster, kind, ns, name).await
     };
