@@ -2,7 +2,9 @@
 //! `kubectl scale` uses), the HorizontalPodAutoscaler that may own that count, and a
 //! Deployment's rollout status.
 
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde::{Deserialize, Serialize};
@@ -10,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::cluster::Cluster;
 use super::error::{Call, K8sError};
+use super::pods::OwnerKind;
 
 /// A workload with a `scale` subresource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,4 +147,85 @@ pub async fn deployment_status(cluster: &Cluster, ns: &str, name: &str) -> Resul
         "healthy": observed && available >= desired && updated >= desired,
         "conditions": conditions,
     }))
+}
+
+/// A workload whose pods a controller replaces (what the monkey opts in).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workload {
+    pub kind: OwnerKind,
+    pub namespace: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// The Deployments, StatefulSets and DaemonSets of `namespace` (`None`: every namespace) that
+/// `wanted` accepts by their labels.
+pub async fn labelled(
+    cluster: &Cluster,
+    namespace: Option<&str>,
+    wanted: impl Fn(&BTreeMap<String, String>) -> bool,
+) -> Result<Vec<Workload>, K8sError> {
+    fn api<K>(cluster: &Cluster, namespace: Option<&str>) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        <K as kube::Resource>::DynamicType: Default,
+    {
+        match namespace {
+            Some(ns) => Api::namespaced(cluster.client.clone(), ns),
+            None => Api::all(cluster.client.clone()),
+        }
+    }
+    let call = |resource: &'static str| match namespace {
+        Some(ns) => Call::namespaced("list", "apps", resource, ns, None),
+        None => Call {
+            verb: "list",
+            resource,
+            group: "apps",
+            namespace: None,
+            name: None,
+        },
+    };
+    let params = ListParams::default();
+    let mut metas = Vec::new();
+    let deployments = api::<Deployment>(cluster, namespace)
+        .list(&params)
+        .await
+        .map_err(|e| call("deployments").error(&cluster.server, e))?;
+    metas.extend(
+        deployments
+            .items
+            .into_iter()
+            .map(|d| (OwnerKind::Deployment, d.metadata)),
+    );
+    let sets = api::<StatefulSet>(cluster, namespace)
+        .list(&params)
+        .await
+        .map_err(|e| call("statefulsets").error(&cluster.server, e))?;
+    metas.extend(
+        sets.items
+            .into_iter()
+            .map(|d| (OwnerKind::StatefulSet, d.metadata)),
+    );
+    let daemons = api::<DaemonSet>(cluster, namespace)
+        .list(&params)
+        .await
+        .map_err(|e| call("daemonsets").error(&cluster.server, e))?;
+    metas.extend(
+        daemons
+            .items
+            .into_iter()
+            .map(|d| (OwnerKind::DaemonSet, d.metadata)),
+    );
+    let mut found: Vec<Workload> = metas
+        .into_iter()
+        .map(|(kind, m)| Workload {
+            kind,
+            namespace: m.namespace.unwrap_or_default(),
+            name: m.name.unwrap_or_default(),
+            labels: m.labels.unwrap_or_default(),
+        })
+        .filter(|w| wanted(&w.labels))
+        .collect();
+    found.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    Ok(found)
 }

@@ -177,13 +177,10 @@ fn list(state: &State, resource: &str, namespace: Option<&str>, query: &str) -> 
             Err(e) => return status::bad_request(e),
         }
     }
-    let kind = items
-        .first()
-        .and_then(|o| o["kind"].as_str())
-        .map_or_else(|| "List".to_string(), |k| format!("{k}List"));
+    let (kind, api_version) = status::kind_of(resource);
     Answer::ok(json!({
-        "kind": kind,
-        "apiVersion": items.first().map_or(json!("v1"), |o| o["apiVersion"].clone()),
+        "kind": format!("{kind}List"),
+        "apiVersion": api_version,
         "metadata": {"resourceVersion": state.version()},
         "items": items,
     }))

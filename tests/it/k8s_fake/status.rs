@@ -50,6 +50,22 @@ pub(crate) fn group_of(resource: &str) -> &'static str {
     }
 }
 
+/// The kind and apiVersion of a resource's objects (lists are `<Kind>List`).
+pub(crate) fn kind_of(resource: &str) -> (&'static str, &'static str) {
+    match resource {
+        "pods" => ("Pod", "v1"),
+        "nodes" => ("Node", "v1"),
+        "deployments" => ("Deployment", "apps/v1"),
+        "replicasets" => ("ReplicaSet", "apps/v1"),
+        "statefulsets" => ("StatefulSet", "apps/v1"),
+        "daemonsets" => ("DaemonSet", "apps/v1"),
+        "networkpolicies" => ("NetworkPolicy", "networking.k8s.io/v1"),
+        "poddisruptionbudgets" => ("PodDisruptionBudget", "policy/v1"),
+        "horizontalpodautoscalers" => ("HorizontalPodAutoscaler", "autoscaling/v2"),
+        _ => ("", "v1"),
+    }
+}
+
 /// `pods`, `deployments.apps`: how messages qualify a resource.
 pub(crate) fn qualified(resource: &str) -> String {
     let base = resource.split('/').next().unwrap_or(resource);
