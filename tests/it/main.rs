@@ -16,6 +16,7 @@ mod harness;
 mod history;
 mod http_proxy;
 mod k8s;
+mod k8s_cluster;
 mod k8s_ctk;
 mod k8s_fake;
 mod k8s_preview;
