@@ -20,6 +20,7 @@ mod http_proxy;
 mod k8s;
 mod k8s_cluster;
 mod k8s_ctk;
+mod k8s_failures;
 mod k8s_fake;
 mod k8s_preview;
 mod load;
