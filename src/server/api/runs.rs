@@ -239,20 +239,27 @@ pub(super) async fn abort(shared: &Arc<Shared>, call: &Call) -> Reply {
         Ok(id) => id,
         Err(r) => return *r,
     };
-    if shared.children.interrupt(&id) {
-        return json_reply(
-            StatusCode::ACCEPTED,
-            &json!({"run_id": id, "aborting": true}),
-        );
+    // A run whose end is recorded may still have its process for a moment (it is exiting):
+    // that is an ended run, not one to abort again. A store that cannot answer does not block
+    // an abort.
+    let recorded = shared.history.get(&id).await;
+    let ended = matches!(&recorded, Ok(Some(r)) if r.status != HistoryStatus::Running);
+    if !ended {
+        if shared.children.interrupt(&id) {
+            return json_reply(
+                StatusCode::ACCEPTED,
+                &json!({"run_id": id, "aborting": true}),
+            );
+        }
+        if shared.children.is_live(&id) {
+            return error(
+                StatusCode::CONFLICT,
+                "the run's process is starting; abort again in a moment",
+                None,
+            );
+        }
     }
-    if shared.children.is_live(&id) {
-        return error(
-            StatusCode::CONFLICT,
-            "the run's process is starting; abort again in a moment",
-            None,
-        );
-    }
-    match shared.history.get(&id).await {
+    match recorded {
         Ok(Some(r)) if r.status == HistoryStatus::Running => error(
             StatusCode::CONFLICT,
             &format!(
