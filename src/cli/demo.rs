@@ -97,9 +97,9 @@ pub(super) async fn execute(args: DemoArgs) -> anyhow::Result<i32> {
     );
     stage.start_load(args.rate, |s| eprintln!("{}", live_line(s)))?;
     let outcome = story(&args, &dir, &stage, &replicas, &stop).await;
+    stage.set_live(false);
     let code = match outcome {
         Ok(code) if args.serve && !stop.is_cancelled() => {
-            stage.set_live(false);
             let served = super::demo_serve::serve(&args.listen, &dir, &stage, &stop).await;
             served.map(|()| code)
         }
@@ -171,6 +171,7 @@ async fn story(
             return Ok(exit_code::INTERRUPTED);
         }
     }
+    stage.set_live(false);
     let t = stage.traffic().await;
     eprintln!(
         "\nThe proxy saw {} requests ({} with 5xx); per replica: {}",
