@@ -81,6 +81,12 @@ pub(super) async fn execute(args: DemoArgs) -> anyhow::Result<i32> {
     if args.service {
         return service_only(&args.listen).await;
     }
+    if !(args.rate.is_finite() && args.rate > 0.0 && args.rate <= 10_000.0) {
+        eprintln!(
+            "monkeywrench demo: --rate must be a number of requests per second in (0, 10000]"
+        );
+        return Ok(exit_code::USAGE);
+    }
     std::fs::create_dir_all(&args.dir).or_usage(|| format!("create {}", args.dir.display()))?;
     let dir = std::path::absolute(&args.dir)?;
     let stop = CancellationToken::new();
