@@ -57,7 +57,9 @@ enum Command {
     Run(run::RunArgs),
     /// Check an experiment file and report every problem at once (exit 0 or 64).
     Validate(validate::ValidateArgs),
-    /// Start a demo service and run two bundled experiments against it (one holds, one breaks).
+    /// The story on loopback: the demo service as three replicas behind a balanced proxy, load
+    /// through it, an experiment that freezes a replica (holds) and one that adds 503s (breaks),
+    /// live figures, HTML reports; `--serve` then keeps the dashboard up.
     Demo(demo::DemoArgs),
     /// The Toxiproxy-compatible fault proxy (`proxy serve`).
     Proxy(proxy::ProxyArgs),

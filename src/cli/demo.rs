@@ -81,6 +81,12 @@ pub(super) async fn execute(args: DemoArgs) -> anyhow::Result<i32> {
     if args.service {
         return service_only(&args.listen).await;
     }
+    if !(args.rate.is_finite() && args.rate > 0.0 && args.rate <= 10_000.0) {
+        eprintln!(
+            "monkeywrench demo: --rate must be a number of requests per second in (0, 10000]"
+        );
+        return Ok(exit_code::USAGE);
+    }
     std::fs::create_dir_all(&args.dir).or_usage(|| format!("create {}", args.dir.display()))?;
     let dir = std::path::absolute(&args.dir)?;
     let stop = CancellationToken::new();
@@ -97,9 +103,9 @@ pub(super) async fn execute(args: DemoArgs) -> anyhow::Result<i32> {
     );
     stage.start_load(args.rate, |s| eprintln!("{}", live_line(s)))?;
     let outcome = story(&args, &dir, &stage, &replicas, &stop).await;
+    stage.set_live(false);
     let code = match outcome {
         Ok(code) if args.serve && !stop.is_cancelled() => {
-            stage.set_live(false);
             let served = super::demo_serve::serve(&args.listen, &dir, &stage, &stop).await;
             served.map(|()| code)
         }
@@ -171,6 +177,7 @@ async fn story(
             return Ok(exit_code::INTERRUPTED);
         }
     }
+    stage.set_live(false);
     let t = stage.traffic().await;
     eprintln!(
         "\nThe proxy saw {} requests ({} with 5xx); per replica: {}",

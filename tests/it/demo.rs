@@ -413,3 +413,15 @@ async fn tcp_connect_and_file_exists_are_real() {
         "{err}"
     );
 }
+
+#[test]
+fn a_bad_rate_is_a_usage_error_before_anything_starts() {
+    let dir = TempDir::new("demo-rate");
+    let out = run_in(dir.path(), &["demo", "--dir", "out", "--rate", "0"]);
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--rate must be"), "{}", stderr(&out));
+    assert!(
+        !dir.path().join("out").exists(),
+        "nothing was started or written"
+    );
+}

@@ -2,7 +2,9 @@
 //! HAProxy's `balance roundrobin` with `observe layer4` and `on-error mark-down`): an upstream
 //! that refuses a connection, resets one before the response head or sends no head within the
 //! proxy's `upstream_timeout_ms` is marked down for [`DOWN_FOR`], during which the others take its
-//! share; then it is tried again by the next request that comes its way.
+//! share; then one request tries it again (the others keep away until that one is answered, so
+//! a replica still frozen costs one request a timeout per period, not one per client connection):
+//! a response puts it back in the rotation, another failure leaves it out for another period.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -20,7 +22,8 @@ pub const MAX_UPSTREAMS: usize = 64;
 #[derive(Debug)]
 struct Upstream {
     address: String,
-    /// Milliseconds since the balancer started until which it is down (0: up).
+    /// Milliseconds since the balancer started until which it is down (0: up). A time in the
+    /// past: it may be tried again; the request that does pushes it forward while it tries.
     down_until_ms: AtomicU64,
     /// Responses it sent (any status).
     responses: AtomicU64,
@@ -129,8 +132,20 @@ impl Balancer {
         let order = (0..n).map(|k| (start + k) % n).filter(|&i| !tried.has(i));
         let mut first = None;
         for i in order {
-            if self.is_up(i, now) {
-                return Some(i);
+            let until = &self.upstreams[i].down_until_ms;
+            match until.load(Ordering::Relaxed) {
+                0 => return Some(i),
+                t if t <= now => {
+                    // Its time out is over: this request is the one that tries it again.
+                    let probing = now + DOWN_FOR.as_millis() as u64;
+                    if until
+                        .compare_exchange(t, probing, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_ok()
+                    {
+                        return Some(i);
+                    }
+                }
+                _ => {}
             }
             first.get_or_insert(i);
         }
@@ -156,6 +171,10 @@ impl Balancer {
     pub fn count_response(&self, i: usize, status: u16) {
         let u = &self.upstreams[i];
         u.responses.fetch_add(1, Ordering::Relaxed);
+        // It answered: back in the rotation (a load first, so the common case writes nothing).
+        if u.down_until_ms.load(Ordering::Relaxed) != 0 {
+            u.down_until_ms.store(0, Ordering::Relaxed);
+        }
         if status >= 500 {
             u.errors.fetch_add(1, Ordering::Relaxed);
         }
@@ -235,9 +254,21 @@ mod tests {
         assert_eq!(b.to_json()[1]["up"], false);
         assert_eq!(b.to_json()[1]["ejections"], 1);
         tokio::time::advance(DOWN_FOR + Duration::from_millis(1)).await;
-        let picks: Vec<usize> = (0..3).map(|_| b.pick(Tried::default()).unwrap()).collect();
-        assert!(picks.contains(&1), "{picks:?}");
+        // Time's up: one request tries it again, the others keep away until it is answered.
+        let picks: Vec<usize> = (0..9).map(|_| b.pick(Tried::default()).unwrap()).collect();
+        assert_eq!(picks.iter().filter(|&&i| i == 1).count(), 1, "{picks:?}");
+        b.count_response(1, 200);
         assert_eq!(b.to_json()[1]["up"], true);
+        let picks: Vec<usize> = (0..3).map(|_| b.pick(Tried::default()).unwrap()).collect();
+        assert!(picks.contains(&1), "back in the rotation: {picks:?}");
+        // A failed retry leaves it out for another period, without counting a new ejection.
+        b.mark_down(1);
+        tokio::time::advance(DOWN_FOR + Duration::from_millis(1)).await;
+        let probe = (0..3).find(|_| b.pick(Tried::default()) == Some(1));
+        assert!(probe.is_some());
+        b.mark_down(1);
+        assert_eq!(b.to_json()[1]["ejections"], 2, "{}", b.to_json());
+        assert_eq!(b.to_json()[1]["up"], false);
     }
 
     #[tokio::test(start_paused = true)]
