@@ -10,19 +10,17 @@ use tokio_util::sync::CancellationToken;
 
 use crate::demo::EXPERIMENTS;
 use crate::demo::stage::Stage;
-use crate::server::config::{self, ConfigError, LoadConfig};
+use crate::server::config::{self, LoadConfig};
 use crate::server::daemon::{Options, Server};
 use crate::store::StoreLocation;
 
 /// The demo's `server.yaml`: each experiment on a yearly schedule (it is there for "Run now"),
-/// with `proxies` when `with_proxies`.
-fn config_text(stage: &Stage, with_proxies: bool) -> String {
+/// and the demo's proxy for the Traffic page.
+fn config_text(stage: &Stage) -> String {
     let mut text = String::from(
         "# Written by `monkeywrench demo --serve`: the demo's experiments, for \"Run now\".\n",
     );
-    if with_proxies {
-        text.push_str(&format!("proxies: [\"{}\"]\n", stage.api));
-    }
+    text.push_str(&format!("proxies: [\"{}\"]\n", stage.api));
     text.push_str("experiments:\n");
     for (name, _, _) in EXPERIMENTS {
         text.push_str(&format!(
@@ -47,19 +45,10 @@ pub(super) async fn serve(
         now: jiff::Timestamp::now(),
     };
     let path = dir.join("server.yaml");
-    let mut text = config_text(stage, true);
+    let text = config_text(stage);
     let format = crate::experiment::source::Format::of_path(&path);
     let file = path.display().to_string();
-    let config = match config::parse(&text, format, &file, dir, &options).await {
-        Ok(c) => c,
-        // A server without the `proxies` key (the dashboard's traffic panel) still serves the
-        // rest.
-        Err(ConfigError::Invalid(d)) if d.iter().any(|d| d.to_string().contains("proxies")) => {
-            text = config_text(stage, false);
-            config::parse(&text, format, &file, dir, &options).await?
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let config = config::parse(&text, format, &file, dir, &options).await?;
     std::fs::write(&path, &text).with_context(|| format!("write {}", path.display()))?;
     let state_dir = dir.join("state");
     let listener = crate::http_serve::bind(listen, None)

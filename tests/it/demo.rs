@@ -252,10 +252,18 @@ fn demo_serve_keeps_the_dashboard_up_with_the_runs_until_sigterm() {
         .enable_all()
         .build()
         .unwrap();
-    let (home, runs) = rt.block_on(async {
+    let (home, runs, traffic) = rt.block_on(async {
         let client = reqwest::Client::new();
         let home = client.get(&url).send().await.unwrap();
         let status = home.status().as_u16();
+        let traffic: Value = client
+            .get(format!("{url}api/traffic"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         let runs: Value = client
             .get(format!("{url}api/runs"))
             .send()
@@ -264,20 +272,18 @@ fn demo_serve_keeps_the_dashboard_up_with_the_runs_until_sigterm() {
             .json()
             .await
             .unwrap();
-        (status, runs)
+        (status, runs, traffic)
     });
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     let status = child.wait().unwrap();
     let text = lines.join().unwrap();
-    // `/` is the dashboard, mounted inside every server by src/server/dashboard/ (built on its
-    // own branch); until it is in the tree the server answers `/` with its 404.
-    let dashboard = concat!(env!("CARGO_MANIFEST_DIR"), "/src/server/dashboard");
-    let want_home = if std::path::Path::new(dashboard).exists() {
-        200
-    } else {
-        404
-    };
-    assert_eq!(home, want_home, "{text}");
+    // `/` is the dashboard, mounted inside every server.
+    assert_eq!(home, 200, "{text}");
+    assert_eq!(
+        traffic["sources"].as_array().map(Vec::len),
+        Some(1),
+        "the demo's proxy is known to the server: {traffic}"
+    );
     let names: Vec<&str> = runs["runs"]
         .as_array()
         .unwrap_or_else(|| panic!("{runs}"))
