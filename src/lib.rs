@@ -21,7 +21,7 @@
 //! | [`seed`] | reproducible randomness behind `--seed`: a fixed RNG (ChaCha8), fixed draws and a fixed hash (FNV-1a), the same on every version and platform |
 //! | [`monkey`] | the Chaos Monkey: config, calendar, inventory, daily plan, scheduler (injected clock), kills, history, webhooks |
 //! | [`history`] | every run in the store (trigger, verdict, journal, its full event stream): the recorder is one more `RunEvent` consumer; dead runs marked interrupted; listing, retention; JUnit XML from a journal |
-//! | [`server`] | `monkeywrench server`: its config (`server.yaml`), schedules (cron and intervals, windows, jitter, overlap and target rules, injected clock), durable firings claimed once per store; the process (each firing a child `run`), the JSON API with SSE and its OpenAPI document, `/metrics`, webhooks, retention; `api::Mount` is the dashboard's seam |
+//! | [`server`] | `monkeywrench server`: its config (`server.yaml`), schedules (cron and intervals, windows, jitter, overlap and target rules, injected clock), durable firings claimed once per store; the process (each firing a child `run`), the JSON API with SSE and its OpenAPI document, `/metrics`, webhooks, retention; the dashboard (server-rendered pages at `/`, mounted through `api::Mount`) and the proxies' live traffic |
 //! | [`report`] | `monkeywrench report`: a run (its journal, or its stored event stream) as one self-contained HTML file with SVG timelines of the steady-state figures, fault windows, checks and trips, or as Markdown; chart geometry apart |
 //! | [`demo`] | the small HTTP service and bundled experiments behind `monkeywrench demo` |
 //!

@@ -216,6 +216,22 @@ async fn every_page_loads_without_console_errors_behind_a_token_at_laptop_and_ph
     )
     .await;
     screenshots(&browser, "runs").await;
+    // The filters: no failed run.
+    browser
+        .client
+        .find(Locator::Css("select[name=status]"))
+        .await
+        .unwrap()
+        .select_by_value("failed")
+        .await
+        .unwrap();
+    click(&browser, "form.filters button[type=submit]").await;
+    wait_js(
+        &browser,
+        "return new URLSearchParams(location.search).get('status') === 'failed' && document.getElementById('runs').textContent;",
+        |v| v.as_str().is_some_and(|t| t.contains("No runs match")),
+    )
+    .await;
 
     browser
         .client
@@ -226,6 +242,26 @@ async fn every_page_loads_without_console_errors_behind_a_token_at_laptop_and_ph
         .eval("return document.querySelector('article[data-experiment=alpha]').textContent;")
         .await;
     assert!(card.as_str().unwrap().contains("passed"), "{card}");
+    // Pause the schedule and resume it, from its card.
+    let card = "article[data-experiment=alpha]";
+    click(&browser, &format!("{card} button[data-post$='/pause']")).await;
+    wait_js(
+        &browser,
+        "return document.querySelectorAll(\"article[data-experiment=alpha] button[data-post$='/resume']\").length;",
+        |v| v == &json!(1),
+    )
+    .await;
+    let (_, _, body) = tokio::task::block_in_place(|| {
+        raw_request(&addr, "GET", "/api/experiments/alpha", "", &auth)
+    });
+    assert!(body.contains("\"paused\": true"), "{body}");
+    click(&browser, &format!("{card} button[data-post$='/resume']")).await;
+    wait_js(
+        &browser,
+        "return document.querySelectorAll(\"article[data-experiment=alpha] button[data-post$='/pause']\").length;",
+        |v| v == &json!(1),
+    )
+    .await;
     screenshots(&browser, "experiments").await;
 
     browser
