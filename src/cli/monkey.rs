@@ -8,7 +8,6 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::failure::Blameworthy;
@@ -414,19 +413,4 @@ fn parse_since(text: &str) -> Result<Timestamp, String> {
                 .map(|z| z.timestamp())
         })
         .ok_or_else(|| format!("--since {text:?}: expected RFC 3339 or YYYY-MM-DD"))
-}
-
-/// The JSON of the config parts `status` shows.
-pub(super) fn config_summary(c: &MonkeyConfig) -> serde_json::Value {
-    json!({
-        "enabled": c.enabled,
-        "leashed": c.leashed,
-        "time_zone": c.time_zone_name,
-        "start_hour": c.start_hour,
-        "end_hour": c.end_hour,
-        "work_days": c.work_days.iter().map(|d| format!("{d:?}").to_lowercase()).collect::<Vec<_>>(),
-        "holidays": c.holidays.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "kill_mode": c.kill_mode.describe(),
-        "max_kills_per_day": c.max_kills_per_day,
-    })
 }

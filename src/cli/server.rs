@@ -240,6 +240,17 @@ fn text(args: &ServerArgs, config: &ServerConfig, now: Timestamp) -> String {
             out.push_str("  (a firing due while the previous run goes on waits for it)\n");
         }
     }
+    if let Some(m) = &config.monkey {
+        out.push_str(&format!(
+            "\nmonkey {}: {}{}, window {:02}:00–{:02}:00 {} (`monkeywrench monkey plan` shows its day)\n",
+            m.name,
+            if m.enabled { "enabled" } else { "disabled" },
+            if m.leashed { ", leashed" } else { "" },
+            m.start_hour,
+            m.end_hour,
+            m.time_zone_name
+        ));
+    }
     out
 }
 
@@ -268,6 +279,11 @@ fn report(config: &ServerConfig, now: Timestamp, n: usize) -> Value {
         "listen": config.listen,
         "store": config.store.as_ref().map(ToString::to_string),
         "experiments": experiments,
+        "monkey": config.monkey.as_ref().map(|m| {
+            let mut summary = crate::monkey::status::summary(m);
+            summary["name"] = json!(m.name);
+            summary
+        }),
         "warnings": config.warnings,
     })
 }

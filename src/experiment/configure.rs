@@ -54,7 +54,7 @@ pub struct Resolved {
 /// Resolves every static configuration value and every secret; `env` looks variables up.
 pub fn resolve(
     experiment: &Experiment,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<Resolved, ConfigureError> {
     let mut resolved = Resolved::default();
     for (name, value) in &experiment.configuration {

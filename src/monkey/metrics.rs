@@ -50,6 +50,13 @@ impl MonkeyMetrics {
     /// The exposition text, with this process's `process_*` series.
     pub fn render(&self) -> String {
         let mut out = Exposition::new();
+        self.write(&mut out);
+        out.process_metrics();
+        out.finish()
+    }
+
+    /// The monkey's families only (the server adds them to its own exposition).
+    pub fn write(&self, out: &mut Exposition) {
         self.with(|c| {
             let series = "monkeywrench_monkey_kills_total";
             out.family(series, Kind::Counter, "Terminations by outcome.");
@@ -74,7 +81,5 @@ impl MonkeyMetrics {
                 c.last_plan_seconds,
             );
         });
-        out.process_metrics();
-        out.finish()
     }
 }

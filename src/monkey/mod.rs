@@ -19,8 +19,9 @@ pub mod planner;
 pub mod scheduler;
 pub mod server;
 mod setup;
+pub mod status;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use kill::AttemptReport;
 pub use setup::Monkey;

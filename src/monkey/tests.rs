@@ -18,13 +18,13 @@ use crate::experiment::source::Format;
 use crate::store::{Store, StoreLocation};
 
 /// Processes with a unique command line, killed (by pid) when dropped.
-struct Herd {
-    marker: String,
+pub(crate) struct Herd {
+    pub(crate) marker: String,
     children: Vec<Child>,
 }
 
 impl Herd {
-    fn start(n: usize) -> Herd {
+    pub(crate) fn start(n: usize) -> Herd {
         let marker = format!("mw-monkey-{}", uuid::Uuid::new_v4().simple());
         let children: Vec<Child> = (0..n)
             .map(|_| {
@@ -47,7 +47,7 @@ impl Herd {
     }
 
     /// How many are still alive (reaping the dead).
-    fn alive(&mut self) -> usize {
+    pub(crate) fn alive(&mut self) -> usize {
         self.children
             .iter_mut()
             .map(|c| matches!(c.try_wait(), Ok(None)))

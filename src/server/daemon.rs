@@ -22,6 +22,7 @@ use super::scheduler::{Control, Planned, Scheduler};
 use super::traffic::Traffic;
 use crate::history::{History, HostIdentity, reap_interrupted};
 use crate::ledger::{Lease, Ledger, RevertOutcome};
+use crate::monkey::Monkey;
 use crate::monkey::clock::Clock;
 use crate::store::{Store, StoreError, StoreLocation};
 
@@ -81,6 +82,8 @@ pub struct Shared {
     pub started_at: Timestamp,
     /// This server's name in the firings it records (`host:pid`).
     pub name: String,
+    /// The Chaos Monkey, when the config names one: it kills on its own plan, beside the schedules.
+    pub monkey: Option<Arc<Monkey>>,
 }
 
 /// How long `POST /api/halt` waits for the ledger's reverts before it answers: the halt is the
@@ -172,6 +175,15 @@ impl Server {
         })?;
         let name = format!("{}:{}", me.host, std::process::id());
         let firings = Firings::new(store.clone(), name.clone());
+        for (experiment, reason) in firings
+            .settle_orphans(&me.host, Timestamp::now())
+            .await
+            .map_err(|e| ServerError::Prepare(e.to_string()))?
+        {
+            eprintln!(
+                "monkeywrench server: a firing of {experiment} was left unfinished: {reason}"
+            );
+        }
         let history = History::new(store.clone());
         let children = Children::default();
         let metrics = Metrics::default();
@@ -206,6 +218,7 @@ impl Server {
                 targets: e.targets.clone(),
             })
             .collect();
+        let clock_for_monkey = clock.clone();
         let scheduler = Scheduler::new(
             planned,
             firings.clone(),
@@ -215,6 +228,10 @@ impl Server {
         );
         let control = scheduler.control();
         let config_proxies = config.proxies.clone();
+        let monkey = config
+            .monkey
+            .clone()
+            .map(|m| Arc::new(Monkey::new(m, store.clone(), clock_for_monkey, None)));
         if let Ok(Some(_)) = ledger.halt_state().await {
             control.set_halted(true);
         }
@@ -231,6 +248,7 @@ impl Server {
             traffic: Traffic::new(config_proxies),
             started_at: Timestamp::now(),
             name,
+            monkey,
         });
         Ok(Server { shared, scheduler })
     }
@@ -272,10 +290,17 @@ impl Server {
         let watching = (!shared.traffic.is_empty())
             .then(|| tokio::spawn(shared.traffic.clone().watch(serving.clone())));
         let housekeeping = tokio::spawn(housekeeping(shared.clone(), firing.clone()));
+        let monkey = shared.monkey.clone().map(|monkey| {
+            let firing = firing.clone();
+            tokio::spawn(async move { crate::monkey::scheduler::run(&monkey, &firing).await })
+        });
         stop.cancelled().await;
         firing.cancel();
         let _ = scheduling.await;
         let _ = housekeeping.await;
+        if let Some(monkey) = monkey {
+            let _ = monkey.await;
+        }
         let interrupted = shared.children.interrupt_all();
         if !interrupted.is_empty() {
             eprintln!(
@@ -292,6 +317,9 @@ impl Server {
             );
         }
         shared.notifier.drain(Duration::from_secs(5)).await;
+        if let Some(monkey) = &shared.monkey {
+            monkey.notifier.drain(Duration::from_secs(5)).await;
+        }
         serving.cancel();
         let _ = api.await;
         if let Some(w) = watching {

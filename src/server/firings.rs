@@ -85,8 +85,7 @@ pub struct Firing {
     /// The server that recorded it.
     pub server: String,
     pub run_id: Option<String>,
-    /// What started it: the schedule, or a run-now request through the API (not stored: a
-    /// run-now firing's run carries it in the history).
+    /// What started it: the schedule, or a run-now request through the API.
     pub trigger: Trigger,
     /// Who asked for a run-now firing (the API client).
     pub requested_by: Option<String>,
@@ -100,6 +99,8 @@ pub struct ScheduleState {
     pub last_planned: Option<Timestamp>,
     /// The last firing's state and reason.
     pub last_outcome: Option<(String, Option<String>)>,
+    /// What started the last firing (None before this was stored).
+    pub last_trigger: Option<Trigger>,
 }
 
 /// The firings of one store as seen by one server.
@@ -135,6 +136,23 @@ impl Firings {
             .await
     }
 
+    /// Claims a run-now firing at `at` for `requested_by` (see [`Firings::claim`]).
+    pub async fn claim_now(
+        &self,
+        experiment: &str,
+        at: Timestamp,
+        requested_by: &str,
+    ) -> Result<Option<Firing>, FiringError> {
+        self.insert_as(
+            experiment,
+            (at, at, at),
+            FiringState::Claimed,
+            None,
+            (Trigger::Api, Some(requested_by)),
+        )
+        .await
+    }
+
     /// Records a firing that did not run (skipped or missed), unless it is already recorded.
     pub async fn record(
         &self,
@@ -160,10 +178,28 @@ impl Firings {
         state: FiringState,
         reason: Option<&str>,
     ) -> Result<Option<Firing>, FiringError> {
+        self.insert_as(
+            experiment,
+            (planned, due, now),
+            state,
+            reason,
+            (Trigger::Schedule, None),
+        )
+        .await
+    }
+
+    async fn insert_as(
+        &self,
+        experiment: &str,
+        (planned, due, now): (Timestamp, Timestamp, Timestamp),
+        state: FiringState,
+        reason: Option<&str>,
+        (trigger, requested_by): (Trigger, Option<&str>),
+    ) -> Result<Option<Firing>, FiringError> {
         let id = uuid::Uuid::new_v4().to_string();
         let inserted = sqlx::query(
-            "INSERT INTO firings (id, experiment, planned_ms, planned_at, due_ms, state, reason, server, recorded_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (experiment, planned_ms) DO NOTHING",
+            "INSERT INTO firings (id, experiment, planned_ms, planned_at, due_ms, state, reason, server, recorded_at, trigger_name, requested_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (experiment, planned_ms) DO NOTHING",
         )
         .bind(&id)
         .bind(experiment)
@@ -174,6 +210,8 @@ impl Firings {
         .bind(reason.map(str::to_string))
         .bind(&self.server)
         .bind(format_time(&now))
+        .bind(trigger.name())
+        .bind(requested_by.map(str::to_string))
         .execute(self.store.pool())
         .await?
         .rows_affected();
@@ -191,8 +229,8 @@ impl Firings {
             reason: reason.map(str::to_string),
             server: self.server.clone(),
             run_id: None,
-            trigger: Trigger::Schedule,
-            requested_by: None,
+            trigger,
+            requested_by: requested_by.map(str::to_string),
         }))
     }
 
@@ -231,9 +269,10 @@ impl Firings {
         // Only a firing at least as new as the last one noted changes the schedule's outcome
         // (a missed firing recorded at start must not hide a newer run's outcome).
         sqlx::query(
-            "INSERT INTO schedules (experiment, paused, last_planned_ms, last_state, last_reason, changed_at) \
-             VALUES ($1, 0, $2, $3, $4, $5) \
-             ON CONFLICT (experiment) DO UPDATE SET last_planned_ms = $2, last_state = $3, last_reason = $4, changed_at = $5 \
+            "INSERT INTO schedules (experiment, paused, last_planned_ms, last_state, last_reason, changed_at, last_trigger) \
+             VALUES ($1, 0, $2, $3, $4, $5, (SELECT trigger_name FROM firings WHERE experiment = $1 AND planned_ms = $2)) \
+             ON CONFLICT (experiment) DO UPDATE SET last_planned_ms = $2, last_state = $3, last_reason = $4, changed_at = $5, \
+             last_trigger = (SELECT trigger_name FROM firings WHERE experiment = $1 AND planned_ms = $2) \
              WHERE schedules.last_planned_ms IS NULL OR schedules.last_planned_ms <= $2",
         )
         .bind(experiment)
@@ -287,7 +326,7 @@ impl Firings {
     /// The stored state of a schedule (defaults when it has none yet).
     pub async fn state(&self, experiment: &str) -> Result<ScheduleState, FiringError> {
         let row = sqlx::query(
-            "SELECT paused, next_planned_ms, last_planned_ms, last_state, last_reason FROM schedules WHERE experiment = $1",
+            "SELECT paused, next_planned_ms, last_planned_ms, last_state, last_reason, last_trigger FROM schedules WHERE experiment = $1",
         )
         .bind(experiment)
         .fetch_optional(self.store.pool())
@@ -303,6 +342,10 @@ impl Firings {
             next_planned: ms(row.try_get("next_planned_ms")?),
             last_planned: ms(row.try_get("last_planned_ms")?),
             last_outcome: last_state.map(|s| (s, last_reason)),
+            last_trigger: row
+                .try_get::<Option<String>, _>("last_trigger")?
+                .as_deref()
+                .and_then(Trigger::parse),
         })
     }
 
@@ -343,10 +386,68 @@ impl Firings {
         Ok(recorded)
     }
 
+    /// At a server's start: firings left `claimed` or `started` by a server that is gone are
+    /// finished with the truth — their run's status when the history has it (the run was marked
+    /// interrupted by the reaper), else, for a server of this host whose process is gone,
+    /// interrupted before the run started. Firings of other hosts' live-or-unknown servers stay
+    /// (only their host can tell). Returns (experiment, reason) of each one settled.
+    pub async fn settle_orphans(
+        &self,
+        host: &str,
+        now: Timestamp,
+    ) -> Result<Vec<(String, String)>, FiringError> {
+        let rows = sqlx::query(
+            "SELECT f.id, f.experiment, f.planned_ms, f.server, r.status FROM firings f \
+             LEFT JOIN runs r ON r.id = f.run_id WHERE f.state IN ('claimed', 'started')",
+        )
+        .fetch_all(self.store.pool())
+        .await?;
+        let mut settled = Vec::new();
+        for row in rows {
+            let server: String = row.try_get("server")?;
+            if server == self.server {
+                continue;
+            }
+            let status: Option<String> = row.try_get("status")?;
+            let reason = match status.as_deref() {
+                Some("running") => continue,
+                Some(status) => {
+                    format!("{status}: its server {server} stopped before the run ended")
+                }
+                None if server_gone(&server, host) => {
+                    format!("interrupted: its server {server} stopped before the run started")
+                }
+                None => continue,
+            };
+            let id: String = row.try_get("id")?;
+            let experiment: String = row.try_get("experiment")?;
+            let planned = Timestamp::from_millisecond(row.try_get("planned_ms")?)
+                .unwrap_or(Timestamp::UNIX_EPOCH);
+            sqlx::query(
+                "UPDATE firings SET state = 'finished', reason = $1, finished_at = $2 WHERE id = $3 AND state IN ('claimed', 'started')",
+            )
+            .bind(&reason)
+            .bind(format_time(&now))
+            .bind(&id)
+            .execute(self.store.pool())
+            .await?;
+            self.note_outcome(
+                &experiment,
+                planned,
+                FiringState::Finished,
+                Some(&reason),
+                now,
+            )
+            .await?;
+            settled.push((experiment, reason));
+        }
+        Ok(settled)
+    }
+
     /// The firings of `experiment`, newest planned first, at most `limit`.
     pub async fn list(&self, experiment: &str, limit: i64) -> Result<Vec<Firing>, FiringError> {
         let rows = sqlx::query(
-            "SELECT id, experiment, planned_ms, due_ms, state, reason, server, run_id FROM firings \
+            "SELECT id, experiment, planned_ms, due_ms, state, reason, server, run_id, trigger_name, requested_by FROM firings \
              WHERE experiment = $1 ORDER BY planned_ms DESC LIMIT $2",
         )
         .bind(experiment)
@@ -369,10 +470,21 @@ impl Firings {
                     reason: r.try_get("reason")?,
                     server: r.try_get("server")?,
                     run_id: r.try_get("run_id")?,
-                    trigger: Trigger::Schedule,
-                    requested_by: None,
+                    trigger: Trigger::parse(&r.try_get::<String, _>("trigger_name")?)
+                        .unwrap_or(Trigger::Schedule),
+                    requested_by: r.try_get("requested_by")?,
                 })
             })
             .collect()
+    }
+}
+
+/// Whether `server` (`host:pid`) names a process of `host` that no longer exists.
+fn server_gone(server: &str, host: &str) -> bool {
+    match server.rsplit_once(':') {
+        Some((h, pid)) if h == host => pid
+            .parse::<u32>()
+            .is_ok_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists()),
+        _ => false,
     }
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use crate::exposition::{Exposition, Kind};
+use crate::monkey::metrics::MonkeyMetrics;
 
 /// Counters of finished runs.
 #[derive(Debug, Clone, Default)]
@@ -66,8 +67,9 @@ impl Metrics {
             .insert(experiment.to_string(), (outcome.to_string(), deviated));
     }
 
-    /// The exposition, with `gauges` read by the caller just before.
-    pub fn render(&self, gauges: &Gauges) -> String {
+    /// The exposition, with `gauges` read by the caller just before, and the monkey's families
+    /// when the server runs one.
+    pub fn render(&self, gauges: &Gauges, monkey: Option<&MonkeyMetrics>) -> String {
         let c = self.lock();
         let mut x = Exposition::new();
         x.family(
@@ -162,6 +164,9 @@ impl Metrics {
                 u8::from(*deviated),
             );
         }
+        if let Some(monkey) = monkey {
+            monkey.write(&mut x);
+        }
         x.process_metrics();
         x.finish()
     }
@@ -178,16 +183,21 @@ mod tests {
         m.record("checkout", "deviated", 2.5);
         m.record("checkout", "deviated", 1.0);
         m.set_last("checkout", "deviated", true);
-        let text = m.render(&Gauges {
-            running: 1,
-            active_leases: Some(2),
-            halted: true,
-            experiments: vec![ExperimentGauges {
-                name: "checkout".into(),
-                next_firing: Some(1_700_000_000.0),
-                paused: false,
-            }],
-        });
+        let monkey = MonkeyMetrics::default();
+        monkey.kill("killed");
+        let text = m.render(
+            &Gauges {
+                running: 1,
+                active_leases: Some(2),
+                halted: true,
+                experiments: vec![ExperimentGauges {
+                    name: "checkout".into(),
+                    next_firing: Some(1_700_000_000.0),
+                    paused: false,
+                }],
+            },
+            Some(&monkey),
+        );
         for line in [
             "monkeywrench_server_runs_total{experiment=\"checkout\",outcome=\"deviated\"} 2",
             "monkeywrench_server_runs_total{experiment=\"checkout\",outcome=\"passed\"} 1",
@@ -199,6 +209,7 @@ mod tests {
             "monkeywrench_server_next_firing_timestamp_seconds{experiment=\"checkout\"} 1700000000",
             "monkeywrench_server_last_outcome{experiment=\"checkout\",outcome=\"deviated\"} 1",
             "monkeywrench_server_last_run_deviated{experiment=\"checkout\"} 1",
+            "monkeywrench_monkey_kills_total{outcome=\"killed\"} 1",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

@@ -3,7 +3,8 @@
 //! durable record claimed once per store; `daemon` is the process (store, reaping, housekeeping,
 //! graceful stop); `runner` starts each firing as a child `monkeywrench run` and keeps the
 //! table of children; `api` is the HTTP API (with `/metrics` from `metrics`); `notify` sends the
-//! webhooks; `retention` prunes the history.
+//! webhooks; `retention` prunes the history. A `monkey:` in the config runs the Chaos Monkey
+//! (crate::monkey) beside the schedules, on the same clock, store and halt switch.
 //!
 //! **Mounting more routes (the dashboard's seam):** the router's table is
 //! [`api::routes::ROUTES`]; a path none of its routes matches is offered, in order, to the
@@ -26,5 +27,7 @@ pub mod schedule;
 pub mod scheduler;
 pub mod traffic;
 
+#[cfg(test)]
+mod monkey_tests;
 #[cfg(test)]
 mod tests;

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::firings::{Firing, FiringError, FiringState, Firings, MISSED_AFTER};
 use super::schedule::{Board, Decision, Overlap, Schedule, SkipReason};
 use crate::monkey::clock::Clock;
+use crate::monkey::history::format_time;
 
 /// One scheduled experiment.
 #[derive(Debug, Clone)]
@@ -305,12 +306,7 @@ impl Scheduler {
             Ok(state) => state.paused,
             Err(e) => {
                 // No store, no claim: nobody can know whether another server ran it.
-                self.backlog.push((
-                    entry.name.clone(),
-                    planned,
-                    due,
-                    SkipReason::StoreUnavailable(e.to_string()).text(),
-                ));
+                self.defer_skip(&entry.name, planned, due, &e);
                 return;
             }
         };
@@ -355,13 +351,22 @@ impl Scheduler {
             },
         };
         if let Err(e) = result {
-            self.backlog.push((
-                entry.name.clone(),
-                planned,
-                due,
-                SkipReason::StoreUnavailable(e.to_string()).text(),
-            ));
+            self.defer_skip(&entry.name, planned, due, &e);
         }
+    }
+
+    /// A firing the store could not take: recorded as skipped once the store is back.
+    fn defer_skip(&mut self, name: &str, planned: Timestamp, due: Timestamp, e: &FiringError) {
+        eprintln!(
+            "monkeywrench server: {name} (planned {}) skipped: the store is unavailable ({e}); recorded once it is back",
+            format_time(&planned)
+        );
+        self.backlog.push((
+            name.to_string(),
+            planned,
+            due,
+            SkipReason::StoreUnavailable(e.to_string()).text(),
+        ));
     }
 
     /// A run-now request: decided like a due firing of an `overlap: skip` schedule that is not
@@ -399,12 +404,10 @@ impl Scheduler {
         for _ in 0..10 {
             let claimed = self
                 .firings
-                .claim(&entry.name, at, at, at)
+                .claim_now(&entry.name, at, &request.requested_by)
                 .await
                 .map_err(|e| RunNowError::Store(e.to_string()))?;
             if let Some(mut firing) = claimed {
-                firing.trigger = crate::history::Trigger::Api;
-                firing.requested_by = Some(request.requested_by.clone());
                 firing.run_id = Some(uuid::Uuid::new_v4().to_string());
                 self.control.board().start(&entry.name, &entry.targets);
                 let done = self.completer(&firing, tx);

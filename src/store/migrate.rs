@@ -10,6 +10,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("migrations/0003_settle.sql")),
     (4, include_str!("migrations/0004_history.sql")),
     (5, include_str!("migrations/0005_schedules.sql")),
+    (6, include_str!("migrations/0006_firing_trigger.sql")),
 ];
 
 /// The PostgreSQL advisory lock key the migrator holds (an arbitrary constant: "mwmigr").

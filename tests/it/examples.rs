@@ -313,6 +313,11 @@ fn the_server_example_config_checks_and_plans_in_its_zone() {
         report["experiments"][1]["next"][1]["local"],
         "2026-12-28T09:00:00+01:00[Europe/Berlin]"
     );
+    assert_eq!(
+        report["monkey"]["name"], "shop-monkey",
+        "examples/monkey.yaml, beside the schedules"
+    );
+    assert_eq!(report["monkey"]["leashed"], true);
 }
 
 /// Runs example `name` against the demo service at `service` behind `examples/proxy-config.json`

@@ -325,6 +325,22 @@ fn a_sigkilled_server_leaves_nothing_behind_and_the_next_start_tells_the_truth()
         "{run:#}"
     );
     assert_eq!(again.get("/api/ledger").1["leases"], json!([]));
+    // The firing the dead server had started is finished with its run's truth, not left going.
+    let last = &again.get("/api/experiments/blocked").1["last_firing"];
+    assert_eq!(last["state"], "finished", "{last:#}");
+    assert_eq!(last["trigger"], "api", "a run-now firing: {last:#}");
+    assert!(
+        last["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("interrupted: its server "),
+        "{last:#}"
+    );
+    assert!(
+        again.log().contains("was left unfinished"),
+        "{}",
+        again.log()
+    );
     drop(again);
     stop_guard(dir.path());
 }
@@ -352,7 +368,12 @@ fn malformed_bodies_unknown_paths_and_wrong_methods_are_json_errors() {
         false,
         "nothing was halted"
     );
-    for path in ["/api/nothing", "/api/experiments/nope", "/api/runs/abc"] {
+    for path in [
+        "/api/nothing",
+        "/api/experiments/nope",
+        "/api/runs/abc",
+        "/api/monkey",
+    ] {
         let (status, answer) = server.get(path);
         assert_eq!(status, 404, "{path}: {answer:#}");
         assert!(answer["error"].is_string());
@@ -565,4 +586,161 @@ fn a_token_guards_every_route_and_beyond_loopback_one_is_required() {
     );
     assert_eq!(status, 200, "{body}");
     assert_eq!(server.stop(), Some(0));
+}
+
+#[test]
+fn a_servers_monkey_shows_its_day_and_obeys_the_halt() {
+    let dir = TempDir::new("srv-monkey");
+    let victim = Victim::start();
+    write(
+        dir.path(),
+        "monkey.yaml",
+        &format!(
+            "name: beside\nenabled: true\ndocker: false\nmean_time_between_kills_in_work_days: 1\n\
+             processes:\n  - {{pattern: '{}', app: billing}}\n",
+            victim.marker
+        ),
+    );
+    let config = write(
+        dir.path(),
+        "server.yaml",
+        "experiments: []\nmonkey: monkey.yaml\n",
+    );
+    let mut server = Server::start(dir.path(), &config, &[]);
+    let (status, day) = server.get("/api/monkey");
+    assert_eq!(status, 200, "{day:#}");
+    assert_eq!(
+        day["config"]["leashed"], true,
+        "leashed unless the file says not"
+    );
+    assert_eq!(day["halted"], Value::Null);
+    let group = &day["groups"][0];
+    assert_eq!(group["group"], "billing//");
+    assert_eq!(group["instances"].as_array().unwrap().len(), 1, "{day:#}");
+    assert!(day["plan"]["date"].is_string(), "today's plan: {day:#}");
+    let (status, _) = server.post("/api/halt", r#"{"reason": "game day over"}"#);
+    assert_eq!(status, 200);
+    let (_, day) = server.get("/api/monkey");
+    assert_eq!(day["halted"]["reason"], "game day over", "{day:#}");
+    let (_, _, metrics) = raw_request(&server.addr, "GET", "/metrics", "", &[]);
+    assert!(
+        metrics.contains("monkeywrench_monkey_planned_kills_total"),
+        "{metrics}"
+    );
+    promtool_check(&metrics);
+    assert!(!victim.stopped());
+    assert_eq!(server.stop(), Some(0));
+}
+
+/// A PostgreSQL cluster of this test's own (the suite's server must stay up for the others),
+/// stopped and removed when dropped.
+struct OwnPostgres {
+    env: [(&'static str, String); 2],
+}
+
+impl OwnPostgres {
+    fn script(&self, verb: &str) -> String {
+        let out = std::process::Command::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/pg-test-server"
+        ))
+        .arg(verb)
+        .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        self.script("stop");
+        let _ = std::fs::remove_dir_all(&self.env[1].1);
+    }
+}
+
+#[test]
+fn a_store_that_goes_away_skips_firings_with_the_reason_and_the_server_keeps_serving() {
+    if crate::history::fresh_postgres().is_none() {
+        return;
+    }
+    let pg = OwnPostgres {
+        env: [
+            ("MW_PG_PORT", crate::harness::closed_port().to_string()),
+            (
+                "MW_PG_DATA",
+                format!("/tmp/mw-pg-away-{}", uuid::Uuid::new_v4().simple()),
+            ),
+        ],
+    };
+    let url = pg.script("start");
+    let dir = TempDir::new("srv-store-away");
+    write(dir.path(), "a.json", PASSING);
+    write(
+        dir.path(),
+        "server.yaml",
+        &format!(
+            "store: '{url}'\nexperiments:\n  - {{name: alpha, file: a.json, schedule: {{every: 1s}}}}\n"
+        ),
+    );
+    let mut server = Server::start(dir.path(), "server.yaml", &[]);
+    assert!(
+        wait_until(PATIENCE, || ended(&runs_of(&server, "alpha")) >= 2),
+        "{}",
+        server.log()
+    );
+    pg.script("stop");
+    // Gone: the server answers (503 from what needs the store) and goes on planning.
+    let (status, health) = server.get("/healthz");
+    assert_eq!(status, 503, "{health:#}");
+    assert!(health["store"].is_string(), "{health:#}");
+    let (status, answer) = server.get("/api/runs");
+    assert_eq!(status, 503, "{answer:#}");
+    // A firing falls due while it is away (the pool gives up on it after its acquire timeout).
+    assert!(
+        wait_until(PATIENCE, || server
+            .log()
+            .contains("skipped: the store is unavailable")),
+        "{}",
+        server.log()
+    );
+    pg.script("start");
+    let skipped = || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            sqlx::any::install_default_drivers();
+            let Ok(pool) = sqlx::AnyPool::connect(&url).await else {
+                return Vec::new();
+            };
+            let rows: Vec<(String,)> = sqlx::query_as(
+                "SELECT reason FROM firings WHERE state = 'skipped' AND reason LIKE 'store-unavailable:%'",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap_or_default();
+            pool.close().await;
+            rows.into_iter().map(|r| r.0).collect::<Vec<_>>()
+        })
+    };
+    assert!(
+        wait_until(PATIENCE, || !skipped().is_empty()),
+        "no firing was recorded as skipped for the outage:\n{}",
+        server.log()
+    );
+    let before = ended(&runs_of(&server, "alpha"));
+    assert!(
+        wait_until(PATIENCE, || ended(&runs_of(&server, "alpha")) > before),
+        "runs go on once the store is back:\n{}",
+        server.log()
+    );
+    assert_eq!(server.get("/healthz").0, 200);
+    assert_eq!(server.stop(), Some(0), "{}", server.log());
 }

@@ -48,7 +48,7 @@ pub async fn run(
     settings: RunSettings,
     events: Events,
     interrupts: mpsc::UnboundedReceiver<Interrupt>,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<RunReport, EngineError> {
     let resolved = configure::resolve(&experiment, env)?;
     let mut configuration = resolved.configuration;

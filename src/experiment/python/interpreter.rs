@@ -35,7 +35,11 @@ pub const FIX: &str = "pass --python PATH, set MONKEYWRENCH_PYTHON, or activate 
 
 impl Interpreter {
     /// Resolves the choice; `flag` is `--python`, `env` looks variables up, `cwd` anchors relative paths.
-    pub fn choose(flag: Option<&str>, env: &dyn Fn(&str) -> Option<String>, cwd: &Path) -> Self {
+    pub fn choose(
+        flag: Option<&str>,
+        env: &(dyn Fn(&str) -> Option<String> + Sync),
+        cwd: &Path,
+    ) -> Self {
         let pick = |given: &str| resolve_executable(given, cwd);
         if let Some(given) = flag {
             return match pick(given) {

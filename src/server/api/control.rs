@@ -57,7 +57,11 @@ pub(super) async fn metrics(shared: &Arc<Shared>) -> Reply {
         halted: shared.control.is_halted(),
         experiments,
     };
-    let mut r = Response::new(full(Bytes::from(shared.metrics.render(&gauges))));
+    let mut r = Response::new(full(Bytes::from(
+        shared
+            .metrics
+            .render(&gauges, shared.monkey.as_ref().map(|m| &*m.metrics)),
+    )));
     r.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4"),
@@ -167,5 +171,20 @@ pub(super) async fn pause(shared: &Arc<Shared>, call: &Call, paused: bool) -> Re
     {
         Ok(()) => json_reply(StatusCode::OK, &json!({"name": name, "paused": paused})),
         Err(e) => unavailable("store the pause", e),
+    }
+}
+
+/// The monkey's state (`monkey status --output json`); 404 when the server runs none.
+pub(super) async fn monkey(shared: &Arc<Shared>) -> Reply {
+    let Some(monkey) = &shared.monkey else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "this server runs no monkey (name its config with `monkey: FILE` in server.yaml)",
+            None,
+        );
+    };
+    match crate::monkey::status::status(monkey).await {
+        Ok(status) => json_reply(StatusCode::OK, &status),
+        Err(e) => unavailable("read the monkey's state", e),
     }
 }

@@ -50,6 +50,7 @@ pub(crate) async fn view(shared: &Shared, e: &ScheduledExperiment) -> Result<Val
             "planned": state.last_planned.map(|t| format_time(&t)),
             "state": st,
             "reason": reason,
+            "trigger": state.last_trigger.map(|t| t.name()),
         })),
     }))
 }

@@ -244,6 +244,7 @@ async fn dispatch(shared: &Arc<Shared>, endpoint: Endpoint, call: &Call) -> Repl
             StatusCode::OK,
             &json!({"every_s": crate::server::traffic::EVERY.as_secs_f64(), "sources": shared.traffic.snapshot()}),
         ),
+        Endpoint::Monkey => control::monkey(shared).await,
     }
 }
 

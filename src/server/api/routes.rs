@@ -20,6 +20,7 @@ pub enum Endpoint {
     SchedulePause,
     ScheduleResume,
     Traffic,
+    Monkey,
 }
 
 /// One route: `{name}` segments match any one segment and are handed to the endpoint in order.
@@ -63,6 +64,7 @@ pub const ROUTES: &[Route] = &[
         "/api/schedules/{name}/resume",
         Endpoint::ScheduleResume,
     ),
+    r("GET", "/api/monkey", Endpoint::Monkey),
 ];
 
 /// What the table says about a request.

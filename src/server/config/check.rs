@@ -42,6 +42,8 @@ pub(super) struct Top {
     pub notifications: Vec<Hook>,
     pub retention: Retention,
     pub proxies: Vec<super::model::ProxySource>,
+    /// The monkey's config file as written, and where.
+    pub monkey: Option<(String, Span)>,
 }
 
 /// What the walk needs from outside.
@@ -70,6 +72,7 @@ impl Check<'_> {
             notifications: Vec::new(),
             retention: Retention::default(),
             proxies: Vec::new(),
+            monkey: None,
         };
         let entries = self.r.mapping(root, "", &KEYS);
         if root.entries().is_none() {
@@ -102,6 +105,7 @@ impl Check<'_> {
                 "notifications" => top.notifications = self.hooks(value),
                 "retention" => top.retention = self.retention(value),
                 "proxies" => top.proxies = self.proxies(value),
+                "monkey" => top.monkey = self.r.string(value, path).map(|file| (file, value.span)),
                 // Read above; other keys were reported by `mapping`.
                 _ => {}
             }

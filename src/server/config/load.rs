@@ -8,11 +8,12 @@ use serde_json::Map;
 
 use super::check::{Check, Context, Top};
 use super::model::{ScheduledExperiment, ServerConfig};
-use crate::experiment::diagnostic::Diagnostic;
+use crate::experiment::diagnostic::{Diagnostic, Span};
 use crate::experiment::load::{LoadOptions, load as load_source};
 use crate::experiment::overrides;
 use crate::experiment::source::{self, Format, Reader};
 use crate::experiment::validate::{ValidateOptions, validate};
+use crate::monkey::config::{ConfigError as MonkeyConfigError, MonkeyConfig};
 
 /// The config could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +74,11 @@ pub async fn parse(
     diagnostics.append(&mut c.r.errors);
     let (experiments, mut found) = experiments(&top, file, dir).await;
     diagnostics.append(&mut found);
+    let monkey = top.monkey.as_ref().and_then(|(path, span)| {
+        monkey(path, *span, file, dir)
+            .map_err(|mut found| diagnostics.append(&mut found))
+            .ok()
+    });
     if diagnostics.iter().any(Diagnostic::is_error) {
         // The config's own problems first, then each experiment file's, each in file order.
         diagnostics.sort_by_key(|d| (d.file != file, d.file.clone(), d.line, d.column));
@@ -87,6 +93,7 @@ pub async fn parse(
         notifications: top.notifications,
         retention: top.retention,
         proxies: top.proxies.clone(),
+        monkey,
         warnings: diagnostics,
     })
 }
@@ -180,4 +187,19 @@ async fn experiments(
         });
     }
     (out, diagnostics)
+}
+
+/// Reads the monkey's config (relative to the config's directory); its problems are reported
+/// with the server config's, an unreadable file at the `monkey` key.
+fn monkey(path: &str, span: Span, file: &str, dir: &Path) -> Result<MonkeyConfig, Vec<Diagnostic>> {
+    let resolved = dir.join(path);
+    crate::monkey::config::load(&resolved).map_err(|e| match e {
+        MonkeyConfigError::Invalid(found) => found,
+        MonkeyConfigError::Read { path, source } => vec![Diagnostic::error(
+            file,
+            span,
+            "monkey",
+            format!("cannot read the monkey config {path}: {source}"),
+        )],
+    })
 }

@@ -7,10 +7,11 @@ use serde_json::{Map, Value};
 
 use crate::experiment::diagnostic::Diagnostic;
 use crate::experiment::model::Experiment;
+use crate::monkey::config::MonkeyConfig;
 use crate::server::schedule::Schedule;
 use crate::store::StoreLocation;
 
-pub(super) const KEYS: [&str; 8] = [
+pub(super) const KEYS: [&str; 9] = [
     "listen",
     "store",
     "seed",
@@ -19,6 +20,7 @@ pub(super) const KEYS: [&str; 8] = [
     "notifications",
     "retention",
     "proxies",
+    "monkey",
 ];
 pub(super) const EXPERIMENT_KEYS: [&str; 5] = ["name", "file", "schedule", "targets", "variables"];
 pub(super) const SCHEDULE_KEYS: [&str; 6] =
@@ -48,6 +50,8 @@ pub struct ServerConfig {
     pub retention: Retention,
     /// The proxy APIs whose live traffic the dashboard shows.
     pub proxies: Vec<ProxySource>,
+    /// A Chaos Monkey the server runs beside the schedules (its own config file).
+    pub monkey: Option<MonkeyConfig>,
     /// Warnings of the config and of the experiment files.
     pub warnings: Vec<Diagnostic>,
 }

@@ -177,6 +177,58 @@ async fn every_problem_is_reported_at_once_with_its_position() {
     let _ = std::fs::remove_dir_all(d);
 }
 
+#[tokio::test]
+async fn a_monkey_file_is_read_beside_the_config_and_its_problems_reported_with_the_configs() {
+    let d = dir();
+    std::fs::write(
+        d.join("monkey.yaml"),
+        "name: shop\nenabled: true\nstart_hour: 9\nend_hour: 15\ndocker: false\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("bad-monkey.yaml"),
+        "enabled: yes please\nstart_hour: 25\n",
+    )
+    .unwrap();
+    let c = yaml("experiments: []\nmonkey: monkey.yaml\n", &d, false)
+        .await
+        .unwrap();
+    let monkey = c.monkey.expect("the monkey's config");
+    assert_eq!((monkey.name.as_str(), monkey.enabled), ("shop", true));
+    assert!(
+        yaml("experiments: []\n", &d, false)
+            .await
+            .unwrap()
+            .monkey
+            .is_none()
+    );
+
+    let all = yaml(
+        "stroe: x\nexperiments: []\nmonkey: bad-monkey.yaml\n",
+        &d,
+        false,
+    )
+    .await
+    .unwrap_err()
+    .join("\n");
+    for needle in [
+        "server.yaml:1:1: error: stroe: unknown key",
+        "bad-monkey.yaml:1:10: error: enabled:",
+        "bad-monkey.yaml:2:13: error: start_hour:",
+    ] {
+        assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
+    }
+    let all = yaml("experiments: []\nmonkey: nowhere.yaml\n", &d, false)
+        .await
+        .unwrap_err()
+        .join("\n");
+    assert!(
+        all.contains("server.yaml:2:9: error: monkey: cannot read the monkey config"),
+        "{all}"
+    );
+    let _ = std::fs::remove_dir_all(d);
+}
+
 #[test]
 fn the_readme_documents_every_key() {
     use super::model::{
