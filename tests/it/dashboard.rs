@@ -168,6 +168,13 @@ async fn every_page_loads_without_console_errors_behind_a_token_at_laptop_and_ph
         .eval("return document.querySelectorAll('table.runs tbody tr').length;")
         .await;
     assert_eq!(rows, 1, "the run is listed");
+    let nav = browser
+        .eval("return document.querySelector('nav.main').textContent;")
+        .await;
+    assert!(
+        !nav.as_str().unwrap().contains("Monkey"),
+        "no monkey here: {nav}"
+    );
     // Keyboard: Tab reaches the skip link then the links, each with a visible focus ring; the
     // halt dialog opens with Enter, its reason field focused, and Escape closes it.
     browser
@@ -574,5 +581,63 @@ async fn halt_answers_and_restores_the_victim_while_another_writer_holds_the_sto
         assert_eq!(server.post("/api/resume", "").0, 200);
         assert_eq!(server.stop(), Some(0), "{}", server.log());
     });
+    assert!(!victim.stopped());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_monkey_page_shows_the_servers_monkey_its_plan_and_groups() {
+    let Some(browser) = Browser::start(1280, 800).await else {
+        return;
+    };
+    let dir = TempDir::new("dash-monkey");
+    let victim = Victim::start();
+    write(
+        dir.path(),
+        "monkey.yaml",
+        &format!(
+            "name: beside\nenabled: true\ndocker: false\nmean_time_between_kills_in_work_days: 1\n\
+             processes:\n  - {{pattern: '{}', app: billing}}\n",
+            victim.marker
+        ),
+    );
+    write(
+        dir.path(),
+        "server.yaml",
+        "experiments: []\nmonkey: monkey.yaml\n",
+    );
+    let mut server = tokio::task::block_in_place(|| Server::start(dir.path(), "server.yaml", &[]));
+    let addr = server.addr.clone();
+    browser
+        .client
+        .goto(&format!("http://{addr}/"))
+        .await
+        .unwrap();
+    click(&browser, "nav.main a[href='/monkey']").await;
+    let page = wait_js(
+        &browser,
+        "const s = document.getElementById('monkey'); return s && [s.textContent, document.querySelectorAll('#monkey-groups tbody tr').length];",
+        |v| v.is_array(),
+    )
+    .await;
+    let text = page[0].as_str().unwrap();
+    assert!(
+        text.contains("leashed"),
+        "leashed unless the file says not: {text}"
+    );
+    assert!(text.contains("Today's plan"), "{text}");
+    assert_eq!(page[1], 1, "one eligible group: {page}");
+    assert!(
+        text.contains("billing//") && text.contains(r#""app":"billing""#),
+        "the opted-in victim's group: {text}"
+    );
+    screenshots(&browser, "monkey").await;
+    assert_eq!(browser.console_errors().await, Vec::<String>::new());
+    browser.close().await;
+    assert_eq!(
+        tokio::task::block_in_place(|| server.stop()),
+        Some(0),
+        "{}",
+        server.log()
+    );
     assert!(!victim.stopped());
 }
