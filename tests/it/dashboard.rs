@@ -399,6 +399,7 @@ async fn a_run_started_with_run_now_grows_its_chart_while_it_runs() {
         |v| v == &json!(0),
     )
     .await;
+    browser.eval("window.scrollTo(0, 0); return null;").await;
     screenshots(&browser, "run").await;
     assert_eq!(browser.console_errors().await, Vec::<String>::new());
     browser.close().await;
