@@ -9,7 +9,8 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# start_nginx PORT: one worker serving small.html (615 B) and large.html (64 KiB); sets NGINX_PID.
+# start_nginx PORT [PORT2]: one worker serving small.html (615 B) and large.html (64 KiB), on PORT
+# and, when given, PORT2 too (two "backends" for the balanced cases); sets NGINX_PID.
 start_nginx() {
   mkdir -p "$WORK/html" "$WORK/logs"
   head -c 615 /dev/zero | tr '\0' 'a' > "$WORK/html/small.html"
@@ -22,7 +23,7 @@ error_log $WORK/logs/error.log;
 events { worker_connections 30000; }
 http {
   access_log off;
-  server { listen 127.0.0.1:$1; root $WORK/html; keepalive_requests 1000000; }
+  server { listen 127.0.0.1:$1; ${2:+listen 127.0.0.1:$2;} root $WORK/html; keepalive_requests 1000000; }
 }
 CONF
   nginx -c "$WORK/nginx.conf" -p "$WORK" & PIDS+=($!)

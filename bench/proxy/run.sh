@@ -15,8 +15,8 @@ cargo build --release --locked --quiet
 MW="$PWD/target/release/monkeywrench"
 . bench/proxy/common.sh
 
-NGINX_PORT=$(free_port); API_PORT=$(free_port); IPERF_PORT=$(free_port)
-HAP_TCP_PORT=$(free_port); HAP_HTTP_PORT=$(free_port); HAP_BULK_PORT=$(free_port)
+NGINX_PORT=$(free_port); NGINX_PORT2=$(free_port); API_PORT=$(free_port); IPERF_PORT=$(free_port)
+HAP_TCP_PORT=$(free_port); HAP_HTTP_PORT=$(free_port); HAP_BULK_PORT=$(free_port); HAP_LB_PORT=$(free_port)
 cat > "$WORK/haproxy.cfg" <<CONF
 global
   nbthread 2
@@ -47,8 +47,18 @@ backend httpout
   mode http
   http-reuse always
   server origin 127.0.0.1:$NGINX_PORT
+frontend lbin
+  mode http
+  bind 127.0.0.1:$HAP_LB_PORT
+  default_backend lbout
+backend lbout
+  mode http
+  http-reuse always
+  balance roundrobin
+  server one 127.0.0.1:$NGINX_PORT
+  server two 127.0.0.1:$NGINX_PORT2
 CONF
-start_nginx "$NGINX_PORT"
+start_nginx "$NGINX_PORT" "$NGINX_PORT2"
 haproxy -f "$WORK/haproxy.cfg" -db >/dev/null 2>&1 & PIDS+=($!)
 HAP_PID=$!
 "$MW" proxy serve --host 127.0.0.1 --port "$API_PORT" --seed 1 2>/dev/null & PIDS+=($!)
@@ -58,11 +68,13 @@ sleep 1
 api() { curl -s -X "$1" "http://127.0.0.1:$API_PORT$2" ${3:+-d "$3"}; }
 HTTP_PROXY_ADDR=$(api POST /proxies "{\"name\":\"web\",\"listen\":\"127.0.0.1:0\",\"upstream\":\"127.0.0.1:$NGINX_PORT\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["listen"])')
 HTTPMODE_PROXY_ADDR=$(api POST /proxies "{\"name\":\"webhttp\",\"listen\":\"127.0.0.1:0\",\"upstream\":\"127.0.0.1:$NGINX_PORT\",\"protocol\":\"http\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["listen"])')
+LB_PROXY_ADDR=$(api POST /proxies "{\"name\":\"weblb\",\"listen\":\"127.0.0.1:0\",\"upstreams\":[\"127.0.0.1:$NGINX_PORT\",\"127.0.0.1:$NGINX_PORT2\"],\"protocol\":\"http\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["listen"])')
 BULK_PROXY_ADDR=$(api POST /proxies "{\"name\":\"bulk\",\"listen\":\"127.0.0.1:0\",\"upstream\":\"127.0.0.1:$IPERF_PORT\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["listen"])')
 
 NGINX_WORKER=$(pgrep -P "$NGINX_PID" | head -1)
 # Every URL measured must answer 200 with the file's exact size, or the figures mean nothing.
-for url in "127.0.0.1:$NGINX_PORT" "$HTTP_PROXY_ADDR" "$HTTPMODE_PROXY_ADDR" "127.0.0.1:$HAP_TCP_PORT" "127.0.0.1:$HAP_HTTP_PORT"; do
+for url in "127.0.0.1:$NGINX_PORT" "127.0.0.1:$NGINX_PORT2" "$HTTP_PROXY_ADDR" "$HTTPMODE_PROXY_ADDR" "$LB_PROXY_ADDR" \
+           "127.0.0.1:$HAP_TCP_PORT" "127.0.0.1:$HAP_HTTP_PORT" "127.0.0.1:$HAP_LB_PORT"; do
   for f in small:615 large:65536; do
     got=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' "http://$url/${f%%:*}.html")
     [ "$got" = "200 ${f##*:}" ] || { echo "http://$url/${f%%:*}.html answered '$got', expected '200 ${f##*:}'" >&2; exit 1; }
@@ -98,7 +110,9 @@ for size in "615 B|small" "64 KiB|large"; do
   echo "| $size_label, wrk -t2 -c64 -d10s | direct req/s | via the proxy | ratio | proxy CPU µs/req | wrk + nginx CPU µs/req (direct) | ceiling (W+N)/(W+N+P) |"
   echo "|---|---:|---:|---:|---:|---:|---:|"
   for row in "monkeywrench tcp mode|$HTTP_PROXY_ADDR|$MW_PID" "monkeywrench http mode|$HTTPMODE_PROXY_ADDR|$MW_PID" \
-             "HAProxy tcp mode|127.0.0.1:$HAP_TCP_PORT|$HAP_PID" "HAProxy http mode|127.0.0.1:$HAP_HTTP_PORT|$HAP_PID"; do
+             "HAProxy tcp mode|127.0.0.1:$HAP_TCP_PORT|$HAP_PID" "HAProxy http mode|127.0.0.1:$HAP_HTTP_PORT|$HAP_PID" \
+             "monkeywrench http mode, 2 upstreams round-robin|$LB_PROXY_ADDR|$MW_PID" \
+             "HAProxy http mode, 2 servers roundrobin|127.0.0.1:$HAP_LB_PORT|$HAP_PID"; do
     IFS='|' read -r label addr pid <<<"$row"
     # Plain assignments, so a failed measurement stops the script (set -e).
     direct=$(wrk_cpu "http://127.0.0.1:$NGINX_PORT/$file.html" 0)
@@ -108,7 +122,9 @@ for size in "615 B|small" "64 KiB|large"; do
   done
   echo
 done
-# BENCH_ONLY=cpu: stop after the CPU tables (about 3 minutes).
+# Both balanced proxies really spread the load over the two backends.
+curl -s "http://127.0.0.1:$API_PORT/proxies/weblb/traffic" | python3 -c 'import json,sys; print("monkeywrench upstream responses:", [u["responses"] for u in json.load(sys.stdin)["upstreams"]])'
+# BENCH_ONLY=cpu: stop after the CPU tables (about 4 minutes).
 [ "${BENCH_ONLY:-}" = cpu ] && exit 0
 echo "| measurement | direct | via monkeywrench | ratio |"
 echo "|---|---:|---:|---:|"

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{Action, Func, Probe, prometheus};
+use super::{Action, Func, Probe, k8s, prometheus};
 use crate::fault::proxy::{API_ARG, PROXY_ARG};
 use crate::fault::{container, process, swarm};
 use crate::schema::{self, ArgSpec, ArgType, ArgumentProblem, is_placeholder};
@@ -164,11 +164,15 @@ pub(super) fn schema_of(func: Func) -> &'static [ArgSpec] {
             Probe::TrafficCompare => TRAFFIC_COMPARE_ARGS,
             Probe::PrometheusQuery => prometheus::QUERY_ARGS,
             Probe::PrometheusRange => prometheus::RANGE_ARGS,
+            Probe::K8sPods => k8s::PODS_ARGS,
+            Probe::K8sDeployment => k8s::DEPLOYMENT_ARGS,
+            Probe::K8sPodLogs => k8s::LOGS_ARGS,
         },
         Func::Fault(f) => f.arguments(),
         Func::Action(Action::ProcessResume) => process::RESUME_ARGS,
         Func::Action(Action::FileRename) => RENAME_ARGS,
         Func::Action(Action::FileRemove) => REMOVE_ARGS,
+        Func::Action(Action::K8sNetworkRemove) => k8s::NETWORK_REMOVE_ARGS,
     }
 }
 
@@ -195,7 +199,7 @@ pub(super) fn check(func: Func, arguments: &Value) -> Vec<ArgumentProblem> {
         Func::Fault(f) => f.parse(&literal).map(|_| ()),
         Func::Action(Action::ProcessResume) => process::parse_resume(&literal).map(|_| ()),
         Func::Probe(Probe::ContainerRunning) => container::parse_running(&literal).map(|_| ()),
-        Func::Action(Action::FileRename | Action::FileRemove) => Ok(()),
+        Func::Action(Action::FileRename | Action::FileRemove | Action::K8sNetworkRemove) => Ok(()),
         Func::Probe(p @ (Probe::PrometheusQuery | Probe::PrometheusRange)) => {
             let found = prometheus::check(p == Probe::PrometheusRange, &literal);
             if found.is_empty() { Ok(()) } else { Err(found) }
@@ -207,7 +211,10 @@ pub(super) fn check(func: Func, arguments: &Value) -> Vec<ArgumentProblem> {
             | Probe::TrafficTcp
             | Probe::SwarmReplicas
             | Probe::TrafficMetrics
-            | Probe::TrafficCompare,
+            | Probe::TrafficCompare
+            | Probe::K8sPods
+            | Probe::K8sDeployment
+            | Probe::K8sPodLogs,
         ) => Ok(()),
     };
     if let Err(found) = parsed {

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{args, probes, prometheus};
+use super::{args, k8s, probes, prometheus};
 use crate::fault::FaultFunc;
 use crate::schema::{self, ArgSpec, ArgumentProblem, describe_problems};
 
@@ -39,6 +39,12 @@ pub enum Probe {
     PrometheusQuery,
     /// `prometheus.range`: a range PromQL query.
     PrometheusRange,
+    /// `k8s.pods`: pods of a selector by phase and readiness.
+    K8sPods,
+    /// `k8s.deployment`: a Deployment's replicas and conditions.
+    K8sDeployment,
+    /// `k8s.pod.logs`: the logs of a selector's pods.
+    K8sPodLogs,
 }
 
 /// The native actions (no lease: nothing to undo).
@@ -50,6 +56,8 @@ pub enum Action {
     FileRename,
     /// `file.remove`: Python's `os.remove` (→ `null`).
     FileRemove,
+    /// `k8s.network.remove`: delete a NetworkPolicy by name (→ `null`).
+    K8sNetworkRemove,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +71,7 @@ pub enum BuiltinError {
 }
 
 impl Probe {
-    const ALL: [Probe; 10] = [
+    const ALL: [Probe; 13] = [
         Probe::TcpConnect,
         Probe::FileExists,
         Probe::HttpMeasure,
@@ -74,6 +82,9 @@ impl Probe {
         Probe::TrafficCompare,
         Probe::PrometheusQuery,
         Probe::PrometheusRange,
+        Probe::K8sPods,
+        Probe::K8sDeployment,
+        Probe::K8sPodLogs,
     ];
 }
 
@@ -88,6 +99,7 @@ impl Func {
                 Func::Action(Action::ProcessResume),
                 Func::Action(Action::FileRename),
                 Func::Action(Action::FileRemove),
+                Func::Action(Action::K8sNetworkRemove),
             ])
     }
 
@@ -105,11 +117,15 @@ impl Func {
                 Probe::TrafficCompare => "traffic.compare",
                 Probe::PrometheusQuery => "prometheus.query",
                 Probe::PrometheusRange => "prometheus.range",
+                Probe::K8sPods => "k8s.pods",
+                Probe::K8sDeployment => "k8s.deployment",
+                Probe::K8sPodLogs => "k8s.pod.logs",
             },
             Func::Fault(f) => f.name(),
             Func::Action(Action::ProcessResume) => "process.resume",
             Func::Action(Action::FileRename) => "file.rename",
             Func::Action(Action::FileRemove) => "file.remove",
+            Func::Action(Action::K8sNetworkRemove) => "k8s.network.remove",
         }
     }
 
@@ -136,7 +152,8 @@ impl Func {
         match self {
             Func::Fault(f) => f.takes_targets(),
             Func::Action(Action::ProcessResume) => true,
-            Func::Action(Action::FileRename | Action::FileRemove) | Func::Probe(_) => false,
+            Func::Action(Action::FileRename | Action::FileRemove | Action::K8sNetworkRemove)
+            | Func::Probe(_) => false,
         }
     }
 
@@ -171,6 +188,15 @@ impl Func {
                 Probe::PrometheusRange => {
                     "a PromQL range query: the series, the API's answer, or their min/max/mean/last"
                 }
+                Probe::K8sPods => {
+                    "Kubernetes pods of a selector: counts by phase and readiness, or a phase / condition / health check"
+                }
+                Probe::K8sDeployment => {
+                    "a Kubernetes Deployment's desired, ready, available and updated replicas and its conditions"
+                }
+                Probe::K8sPodLogs => {
+                    "the last lines of a selector's pods' logs, with regex matches"
+                }
             },
             Func::Fault(f) => f.describe(),
             Func::Action(Action::ProcessResume) => "resume (SIGCONT) target processes",
@@ -179,6 +205,9 @@ impl Func {
             }
             Func::Action(Action::FileRemove) => {
                 "remove a file, as Python's os.remove (output null)"
+            }
+            Func::Action(Action::K8sNetworkRemove) => {
+                "delete a Kubernetes NetworkPolicy by name, if it is there (output null)"
             }
         }
     }
@@ -209,6 +238,7 @@ impl Func {
             Func::Probe(p) => p,
             Func::Action(Action::FileRename) => return super::python::os_rename(arguments),
             Func::Action(Action::FileRemove) => return super::python::os_remove(arguments),
+            Func::Action(Action::K8sNetworkRemove) => return k8s::network_remove(arguments).await,
             Func::Fault(_) | Func::Action(Action::ProcessResume) => {
                 return Err(BuiltinError::Failed(format!(
                     "{} runs through the experiment engine's fault path",
@@ -227,6 +257,9 @@ impl Func {
             Probe::TrafficCompare => probes::traffic_compare(arguments).await,
             Probe::PrometheusQuery => prometheus::query(arguments).await,
             Probe::PrometheusRange => prometheus::range(arguments).await,
+            Probe::K8sPods => k8s::pods(arguments).await,
+            Probe::K8sDeployment => k8s::deployment(arguments).await,
+            Probe::K8sPodLogs => k8s::logs(arguments).await,
         }
     }
 }
@@ -253,7 +286,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        assert_eq!(Func::all().count(), 32);
+        assert_eq!(Func::all().count(), 43);
         for f in Func::all() {
             assert_eq!(Func::parse(f.name()), Some(f));
             assert!(!f.describe().is_empty());

@@ -4,7 +4,9 @@
 //! substitution) and runs cancel-safely: dropping the future stops the work.
 
 mod args;
+mod chaosk8s;
 mod func;
+mod k8s;
 mod probes;
 mod prometheus;
 mod python;

@@ -164,8 +164,30 @@ pub fn python_alias(
             &[],
             json!({"proxy": arg("proxy_name"), "api": toxiproxy_api(configured)}),
         ),
-        _ => None,
+        _ => super::chaosk8s::alias(module, func, arguments),
     }
+}
+
+/// The alias to `func` when the call binds to a signature of `required` and `optional`
+/// keyword arguments (else the interpreter reports it, as CTK does).
+pub(super) fn bound(
+    arguments: &Value,
+    func: Func,
+    required: &[&str],
+    optional: &[&str],
+    mapped: Value,
+) -> Option<PythonAlias> {
+    let given = arguments.as_object();
+    let binds = given.is_none_or(|m| {
+        m.keys()
+            .all(|k| required.contains(&k.as_str()) || optional.contains(&k.as_str()))
+    }) && required
+        .iter()
+        .all(|r| given.is_some_and(|m| m.contains_key(*r)));
+    binds.then(|| PythonAlias {
+        func,
+        arguments: without_nulls(mapped),
+    })
 }
 
 /// What the Python function would have returned, given the builtin's output: the toxiproxy
@@ -173,6 +195,9 @@ pub fn python_alias(
 pub fn python_result(python: &str, native: Value) -> Value {
     match python.rsplit_once('.') {
         Some(("chaostoxi.toxic.actions" | "chaostoxi.proxy.actions", _)) => Value::Bool(true),
+        Some((module, func)) if module.starts_with("chaosk8s.") => {
+            super::chaosk8s::result(module, func, native)
+        }
         _ => native,
     }
 }

@@ -4,6 +4,7 @@
 
 mod app;
 mod demo;
+mod demo_serve;
 mod failure;
 mod guard;
 mod halt;

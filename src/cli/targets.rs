@@ -1,5 +1,6 @@
-//! `monkeywrench targets`: preview which processes (or, with `--docker`, containers) a selector
-//! matches and which victims a mode and seed would pick (a dry run; nothing is touched).
+//! `monkeywrench targets`: preview which processes (or, with `--docker`, containers; with
+//! `--k8s`, Kubernetes pods) a selector matches and which victims a mode and seed would pick (a
+//! dry run; nothing is touched).
 
 use clap::{Args, ValueEnum};
 
@@ -8,6 +9,7 @@ use crate::exit_code;
 use crate::ledger::guard::guard_pid;
 use crate::target::container_selector::ContainerSelector;
 use crate::target::docker::Engine;
+use crate::target::k8s::{Cluster, ClusterRef, K8sError, PodSelector, find_pods};
 use crate::target::protected::Protected;
 use crate::target::selector::{Pick, ProcessSelector, pick};
 
@@ -30,11 +32,20 @@ pub(super) enum ModeArg {
 #[derive(Debug, Args)]
 pub(super) struct TargetsArgs {
     /// Selector as JSON, e.g. '{"name": "nginx"}' or '{"pattern": "worker --queue=\\w+"}'; with
-    /// --docker a container selector, e.g. '{"labels": {"app": "web"}}' or '{"service": "api"}'.
+    /// --docker a container selector, e.g. '{"labels": {"app": "web"}}' or '{"service": "api"}';
+    /// with --k8s a pod selector, e.g. '{"namespace": "shop", "owner": "deployment/web"}'.
     pub selector: String,
     /// The selector picks Docker containers (running ones; `monkeywrench.skip=true` never matches).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "k8s")]
     pub docker: bool,
+    /// The selector picks Kubernetes pods (the cluster of KUBECONFIG / ~/.kube/config / the pod's
+    /// service account, as kubectl finds it; terminating pods and kube-system, unless named, never
+    /// match).
+    #[arg(long)]
+    pub k8s: bool,
+    /// With --k8s: the kubeconfig context (default: its current-context).
+    #[arg(long, requires = "k8s")]
+    pub context: Option<String>,
     /// How many to pick.
     #[arg(long, value_enum, default_value_t = ModeArg::One)]
     pub mode: ModeArg,
@@ -76,7 +87,40 @@ pub(super) async fn execute(args: TargetsArgs) -> anyhow::Result<i32> {
     };
     let seed = args.seed.unwrap_or_else(rand::random);
     // One row per match, in the order victims are picked from.
-    let (noun, rows) = if args.docker {
+    let (noun, rows) = if args.k8s {
+        let selector = match PodSelector::parse(&value) {
+            Ok(s) => s,
+            Err(problems) => {
+                for (key, message) in problems {
+                    let at = if key.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{key}: ")
+                    };
+                    eprintln!("monkeywrench: selector {at}{message}");
+                }
+                return Ok(exit_code::USAGE);
+            }
+        };
+        let cluster = ClusterRef {
+            kubeconfig: None,
+            context: args.context.clone(),
+        };
+        match pod_rows(&cluster, &selector).await {
+            Ok(rows) => ("pod(s)", rows),
+            Err(e) => {
+                eprintln!("monkeywrench: {e}");
+                return Ok(match e {
+                    K8sError::KubeSystem | K8sError::NotFound(_) => exit_code::USAGE,
+                    K8sError::NoConfig(_)
+                    | K8sError::Unreachable { .. }
+                    | K8sError::Unauthorized { .. }
+                    | K8sError::Forbidden { .. }
+                    | K8sError::Api { .. } => exit_code::UNAVAILABLE,
+                });
+            }
+        }
+    } else if args.docker {
         let selector = match ContainerSelector::parse(&value) {
             Ok(s) => s,
             Err(e) => {
@@ -142,6 +186,24 @@ async fn container_rows(selector: &ContainerSelector) -> Result<Vec<String>, Str
                 "{id}  {:<32} {:<32}",
                 truncate(&c.name, 32),
                 truncate(&c.image, 32)
+            )
+        })
+        .collect())
+}
+
+/// The pods a selector matches, one row each (namespace/name, node, phase, owner).
+async fn pod_rows(cluster: &ClusterRef, selector: &PodSelector) -> Result<Vec<String>, K8sError> {
+    let cluster = Cluster::connect(cluster).await?;
+    let matched = find_pods(&cluster, selector).await?;
+    Ok(matched
+        .iter()
+        .map(|p| {
+            format!(
+                "{:<40} {:<16} {:<9} {}",
+                truncate(&format!("{}/{}", p.namespace, p.name), 40),
+                truncate(if p.node.is_empty() { "-" } else { &p.node }, 16),
+                p.phase,
+                p.owner.as_deref().unwrap_or("-")
             )
         })
         .collect())

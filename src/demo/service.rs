@@ -4,6 +4,7 @@
 //! `GET /health` → `{"status":"ok"}` (or 500 while faulty); `GET /api/items` → a JSON list;
 //! `POST /admin/fault?error_rate=0.5&latency_ms=200` injects an exact share of 500s and added
 //! latency on `/api/*` and `/health`; `POST /admin/reset` clears it; `GET /admin/fault` shows it.
+//! A named replica (the demo runs three) says which one answered in `x-demo-replica`.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -34,11 +35,21 @@ pub struct Fault {
 struct State {
     fault: RwLock<Fault>,
     served: AtomicU64,
+    /// The replica's name, for `x-demo-replica`.
+    name: Option<hyper::header::HeaderValue>,
 }
 
 /// Serves until `cancel`; takes an already-bound listener (tests bind 127.0.0.1:0).
 pub async fn serve(listener: TcpListener, cancel: CancellationToken) {
-    let state = Arc::new(State::default());
+    serve_as(listener, None, cancel).await;
+}
+
+/// [`serve`], as the replica `name` (named in every answer's `x-demo-replica`).
+pub async fn serve_as(listener: TcpListener, name: Option<&str>, cancel: CancellationToken) {
+    let state = Arc::new(State {
+        name: name.and_then(|n| hyper::header::HeaderValue::from_str(n).ok()),
+        ..State::default()
+    });
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -51,7 +62,16 @@ pub async fn serve(listener: TcpListener, cancel: CancellationToken) {
         let state = state.clone();
         let cancel = cancel.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |req| handle(state.clone(), req));
+            let service = service_fn(move |req| {
+                let state = state.clone();
+                async move {
+                    let mut r = handle(state.clone(), req).await?;
+                    if let Some(name) = &state.name {
+                        r.headers_mut().insert("x-demo-replica", name.clone());
+                    }
+                    Ok::<_, Infallible>(r)
+                }
+            });
             let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
             tokio::select! {
                 _ = conn => {}

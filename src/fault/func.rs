@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{container, process, proxy, stress, surge, swarm};
+use super::{container, k8s, process, proxy, stress, surge, swarm};
 use crate::schema::{ArgSpec, ArgumentProblem};
 
 /// A fault function, by family.
@@ -20,6 +20,8 @@ pub enum FaultFunc {
     Stress(stress::Verb),
     /// `traffic.surge`.
     Surge(surge::Verb),
+    /// `k8s.*`.
+    K8s(k8s::Verb),
 }
 
 /// A parsed fault call: typed arguments, ready to select victims and apply.
@@ -31,6 +33,7 @@ pub enum Fault {
     Proxy(proxy::ProxyFault),
     Stress(stress::StressFault),
     Surge(surge::SurgeFault),
+    K8s(k8s::K8sFault),
 }
 
 impl FaultFunc {
@@ -42,12 +45,14 @@ impl FaultFunc {
         let proxy = proxy::Verb::ALL.into_iter().map(FaultFunc::Proxy);
         let stress = stress::Verb::ALL.into_iter().map(FaultFunc::Stress);
         let surge = surge::Verb::ALL.into_iter().map(FaultFunc::Surge);
+        let k8s = k8s::Verb::ALL.into_iter().map(FaultFunc::K8s);
         process
             .chain(container)
             .chain(swarm)
             .chain(proxy)
             .chain(stress)
             .chain(surge)
+            .chain(k8s)
     }
 
     /// The `family.verb` name used in experiment files.
@@ -59,6 +64,7 @@ impl FaultFunc {
             FaultFunc::Proxy(v) => v.name(),
             FaultFunc::Stress(v) => v.name(),
             FaultFunc::Surge(v) => v.name(),
+            FaultFunc::K8s(v) => v.name(),
         }
     }
 
@@ -71,6 +77,7 @@ impl FaultFunc {
             FaultFunc::Proxy(v) => v.describe(),
             FaultFunc::Stress(v) => v.describe(),
             FaultFunc::Surge(v) => v.describe(),
+            FaultFunc::K8s(v) => v.describe(),
         }
     }
 
@@ -82,6 +89,7 @@ impl FaultFunc {
             FaultFunc::Proxy(v) => v.arguments(),
             FaultFunc::Stress(v) => v.arguments(),
             FaultFunc::Surge(v) => v.arguments(),
+            FaultFunc::K8s(v) => v.arguments(),
         }
     }
 
@@ -92,6 +100,7 @@ impl FaultFunc {
             FaultFunc::Container(v) => v.is_reversible(),
             FaultFunc::Swarm(v) => v.is_reversible(),
             FaultFunc::Proxy(v) => v.is_reversible(),
+            FaultFunc::K8s(v) => v.is_reversible(),
             FaultFunc::Stress(_) | FaultFunc::Surge(_) => true,
         }
     }
@@ -102,6 +111,7 @@ impl FaultFunc {
             FaultFunc::Process(_) | FaultFunc::Container(_) => true,
             FaultFunc::Stress(_) => true,
             FaultFunc::Swarm(v) => v.takes_targets(),
+            FaultFunc::K8s(v) => v.takes_targets(),
             FaultFunc::Proxy(_) | FaultFunc::Surge(_) => false,
         }
     }
@@ -115,6 +125,7 @@ impl FaultFunc {
             FaultFunc::Proxy(v) => Fault::Proxy(v.parse(args)?),
             FaultFunc::Stress(v) => Fault::Stress(v.parse(args)?),
             FaultFunc::Surge(v) => Fault::Surge(v.parse(args)?),
+            FaultFunc::K8s(v) => Fault::K8s(v.parse(args)?),
         })
     }
 }

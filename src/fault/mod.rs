@@ -11,6 +11,7 @@ mod apply;
 pub mod container;
 mod error;
 mod func;
+pub mod k8s;
 pub mod owned;
 pub mod process;
 pub mod proxy;

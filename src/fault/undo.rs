@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{container, owned, process, proxy, stress, swarm};
+use super::{container, k8s, owned, process, proxy, stress, swarm};
 use crate::ledger::{UndoAttempt, UndoFuture, Undoer};
 
 /// How to undo a fault.
@@ -28,6 +28,8 @@ pub enum Undo {
     Proxy(proxy::Undo),
     /// A stress family recipe.
     Stress(stress::Undo),
+    /// A Kubernetes family recipe.
+    K8s(k8s::Undo),
 }
 
 /// The recipe of an irreversible fault: `{"kind": "irreversible"}`.
@@ -62,6 +64,7 @@ impl Undo {
             Undo::Swarm(u) => u.undo().await,
             Undo::Proxy(u) => u.undo().await,
             Undo::Stress(u) => u.undo().await,
+            Undo::K8s(u) => u.undo().await,
         }
     }
 }
@@ -115,6 +118,11 @@ mod tests {
             json!({"kind": "stop-stressor", "process": {"pid": 42, "start_time": 7},
                    "files": ["/proc/9/root/f"], "root_of": {"pid": 9, "start_time": 3},
                    "container": {"id": "abc", "paths": ["/f"]}}),
+            json!({"kind": "k8s-scale", "cluster": {"kubeconfig": "/k", "context": "c"},
+                   "workload": "deployment", "namespace": "shop", "name": "web", "replicas": 3}),
+            json!({"kind": "k8s-delete-network-policy", "cluster": {},
+                   "namespace": "shop", "name": "deny", "token": "t"}),
+            json!({"kind": "k8s-uncordon-node", "cluster": {"context": "c"}, "node": "n1"}),
         ];
         for recipe in stored {
             let undo: Undo =

@@ -1,5 +1,5 @@
-//! What the monkey may kill: opted-in instances (containers and Swarm services by label,
-//! processes by config entry), grouped by app / stack / cluster. Nothing without opt-in is ever a
+//! What the monkey may kill: opted-in instances (containers, Swarm services and Kubernetes
+//! workloads by label, processes by config entry), grouped by app / stack / cluster. Nothing without opt-in is ever a
 //! candidate; `monkeywrench.skip=true`, an `exceptions` entry and monkeywrench itself always win.
 
 use std::collections::BTreeMap;
@@ -38,6 +38,15 @@ pub enum InstanceRef {
         info: Box<ProcessInfo>,
         pid: i32,
     },
+    /// A Kubernetes pod (the instance's name is the pod's).
+    #[serde(rename = "k8s-pod")]
+    Pod {
+        namespace: String,
+        /// Guards against a replacement that took the name.
+        uid: String,
+        #[serde(skip)]
+        cluster: crate::target::k8s::ClusterRef,
+    },
 }
 
 impl InstanceRef {
@@ -46,6 +55,7 @@ impl InstanceRef {
         match self {
             InstanceRef::Container { id } => (id, 0),
             InstanceRef::Process { pid, .. } => ("", *pid),
+            InstanceRef::Pod { uid, .. } => (uid, 0),
         }
     }
 }
@@ -78,6 +88,11 @@ impl Instance {
             InstanceRef::Process { pid, .. } => {
                 v["kind"] = json!("process");
                 v["pid"] = json!(pid);
+            }
+            InstanceRef::Pod { namespace, uid, .. } => {
+                v["kind"] = json!("k8s-pod");
+                v["namespace"] = json!(namespace);
+                v["uid"] = json!(uid);
             }
         }
         v
@@ -153,6 +168,12 @@ pub async fn discover(config: &MonkeyConfig) -> Inventory {
                 instances.extend(swarm_tasks(&engine, config, &protected, &mut warnings).await);
             }
             Err(e) => warnings.push(format!("containers not considered: {e}")),
+        }
+    }
+    if let Some(scope) = &config.kubernetes {
+        match super::pods::discover(scope).await {
+            Ok(found) => instances.extend(found),
+            Err(e) => warnings.push(e),
         }
     }
     instances.retain(|i| !config.exceptions.iter().any(|e| excepted(e, i)));

@@ -210,6 +210,7 @@ impl Monkey {
             func: match victim.target {
                 InstanceRef::Container { .. } => fault::container::Verb::Kill.name().into(),
                 InstanceRef::Process { .. } => fault::process::Verb::Kill.name().into(),
+                InstanceRef::Pod { .. } => fault::k8s::Verb::PodDelete.name().into(),
             },
             deadline: self.clock.now() + SignedDuration::from_mins(1),
         };
@@ -244,8 +245,56 @@ impl Monkey {
                 let victim = fault::container::Victim { engine, container };
                 fault::apply(&self.ledger, &kill, &victim, &origin).await
             }
+            InstanceRef::Pod {
+                namespace,
+                uid,
+                cluster,
+            } => {
+                return self
+                    .delete_pod(victim, namespace, uid, cluster, &origin)
+                    .await;
+            }
         };
         match killed {
+            Ok(_) => (Outcome::Killed, None),
+            Err(Error::Gone(why)) => (Outcome::TargetGone, Some(why)),
+            Err(e) => (Outcome::Failed, Some(e.to_string())),
+        }
+    }
+
+    /// Deletes the pod (its own grace period; its controller replaces it), if it is still the
+    /// one that was drawn.
+    async fn delete_pod(
+        &self,
+        victim: &Instance,
+        namespace: &str,
+        uid: &str,
+        cluster: &crate::target::k8s::ClusterRef,
+        origin: &Origin,
+    ) -> (Outcome, Option<String>) {
+        use crate::target::k8s::{Cluster, PodSelector, find_pods};
+        let cluster = match Cluster::connect(cluster).await {
+            Ok(c) => c,
+            Err(e) => return (Outcome::Failed, Some(e.to_string())),
+        };
+        let selector = PodSelector {
+            namespace: Some(namespace.to_string()),
+            name: Some(victim.name.clone()),
+            ..PodSelector::default()
+        };
+        let pod = match find_pods(&cluster, &selector).await {
+            Ok(found) => found.into_iter().find(|p| p.uid == uid),
+            Err(e) => return (Outcome::Failed, Some(e.to_string())),
+        };
+        let Some(pod) = pod else {
+            return (
+                Outcome::TargetGone,
+                Some(format!("pod {namespace}/{} is gone", victim.name)),
+            );
+        };
+        let delete = fault::k8s::Action::Delete { grace: None };
+        let target = fault::k8s::Victim::Pod { cluster, pod };
+        match fault::apply(&self.ledger, &delete, &target, origin).await {
             Ok(_) => (Outcome::Killed, None),
             Err(Error::Gone(why)) => (Outcome::TargetGone, Some(why)),
             Err(e) => (Outcome::Failed, Some(e.to_string())),

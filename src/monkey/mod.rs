@@ -16,6 +16,7 @@ mod kill;
 pub mod metrics;
 pub mod notify;
 pub mod planner;
+pub mod pods;
 pub mod scheduler;
 pub mod server;
 mod setup;

@@ -9,8 +9,6 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::http::HttpContext;
-use super::http::route::Route;
-use super::http::stats::HttpStats;
 use super::link::{self, LinkContext};
 use super::metrics::ProxyMetrics;
 use super::toxic::Toxic;
@@ -24,7 +22,8 @@ pub(super) struct AcceptContext {
     pub(super) connections: Arc<AtomicU64>,
     pub(super) seed: u64,
     pub(super) log_clients: bool,
-    pub(super) http: Option<(Arc<Vec<Route>>, Arc<HttpStats>)>,
+    /// http proxies: every connection's context but its ordinal.
+    pub(super) http: Option<HttpContext>,
 }
 
 /// Accepts clients until `cancel`, each served in its own task (TCP link or http).
@@ -53,22 +52,12 @@ pub(super) async fn accept_loop(
         let ordinal = ctx.connections.fetch_add(1, Ordering::Relaxed);
         // The dial happens in the connection's task, off the accept loop.
         match &ctx.http {
-            Some((routes, stats)) => {
+            Some(http) => {
                 let http_ctx = HttpContext {
-                    proxy: ctx.name.clone(),
                     ordinal,
-                    seed: ctx.seed,
-                    toxics: ctx.toxics.clone(),
-                    metrics: ctx.metrics.clone(),
-                    stats: stats.clone(),
-                    routes: routes.clone(),
+                    ..http.clone()
                 };
-                tokio::spawn(super::http::serve(
-                    client,
-                    ctx.upstream.clone(),
-                    http_ctx,
-                    cancel.clone(),
-                ));
+                tokio::spawn(super::http::serve(client, http_ctx, cancel.clone()));
             }
             None => {
                 let link_ctx = LinkContext {

@@ -2,6 +2,7 @@
 //! ends) plus `monkeywrench_` series for connections and http proxies' requests.
 
 use super::api::ApiOptions;
+use super::http::balance::UpstreamCounters;
 use super::http::stats::HttpCounters;
 use super::registry::Registry;
 use crate::exposition::{Exposition, Kind};
@@ -64,12 +65,60 @@ pub(super) async fn render(registry: &Registry, options: &ApiOptions) -> String 
             }
         }
         render_http(&mut out, &registry.http_counters().await);
+        render_upstreams(&mut out, &registry.upstream_counters().await);
         render_cohorts(&mut out, &registry.cohort_splits().await);
     }
     if options.runtime_metrics {
         out.process_metrics();
     }
     out.finish()
+}
+
+/// Each upstream of each http proxy: responses, 5xx, failures (no head), and whether it is in
+/// the rotation.
+fn render_upstreams(out: &mut Exposition, proxies: &[(String, UpstreamCounters)]) {
+    if proxies.is_empty() {
+        return;
+    }
+    for (i, (series, kind, help)) in [
+        (
+            "monkeywrench_http_upstream_responses_total",
+            Kind::Counter,
+            "Responses each upstream of an http proxy sent.",
+        ),
+        (
+            "monkeywrench_http_upstream_errors_total",
+            Kind::Counter,
+            "5xx responses each upstream of an http proxy sent.",
+        ),
+        (
+            "monkeywrench_http_upstream_failures_total",
+            Kind::Counter,
+            "Refused dials, broken connections and timeouts before a response head, per upstream.",
+        ),
+        (
+            "monkeywrench_http_upstream_up",
+            Kind::Gauge,
+            "1 while an upstream is in the rotation, 0 while it is marked down.",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        out.family(series, kind, help);
+        for (proxy, upstreams) in proxies {
+            for (address, responses, errors, failures, up) in upstreams {
+                let value = match i {
+                    0 => *responses,
+                    1 => *errors,
+                    2 => *failures,
+                    _ => u64::from(*up),
+                };
+                let labels = [("proxy", proxy.as_str()), ("upstream", address.as_str())];
+                out.sample(series, &labels, value);
+            }
+        }
+    }
 }
 
 /// Requests and errors of each cohort since its split was set (a new split starts them from 0,
@@ -147,7 +196,7 @@ fn render_http(out: &mut Exposition, http: &[(String, HttpCounters, u64)]) {
     out.family(
         series,
         Kind::Counter,
-        "Requests sent again on a fresh connection after the upstream closed a kept-alive one on them.",
+        "Requests sent again: on a fresh connection after the upstream closed a kept-alive one on them, or to the next upstream.",
     );
     for (proxy, _, retried) in http {
         out.sample(series, &[("proxy", proxy)], retried);

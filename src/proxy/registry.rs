@@ -6,11 +6,14 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
+use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 use tokio::sync::{Mutex, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::http::HttpContext;
+use super::http::balance::{Balancer, MAX_UPSTREAMS, UpstreamCounters, split_upstreams};
 use super::http::route::Route;
 use super::http::stats::{HttpCounters, HttpStats};
 use super::listener::{AcceptContext, accept_loop, bind_listener, normalise_listen};
@@ -23,6 +26,7 @@ struct Proxy {
     listen_input: String,
     /// The address actually bound (kept so re-enabling rebinds the same port).
     bound: Option<SocketAddr>,
+    /// `host:port`; for http proxies possibly several, comma-separated (see [`HttpProxy`]).
     upstream: String,
     enabled: bool,
     toxics: Vec<Toxic>,
@@ -39,6 +43,15 @@ struct Proxy {
 struct HttpProxy {
     routes: Arc<Vec<Route>>,
     stats: Arc<HttpStats>,
+    /// Its upstreams (rebuilt when `upstream` changes).
+    balancer: Arc<Balancer>,
+    /// `upstream_timeout_ms` (None: 0, wait as long as it takes).
+    upstream_timeout: Option<Duration>,
+}
+
+/// `upstream_timeout_ms` as JSON shows it.
+fn timeout_ms(t: Option<Duration>) -> u64 {
+    t.map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Proxy {
@@ -58,6 +71,12 @@ impl Proxy {
         if let Some(h) = &self.http {
             v["protocol"] = json!("http");
             v["routes"] = Value::Array(h.routes.iter().map(Route::to_json).collect());
+            if h.balancer.len() > 1 {
+                v["upstreams"] = json!(split_upstreams(&self.upstream));
+            }
+            if h.upstream_timeout.is_some() {
+                v["upstream_timeout_ms"] = json!(timeout_ms(h.upstream_timeout));
+            }
         }
         v
     }
@@ -90,6 +109,7 @@ impl Proxy {
             if let Some(c) = h.stats.cohorts() {
                 m["http"]["cohorts"] = c.to_json();
             }
+            m["upstreams"] = h.balancer.to_json();
         }
         m
     }
@@ -125,6 +145,101 @@ struct ProxySpec {
     toxics: Option<Vec<Toxic>>,
     /// `Some(routes)` for `"protocol": "http"`.
     http: Option<Vec<Route>>,
+    /// `upstream_timeout_ms` of an http proxy.
+    upstream_timeout: Option<Duration>,
+}
+
+/// The upstream text in force from `upstream` (a comma list for http proxies) and `upstreams`
+/// (http proxies only): one canonical text, `a:1,b:2`. `Ok(None)` when neither is given.
+fn upstream_text(
+    obj: &Map<String, Value>,
+    http: bool,
+    at: &str,
+) -> Result<Option<String>, ApiError> {
+    let single = match field(obj, "upstream") {
+        None => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            return Err(ApiError::bad_body(
+                "json: cannot unmarshal into Go struct field Proxy.upstream of type string",
+            ));
+        }
+    };
+    let list = match field(obj, "upstreams") {
+        None => None,
+        Some(Value::Array(items)) => Some(
+            items
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+                    _ => Err(ApiError::bad_body(format!(
+                        "upstreams must be a list of host:port strings{at}"
+                    ))),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        Some(_) => {
+            return Err(ApiError::bad_body(format!(
+                "upstreams must be a list of host:port strings{at}"
+            )));
+        }
+    };
+    if !http {
+        // TCP proxies keep Toxiproxy's meaning exactly: one address, as given.
+        if list.is_some() {
+            return Err(ApiError::new(
+                400,
+                format!(
+                    "upstreams (several balanced upstreams) needs a proxy created with \"protocol\": \"http\"{at}"
+                ),
+            ));
+        }
+        return Ok(single);
+    }
+    let from_single = single.as_deref().map(split_upstreams);
+    let addresses = match (from_single, list) {
+        (None, None) => return Ok(None),
+        (Some(s), None) => s,
+        (None, Some(l)) => l,
+        (Some(s), Some(l)) if s.is_empty() || s == l => l,
+        (Some(_), Some(_)) => {
+            return Err(ApiError::new(
+                400,
+                format!("upstream and upstreams name different upstreams; give one of them{at}"),
+            ));
+        }
+    };
+    if addresses.len() > MAX_UPSTREAMS {
+        return Err(ApiError::new(
+            400,
+            format!("at most {MAX_UPSTREAMS} upstreams per proxy{at}"),
+        ));
+    }
+    Ok(Some(addresses.join(",")))
+}
+
+/// `upstream_timeout_ms` (http proxies only): `Ok(None)` when absent, `Some(None)` for 0.
+fn upstream_timeout(
+    obj: &Map<String, Value>,
+    http: bool,
+    at: &str,
+) -> Result<Option<Option<Duration>>, ApiError> {
+    let Some(v) = field(obj, "upstream_timeout_ms") else {
+        return Ok(None);
+    };
+    if !http {
+        return Err(ApiError::new(
+            400,
+            format!("upstream_timeout_ms needs a proxy created with \"protocol\": \"http\"{at}"),
+        ));
+    }
+    match v.as_u64() {
+        Some(0) => Ok(Some(None)),
+        Some(ms) if ms <= 3_600_000 => Ok(Some(Some(Duration::from_millis(ms)))),
+        _ => Err(ApiError::bad_body(format!(
+            "upstream_timeout_ms must be a whole number of milliseconds, 0 to 3600000 (0: no limit){at}"
+        ))),
+    }
 }
 
 /// A toxic that does not fit the proxy's protocol.
@@ -198,18 +313,11 @@ impl Registry {
             }
         };
         let name = string("name")?;
-        let upstream = string("upstream")?;
         let listen = string("listen")?;
         if name.is_empty() {
             return Err(ApiError::new(
                 400,
                 format!("missing required field: name{at}"),
-            ));
-        }
-        if upstream.is_empty() {
-            return Err(ApiError::new(
-                400,
-                format!("missing required field: upstream{at}"),
             ));
         }
         let enabled = match field(obj, "enabled") {
@@ -241,6 +349,14 @@ impl Registry {
                 )));
             }
         };
+        let upstream = upstream_text(obj, http.is_some(), &at)?.unwrap_or_default();
+        if upstream.is_empty() {
+            return Err(ApiError::new(
+                400,
+                format!("missing required field: upstream{at}"),
+            ));
+        }
+        let upstream_timeout = upstream_timeout(obj, http.is_some(), &at)?.flatten();
         let toxics = match field(obj, "toxics") {
             None => None,
             Some(Value::Array(items)) => {
@@ -264,6 +380,7 @@ impl Registry {
             enabled,
             toxics,
             http,
+            upstream_timeout,
         })
     }
 
@@ -284,6 +401,7 @@ impl Registry {
         let toxics = spec.toxics.unwrap_or_default();
         self.expire_later(&spec.name, &toxics);
         let (tx, _) = watch::channel(Arc::new(toxics.clone()));
+        let upstream_text = spec.upstream.clone();
         let mut proxy = Proxy {
             name: spec.name,
             listen_input: spec.listen,
@@ -296,10 +414,12 @@ impl Registry {
             metrics: Arc::new(ProxyMetrics::default()),
             connections: Arc::new(AtomicU64::new(0)),
             http: spec.http.map(|routes| HttpProxy {
+                balancer: Arc::new(Balancer::new(split_upstreams(&upstream_text))),
                 stats: Arc::new(HttpStats::new(
                     routes.iter().map(|r| r.name.clone()).collect(),
                 )),
                 routes: Arc::new(routes),
+                upstream_timeout: spec.upstream_timeout,
             }),
         };
         if spec.enabled {
@@ -329,10 +449,17 @@ impl Registry {
             connections: proxy.connections.clone(),
             seed: self.seed,
             log_clients: self.log_clients,
-            http: proxy
-                .http
-                .as_ref()
-                .map(|h| (h.routes.clone(), h.stats.clone())),
+            http: proxy.http.as_ref().map(|h| HttpContext {
+                proxy: proxy.name.clone(),
+                ordinal: 0,
+                seed: self.seed,
+                toxics: proxy.toxics_tx.subscribe(),
+                metrics: proxy.metrics.clone(),
+                stats: h.stats.clone(),
+                routes: h.routes.clone(),
+                balancer: h.balancer.clone(),
+                upstream_timeout: h.upstream_timeout,
+            }),
         };
         let handle = tokio::spawn(accept_loop(listener, ctx, accept_cancel));
         proxy.running = Some((cancel, handle));
@@ -354,7 +481,9 @@ impl Registry {
             ))),
         };
         let listen = text("listen")?;
-        let upstream = text("upstream")?;
+        let http = proxy.http.is_some();
+        let upstream = upstream_text(obj, http, "")?;
+        let timeout = upstream_timeout(obj, http, "")?;
         let enabled = match field(obj, "enabled") {
             None => None,
             Some(Value::Bool(b)) => Some(*b),
@@ -369,16 +498,28 @@ impl Registry {
             proxy.bound.map(|b| b.to_string()) != Some(resolved.clone())
                 && resolved != normalise_listen(&proxy.listen_input)
         });
-        let new_upstream = upstream.filter(|u| *u != proxy.upstream);
+        let new_upstream = upstream.filter(|u| *u != proxy.upstream && !(http && u.is_empty()));
+        let new_timeout = timeout.filter(|t| {
+            proxy
+                .http
+                .as_ref()
+                .is_some_and(|h| h.upstream_timeout != *t)
+        });
         let want_enabled = enabled.unwrap_or(proxy.enabled);
-        if new_listen.is_some() || new_upstream.is_some() {
+        if new_listen.is_some() || new_upstream.is_some() || new_timeout.is_some() {
             proxy.stop().await;
             if let Some(l) = new_listen {
                 proxy.listen_input = l;
                 proxy.bound = None;
             }
             if let Some(u) = new_upstream {
+                if let Some(h) = proxy.http.as_mut() {
+                    h.balancer = Arc::new(Balancer::new(split_upstreams(&u)));
+                }
                 proxy.upstream = u;
+            }
+            if let (Some(t), Some(h)) = (new_timeout, proxy.http.as_mut()) {
+                h.upstream_timeout = t;
             }
             proxy.enabled = false;
             if want_enabled {
@@ -422,8 +563,10 @@ impl Registry {
                 let same_listen = existing.bound.map(|b| b.to_string())
                     == Some(normalise_listen(&spec.listen))
                     || normalise_listen(&existing.listen_input) == normalise_listen(&spec.listen);
-                let same_protocol =
-                    existing.http.as_ref().map(|h| h.routes.as_ref()) == spec.http.as_ref();
+                let same_protocol = existing.http.as_ref().map(|h| h.routes.as_ref())
+                    == spec.http.as_ref()
+                    && existing.http.as_ref().and_then(|h| h.upstream_timeout)
+                        == spec.upstream_timeout;
                 if same_listen && existing.upstream == spec.upstream && same_protocol {
                     if let Some(toxics) = spec.toxics {
                         self.expire_later(&spec.name, &toxics);
@@ -608,6 +751,15 @@ impl Registry {
                 let h = p.http.as_ref()?;
                 Some((k.clone(), h.stats.counters(), h.stats.retried()))
             })
+            .collect()
+    }
+
+    /// Each http proxy's per-upstream counters (for `/metrics`).
+    pub async fn upstream_counters(&self) -> Vec<(String, UpstreamCounters)> {
+        let proxies = self.proxies.lock().await;
+        proxies
+            .iter()
+            .filter_map(|(k, p)| Some((k.clone(), p.http.as_ref()?.balancer.counters())))
             .collect()
     }
 

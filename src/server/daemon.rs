@@ -227,11 +227,11 @@ impl Server {
             Arc::new(runner),
         );
         let control = scheduler.control();
-        let config_proxies = config.proxies.clone();
         let monkey = config
             .monkey
             .clone()
             .map(|m| Arc::new(Monkey::new(m, store.clone(), clock_for_monkey, None)));
+        let config_proxies = config.proxies.clone();
         if let Ok(Some(_)) = ledger.halt_state().await {
             control.set_halted(true);
         }

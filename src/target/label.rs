@@ -20,6 +20,22 @@ pub fn label(target: &Value) -> String {
         ),
         Some("swarm-service") => format!("service {}", text("name")),
         Some("proxy") => format!("proxy {}", text("proxy")),
+        Some("k8s-pod") => format!(
+            "pod {}/{} (node {})",
+            text("namespace"),
+            text("name"),
+            text("node")
+        ),
+        Some("k8s-deployment" | "k8s-statefulset") => format!(
+            "{} {}/{}",
+            text("kind").trim_start_matches("k8s-"),
+            text("namespace"),
+            text("name")
+        ),
+        Some("k8s-network-policy") => {
+            format!("networkpolicy {}/{}", text("namespace"), text("name"))
+        }
+        Some("k8s-node") => format!("node {}", text("name")),
         Some("surge") => format!("{} at up to {} req/s", text("url"), text("peak_rps")),
         Some("process") | None if target.get("pid").is_some() => {
             format!("process {} ({})", text("pid"), text("name"))
@@ -42,6 +58,10 @@ mod tests {
         assert_eq!(
             label(&json!({"pid": 42, "name": "sleep"})),
             "process 42 (sleep)"
+        );
+        assert_eq!(
+            label(&json!({"kind": "k8s-pod", "namespace": "shop", "name": "web-1", "node": "n1"})),
+            "pod shop/web-1 (node n1)"
         );
         assert_eq!(label(&json!({"x": 1})), "{\"x\":1}");
     }

@@ -6,6 +6,7 @@ pub mod cgroup;
 pub mod container_selector;
 pub mod docker;
 mod drivers;
+pub mod k8s;
 pub mod label;
 pub mod process;
 pub mod protected;

@@ -56,6 +56,9 @@ pub enum FindError {
     /// The platform could not be asked.
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// The Kubernetes API could not be asked, or refused.
+    #[error(transparent)]
+    K8s(#[from] super::k8s::K8sError),
 }
 
 /// A target platform (processes, Docker containers, Swarm tasks, …): finds what a selector

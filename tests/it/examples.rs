@@ -516,3 +516,37 @@ async fn the_cohorts_example_stops_itself_on_the_experiment_cohort_while_the_ove
     cancel.cancel();
     handle.join().unwrap();
 }
+
+#[test]
+fn the_k8s_partition_example_runs_against_the_fake_api_server_and_leaves_nothing_behind() {
+    let fake = crate::k8s_fake::FakeCluster::start();
+    fake.node("n1");
+    fake.deployment("shop", "web", 3, serde_json::json!({"app": "web"}));
+    let dir = TempDir::new("ex-k8s");
+    let kubeconfig = fake.kubeconfig(dir.path(), "default");
+    let state = dir.path().join("state");
+    let (code, j, err) = run(
+        dir.path(),
+        &example("k8s-partition.yaml"),
+        &[],
+        &[
+            ("MONKEYWRENCH_STATE_DIR", &state.to_string_lossy()),
+            ("KUBECONFIG", &kubeconfig),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let faults = j["monkeywrench"]["faults"].as_array().unwrap();
+    let reverts: Vec<&str> = faults.iter().filter_map(|f| f["revert"].as_str()).collect();
+    assert_eq!(reverts.len(), 3, "{j}");
+    assert_eq!(
+        reverts.iter().filter(|r| **r == "reverted").count(),
+        2,
+        "{j}"
+    );
+    assert!(reverts.contains(&"irreversible"), "{j}");
+    assert_eq!(j["steady_states"]["after"]["probes"][0]["output"], true);
+    assert!(fake.list("networkpolicies", "shop").is_empty());
+    assert_eq!(fake.replicas("deployments", "shop", "web"), Some(3));
+    assert_eq!(fake.live_pods("shop").len(), 3);
+    crate::faults::stop_guard(dir.path());
+}

@@ -2,6 +2,7 @@
 //! library against real processes, sockets and files.
 
 mod api_under_stress;
+mod balanced_proxy;
 mod browser;
 mod cli_basics;
 mod cohorts;
@@ -17,6 +18,12 @@ mod faults;
 mod harness;
 mod history;
 mod http_proxy;
+mod k8s;
+mod k8s_cluster;
+mod k8s_ctk;
+mod k8s_failures;
+mod k8s_fake;
+mod k8s_preview;
 mod load;
 mod monkey;
 mod owned;

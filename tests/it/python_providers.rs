@@ -331,7 +331,7 @@ fn a_missing_extension_names_its_package_at_the_provider_and_chaos_refuses_too()
     let file = write(
         dir.path(),
         "e.yaml",
-        "title: t\ndescription: d\nmethod:\n  - type: action\n    name: kill\n    provider:\n      type: python\n      module: chaosk8s.pod.actions\n      func: terminate_pods\n      arguments: {label_selector: app=x}\n",
+        "title: t\ndescription: d\nmethod:\n  - type: action\n    name: kill\n    provider:\n      type: python\n      module: chaosk8s.pod.actions\n      func: exec_in_pods\n      arguments: {cmd: ls, label_selector: app=x}\n",
     );
     let out = Command::new(binary())
         .args(["validate", "--python", &python.to_string_lossy(), &file])

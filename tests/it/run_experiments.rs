@@ -349,12 +349,12 @@ fn python_providers_need_their_module_installed_unless_aliased() {
         "e.json",
         r#"{"title": "t", "description": "d",
             "method": [{"type": "action", "name": "k8s", "provider": {"type": "python",
-              "module": "chaosk8s.pod.actions", "func": "terminate_pods"}}]}"#,
+              "module": "chaosk8s.pod.actions", "func": "exec_in_pods"}}]}"#,
     );
     let (out, journal) = run_experiment(dir.path(), &file, &[]);
     assert_eq!(code(&out), 64);
     assert!(
-        stderr(&out).contains("chaosk8s.pod.actions.terminate_pods")
+        stderr(&out).contains("chaosk8s.pod.actions.exec_in_pods")
             && stderr(&out).contains("chaostoolkit-kubernetes"),
         "{}",
         stderr(&out)

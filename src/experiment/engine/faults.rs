@@ -100,6 +100,7 @@ pub(super) async fn run(
             Fault::Swarm(fault) => inject(ctx, activity, f, &fault).await,
             Fault::Proxy(fault) => inject(ctx, activity, f, &fault).await,
             Fault::Stress(fault) => inject(ctx, activity, f, &fault).await,
+            Fault::K8s(fault) => inject(ctx, activity, f, &fault).await,
             Fault::Surge(fault) => {
                 let _turn = ctx.faults.surges.lock().await;
                 let budget = surge_budget(ctx).await?;
@@ -119,7 +120,8 @@ pub(super) async fn run(
             announce(ctx, activity, &selection);
             fault::process::resume(&victims).map_err(|e| e.to_string())
         }
-        Func::Probe(_) | Func::Action(Action::FileRename | Action::FileRemove) => {
+        Func::Probe(_)
+        | Func::Action(Action::FileRename | Action::FileRemove | Action::K8sNetworkRemove) => {
             Err(format!("{} is not a fault", func.name()))
         }
     }

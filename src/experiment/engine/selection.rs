@@ -44,12 +44,16 @@ pub async fn preview(
             Fault::Stress(f) if f.on_host() => return Err("the host itself (scope: host)".into()),
             Fault::Stress(f) => picked(&f, &selecting).await,
             Fault::Surge(f) => picked(&f, &selecting).await,
+            Fault::K8s(f) => picked(&f, &selecting).await,
         },
         Func::Action(Action::ProcessResume) => {
             let (_, selection) = resume_victims(args, &selecting).await?;
             Ok(Some(selection))
         }
-        Func::Probe(_) | Func::Action(Action::FileRename | Action::FileRemove) => Ok(None),
+        Func::Probe(_)
+        | Func::Action(Action::FileRename | Action::FileRemove | Action::K8sNetworkRemove) => {
+            Ok(None)
+        }
     };
     picked?.ok_or_else(|| format!("{} takes no targets", func.name()))
 }

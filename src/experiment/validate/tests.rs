@@ -166,7 +166,7 @@ fn system_python() -> crate::experiment::python::Interpreter {
 #[test]
 fn python_providers_become_python_calls_unless_aliased() {
     let v = check(
-        "title: t\ndescription: d\nmethod:\n  - type: action\n    name: k\n    provider: {type: python, module: chaosk8s.pod.actions, func: terminate_pods, secrets: [k8s]}\nrollbacks: []\n",
+        "title: t\ndescription: d\nmethod:\n  - type: action\n    name: k\n    provider: {type: python, module: chaosk8s.pod.actions, func: exec_in_pods, secrets: [k8s]}\nrollbacks: []\n",
     );
     assert!(errors(&v).is_empty(), "{:?}", errors(&v));
     assert!(
@@ -199,7 +199,7 @@ fn python_functions_are_imported_and_bound_in_the_interpreter() {
         return;
     }
     let v = check_with_python(
-        "title: t\ndescription: d\nmethod:\n  - type: action\n    name: k\n    provider: {type: python, module: chaosk8s.pod.actions, func: terminate_pods}\n  - type: probe\n    name: j\n    provider:\n      type: python\n      module: shutil\n      func: copyfile\n      arguments: {src: a, dts: b}\n  - type: probe\n    name: m\n    provider: {type: python, module: json, func: dumps}\n  - type: probe\n    name: f\n    provider: {type: python, module: json, func: dump}\n  - type: probe\n    name: n\n    provider: {type: python, module: json, func: lods, arguments: {s: '1'}}\n",
+        "title: t\ndescription: d\nmethod:\n  - type: action\n    name: k\n    provider: {type: python, module: chaosk8s.pod.actions, func: exec_in_pods}\n  - type: probe\n    name: j\n    provider:\n      type: python\n      module: shutil\n      func: copyfile\n      arguments: {src: a, dts: b}\n  - type: probe\n    name: m\n    provider: {type: python, module: json, func: dumps}\n  - type: probe\n    name: f\n    provider: {type: python, module: json, func: dump}\n  - type: probe\n    name: n\n    provider: {type: python, module: json, func: lods, arguments: {s: '1'}}\n",
         python,
     );
     let e = errors(&v);

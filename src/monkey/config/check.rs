@@ -5,7 +5,7 @@ use jiff::tz::TimeZone;
 use serde_json::Value;
 
 use super::model::{KEYS, mode_from};
-use super::{Exception, Grouping, KillMode, MonkeyConfig, ProcessEntry, Webhook};
+use super::{Exception, Grouping, K8sScope, KillMode, MonkeyConfig, ProcessEntry, Webhook};
 use crate::experiment::diagnostic::{Diagnostic, nearest};
 use crate::experiment::model::Experiment;
 use crate::experiment::source::{Key, Node, NodeValue, Reader, number};
@@ -127,6 +127,7 @@ impl Check<'_> {
                 "exceptions" => config.exceptions = self.exceptions(value, path),
                 "webhooks" => config.webhooks = self.webhooks(value, path),
                 "processes" => config.processes = self.processes(value, path),
+                "kubernetes" => config.kubernetes = self.kubernetes(value, path),
                 "outage_gate" => config.outage_gate = self.outage_gate(key, value),
                 other => {
                     let mut d = Diagnostic::error(
@@ -252,6 +253,33 @@ impl Check<'_> {
             }
         }
         out
+    }
+
+    /// `kubernetes: true` (the cluster kubectl would use, every namespace but kube-system) or
+    /// `{context, kubeconfig, namespace}`.
+    fn kubernetes(&mut self, v: &Node, path: &str) -> Option<K8sScope> {
+        match &v.value {
+            NodeValue::Bool(false) => None,
+            NodeValue::Bool(true) => Some(K8sScope::default()),
+            NodeValue::Map(_) => {
+                self.mapping(v, path, &["context", "kubeconfig", "namespace"]);
+                Some(K8sScope {
+                    cluster: crate::target::k8s::ClusterRef {
+                        kubeconfig: self.optional_string(v, "kubeconfig", path),
+                        context: self.optional_string(v, "context", path),
+                    },
+                    namespace: self.optional_string(v, "namespace", path),
+                })
+            }
+            _ => {
+                self.error(
+                    v.span,
+                    path,
+                    "expected true, false or {context, kubeconfig, namespace}",
+                );
+                None
+            }
+        }
     }
 
     fn processes(&mut self, v: &Node, path: &str) -> Vec<ProcessEntry> {

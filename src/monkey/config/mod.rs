@@ -6,4 +6,4 @@ mod load;
 mod model;
 
 pub use load::{ConfigError, load, parse};
-pub use model::{Exception, Grouping, KillMode, MonkeyConfig, ProcessEntry, Webhook};
+pub use model::{Exception, Grouping, K8sScope, KillMode, MonkeyConfig, ProcessEntry, Webhook};

@@ -8,7 +8,7 @@ use jiff::tz::TimeZone;
 use crate::experiment::model::Experiment;
 use crate::target::selector::{Pick, ProcessSelector};
 
-pub(super) const KEYS: [&str; 18] = [
+pub(super) const KEYS: [&str; 19] = [
     "name",
     "enabled",
     "leashed",
@@ -27,6 +27,7 @@ pub(super) const KEYS: [&str; 18] = [
     "max_kills_per_day",
     "processes",
     "docker",
+    "kubernetes",
 ];
 
 /// How instances are grouped; a group is killed at most once per day.
@@ -189,6 +190,17 @@ pub struct MonkeyConfig {
     /// When given, only opted-in containers (and Swarm services) this selector matches are
     /// candidates — a team's monkey on a shared Docker host.
     pub docker_scope: Option<crate::target::container_selector::ContainerSelector>,
+    /// Kubernetes workloads (Deployments, StatefulSets, DaemonSets) opted in by label; `None`:
+    /// not looked at.
+    pub kubernetes: Option<K8sScope>,
+}
+
+/// Which cluster (and namespace) the monkey looks at.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct K8sScope {
+    pub cluster: crate::target::k8s::ClusterRef,
+    /// Only this namespace (else every namespace but kube-system).
+    pub namespace: Option<String>,
 }
 
 impl Default for MonkeyConfig {
@@ -220,6 +232,7 @@ impl Default for MonkeyConfig {
             processes: Vec::new(),
             docker: true,
             docker_scope: None,
+            kubernetes: None,
         }
     }
 }

@@ -11,7 +11,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
-use hyper::body::{Body, Incoming};
+use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Request, Response, StatusCode};
@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::balance::Balancer;
 use super::body::{Aborted, Counted, Effects, Inner, ProxyBody, Recorder};
 use super::client_io::ClientIo;
 use super::cohort::Assignment;
@@ -51,24 +52,28 @@ pub struct HttpContext {
     pub stats: Arc<HttpStats>,
     /// The proxy's routes.
     pub routes: Arc<Vec<Route>>,
+    /// Its upstreams.
+    pub balancer: Arc<Balancer>,
+    /// How long an upstream may take to send the response head (`upstream_timeout_ms`).
+    pub upstream_timeout: Option<Duration>,
 }
 
 /// One client connection's state, shared by its requests and their bodies.
 pub(super) struct Conn {
     pub(super) ctx: HttpContext,
-    pub(super) upstream: String,
-    pub(super) sender: Mutex<Option<SendRequest<Counted>>>,
+    /// An idle keep-alive connection per upstream (by the balancer's index).
+    pub(super) senders: Mutex<Vec<Option<SendRequest<Counted>>>>,
     pub(super) requests: AtomicU64,
     /// Set by an abort with `mode: reset`: the client socket then closes with RST, not FIN.
     pub(super) reset: Arc<AtomicBool>,
     /// The client's address, for cohorts keyed by it.
     pub(super) client_ip: Option<IpAddr>,
     /// Upstream connections, driven in this client connection's task (see [`drive`]).
-    upstreams: mpsc::UnboundedSender<Upstream>,
+    pub(super) upstreams: mpsc::UnboundedSender<Upstream>,
 }
 
 /// An upstream connection's hyper state machine.
-type Upstream = Pin<Box<dyn Future<Output = ()> + Send>>;
+pub(super) type Upstream = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 impl Conn {
     /// Arms a reset: the next close of the client socket sends RST instead of FIN.
@@ -78,12 +83,7 @@ impl Conn {
 }
 
 /// Serves one client until it closes or `cancel`.
-pub async fn serve(
-    client: TcpStream,
-    upstream: String,
-    ctx: HttpContext,
-    cancel: CancellationToken,
-) {
+pub async fn serve(client: TcpStream, ctx: HttpContext, cancel: CancellationToken) {
     let _ = client.set_nodelay(true);
     ctx.metrics.active.fetch_add(1, Ordering::Relaxed);
     let metrics = ctx.metrics.clone();
@@ -98,26 +98,21 @@ pub async fn serve(
     if first_bytes {
         // Boxed: hyper's connection state is large, and an unboxed future would size every
         // connection's task for it from the start.
-        Box::pin(serve_requests(client, upstream, ctx, cancel)).await;
+        Box::pin(serve_requests(client, ctx, cancel)).await;
     }
     metrics.active.fetch_sub(1, Ordering::Relaxed);
 }
 
 /// Hands the client to hyper, each request to [`handle`].
-async fn serve_requests(
-    client: TcpStream,
-    upstream: String,
-    ctx: HttpContext,
-    cancel: CancellationToken,
-) {
+async fn serve_requests(client: TcpStream, ctx: HttpContext, cancel: CancellationToken) {
     let stats = ctx.stats.clone();
     let reset = Arc::new(AtomicBool::new(false));
     let client_ip = client.peer_addr().ok().map(|a| a.ip());
     let (upstreams, upstreams_rx) = mpsc::unbounded_channel();
+    let senders = Mutex::new((0..ctx.balancer.len()).map(|_| None).collect());
     let conn = Arc::new(Conn {
         ctx,
-        upstream,
-        sender: Mutex::new(None),
+        senders,
         requests: AtomicU64::new(0),
         reset: reset.clone(),
         client_ip,
@@ -293,14 +288,14 @@ async fn handle(
         inner: Some(body),
         metrics: conn.ctx.metrics.clone(),
     });
-    let mut resp = match send(&conn, req, upgrade).await {
+    let mut resp = match super::upstream::send(&conn, req, upgrade).await {
         Ok(r) => r,
         Err(e) => {
             let mut resp = Response::new(ProxyBody::full(Bytes::from(format!(
-                "monkeywrench proxy: bad gateway: {e}\n"
+                "monkeywrench proxy: {e}\n"
             ))));
-            *resp.status_mut() = StatusCode::BAD_GATEWAY;
-            recorder.status = 502;
+            *resp.status_mut() = e.status();
+            recorder.status = e.status().as_u16();
             recorder.ttfb = start.elapsed();
             resp.body_mut().recorder = Some(recorder);
             return Ok(resp);
@@ -352,119 +347,6 @@ async fn handle(
         conn: Some(conn.clone()),
     };
     Ok(Response::from_parts(parts, body))
-}
-
-/// Sends a request upstream on this client's keep-alive connection (a fresh one for upgrades).
-///
-/// An upstream may close a kept-alive connection just as a request goes out on it (its idle
-/// timeout): the request then fails before any response through no fault of the service. Like
-/// other proxies, it is sent once more on a fresh connection when that is safe — it never left
-/// (hyper hands it back), or it is idempotent and has no body — so the figures count the
-/// service's errors, not the race's.
-async fn send(
-    conn: &Conn,
-    req: Request<Counted>,
-    upgrade: bool,
-) -> Result<Response<Incoming>, String> {
-    if upgrade {
-        let mut sender = connect(conn, true).await?;
-        return sender.send_request(req).await.map_err(|e| e.to_string());
-    }
-    // Requests on one client connection come one at a time, so the sender is taken out while a
-    // request is in flight and put back after; a request cut short drops it with its connection.
-    let idle = conn.sender.lock().unwrap_or_else(|e| e.into_inner()).take();
-    let (mut sender, reused) = match idle {
-        Some(mut s) if !s.is_closed() => match s.ready().await {
-            Ok(()) => (s, true),
-            Err(_) => (connect(conn, false).await?, false),
-        },
-        _ => (connect(conn, false).await?, false),
-    };
-    let replay = (reused && is_idempotent(req.method()) && req.body().is_end_stream())
-        .then(|| bodiless_copy(&req, &conn.ctx.metrics));
-    let attempt = sender.try_send_request(req);
-    *conn.sender.lock().unwrap_or_else(|e| e.into_inner()) = Some(sender);
-    let mut failed = match attempt.await {
-        Ok(response) => return Ok(response),
-        Err(e) => e,
-    };
-    // Any failure before the response head: EOF or a reset, depending on whether the upstream's
-    // close or our request got there first.
-    let again = match failed.take_message() {
-        Some(unsent) if reused => Some(unsent),
-        _ => replay,
-    };
-    let Some(again) = again else {
-        return Err(failed.into_error().to_string());
-    };
-    conn.ctx.stats.count_retry();
-    let mut fresh = connect(conn, false).await?;
-    let response = fresh.send_request(again);
-    *conn.sender.lock().unwrap_or_else(|e| e.into_inner()) = Some(fresh);
-    response.await.map_err(|e| e.to_string())
-}
-
-/// Safe to send twice (RFC 9110 §9.2.2).
-fn is_idempotent(method: &hyper::Method) -> bool {
-    use hyper::Method;
-    [
-        Method::GET,
-        Method::HEAD,
-        Method::OPTIONS,
-        Method::TRACE,
-        Method::PUT,
-        Method::DELETE,
-    ]
-    .contains(method)
-}
-
-/// The same request head with no body, for sending again.
-fn bodiless_copy(req: &Request<Counted>, metrics: &Arc<ProxyMetrics>) -> Request<Counted> {
-    let mut copy = Request::new(Counted {
-        inner: None,
-        metrics: metrics.clone(),
-    });
-    *copy.method_mut() = req.method().clone();
-    *copy.uri_mut() = req.uri().clone();
-    *copy.version_mut() = req.version();
-    *copy.headers_mut() = req.headers().clone();
-    copy
-}
-
-async fn connect(conn: &Conn, upgrades: bool) -> Result<SendRequest<Counted>, String> {
-    let dial =
-        tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(&conn.upstream)).await;
-    let stream = match dial {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
-            conn.ctx
-                .metrics
-                .failed_dials
-                .fetch_add(1, Ordering::Relaxed);
-            return Err(format!("dial {}: {e}", conn.upstream));
-        }
-        Err(_) => {
-            conn.ctx
-                .metrics
-                .failed_dials
-                .fetch_add(1, Ordering::Relaxed);
-            return Err(format!("dial {}: timed out", conn.upstream));
-        }
-    };
-    let _ = stream.set_nodelay(true);
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| e.to_string())?;
-    if upgrades {
-        // An upgraded connection outlives the request's client connection task's interest in
-        // it (the tunnel is its own task), so it gets a task of its own.
-        tokio::spawn(connection.with_upgrades());
-    } else if let Err(mpsc::error::SendError(orphan)) = conn.upstreams.send(Box::pin(async {
-        let _ = connection.await;
-    })) {
-        tokio::spawn(orphan);
-    }
-    Ok(sender)
 }
 
 /// Removes hop-by-hop headers (RFC 9110 §7.6.1), including those named in `Connection`.

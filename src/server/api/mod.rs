@@ -240,11 +240,11 @@ async fn dispatch(shared: &Arc<Shared>, endpoint: Endpoint, call: &Call) -> Repl
         Endpoint::Resume => control::resume(shared, call).await,
         Endpoint::SchedulePause => control::pause(shared, call, true).await,
         Endpoint::ScheduleResume => control::pause(shared, call, false).await,
+        Endpoint::Monkey => control::monkey(shared).await,
         Endpoint::Traffic => json_reply(
             StatusCode::OK,
             &json!({"every_s": crate::server::traffic::EVERY.as_secs_f64(), "sources": shared.traffic.snapshot()}),
         ),
-        Endpoint::Monkey => control::monkey(shared).await,
     }
 }
 

@@ -19,8 +19,8 @@ pub enum Endpoint {
     Resume,
     SchedulePause,
     ScheduleResume,
-    Traffic,
     Monkey,
+    Traffic,
 }
 
 /// One route: `{name}` segments match any one segment and are handed to the endpoint in order.

@@ -41,9 +41,9 @@ pub(super) struct Top {
     pub drafts: Vec<Draft>,
     pub notifications: Vec<Hook>,
     pub retention: Retention,
-    pub proxies: Vec<super::model::ProxySource>,
     /// The monkey's config file as written, and where.
     pub monkey: Option<(String, Span)>,
+    pub proxies: Vec<super::model::ProxySource>,
 }
 
 /// What the walk needs from outside.
@@ -71,8 +71,8 @@ impl Check<'_> {
             drafts: Vec::new(),
             notifications: Vec::new(),
             retention: Retention::default(),
-            proxies: Vec::new(),
             monkey: None,
+            proxies: Vec::new(),
         };
         let entries = self.r.mapping(root, "", &KEYS);
         if root.entries().is_none() {
@@ -104,8 +104,8 @@ impl Check<'_> {
                 "experiments" => experiments = Some(value),
                 "notifications" => top.notifications = self.hooks(value),
                 "retention" => top.retention = self.retention(value),
-                "proxies" => top.proxies = self.proxies(value),
                 "monkey" => top.monkey = self.r.string(value, path).map(|file| (file, value.span)),
+                "proxies" => top.proxies = self.proxies(value),
                 // Read above; other keys were reported by `mapping`.
                 _ => {}
             }

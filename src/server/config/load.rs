@@ -92,8 +92,8 @@ pub async fn parse(
         experiments,
         notifications: top.notifications,
         retention: top.retention,
-        proxies: top.proxies.clone(),
         monkey,
+        proxies: top.proxies.clone(),
         warnings: diagnostics,
     })
 }

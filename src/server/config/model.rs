@@ -19,8 +19,8 @@ pub(super) const KEYS: [&str; 9] = [
     "experiments",
     "notifications",
     "retention",
-    "proxies",
     "monkey",
+    "proxies",
 ];
 pub(super) const EXPERIMENT_KEYS: [&str; 5] = ["name", "file", "schedule", "targets", "variables"];
 pub(super) const SCHEDULE_KEYS: [&str; 6] =
@@ -48,10 +48,10 @@ pub struct ServerConfig {
     pub experiments: Vec<ScheduledExperiment>,
     pub notifications: Vec<Hook>,
     pub retention: Retention,
-    /// The proxy APIs whose live traffic the dashboard shows.
-    pub proxies: Vec<ProxySource>,
     /// A Chaos Monkey the server runs beside the schedules (its own config file).
     pub monkey: Option<MonkeyConfig>,
+    /// The proxy APIs whose live traffic the dashboard shows.
+    pub proxies: Vec<ProxySource>,
     /// Warnings of the config and of the experiment files.
     pub warnings: Vec<Diagnostic>,
 }
