@@ -81,7 +81,7 @@ enum Command {
     Monkey(monkey::MonkeyArgs),
     /// Send HTTP load: open model (a shaped rate, coordinated-omission corrected) or closed model.
     Load(load::LoadArgs),
-    /// Experiments on schedules (coming): `--check` validates server.yaml and prints the next firings.
+    /// Experiments on schedules, with an API and a dashboard at `/`; `--check` validates server.yaml.
     Server(server::ServerArgs),
     /// Run owner-bound work (started by monkeywrench itself for live faults; dies with its owner).
     #[command(hide = true)]

@@ -1,6 +1,7 @@
-//! `monkeywrench server`: experiments on schedules, with a run history, an HTTP API, metrics
-//! and webhooks. `--check` loads and validates `server.yaml` (and every experiment file it
-//! names) and prints the next firings; without it the server runs until SIGTERM or SIGINT.
+//! `monkeywrench server`: experiments on schedules, with a run history, an HTTP API, metrics,
+//! webhooks and the dashboard at `/`. `--check` loads and validates `server.yaml` (and every
+//! experiment file it names) and prints the next firings; without it the server runs until
+//! SIGTERM or SIGINT.
 
 use std::path::PathBuf;
 
@@ -134,7 +135,7 @@ async fn serve(args: ServerArgs, config: ServerConfig) -> anyhow::Result<i32> {
             .with_context(|| format!("write the address file {}", path.display()))?;
     }
     eprintln!(
-        "monkeywrench server: listening on http://{addr} ({} experiment(s); SIGTERM or SIGINT stops it)",
+        "monkeywrench server: listening on http://{addr} (dashboard at http://{addr}/; {} experiment(s); SIGTERM or SIGINT stops it)",
         server.shared().config.experiments.len()
     );
     let stop = tokio_util::sync::CancellationToken::new();

@@ -2,8 +2,8 @@
 //! `chromium` and `chromium-driver`, see `browser.rs`): every page loads without a console error
 //! at 1280×800 and at a phone's 375 px (screenshots in `target/test-artifacts/dashboard-*.png`),
 //! a browser signs in with the token once, a run started with **Run now** grows its chart while
-//! it runs, **Halt** on the ledger page restores a frozen victim process; and the halt answers
-//! while the store is locked by another writer.
+//! it runs, the monkey's page shows the server's monkey. The halt's tests are in
+//! `dashboard_halt.rs`.
 
 use std::time::Duration;
 
@@ -12,12 +12,10 @@ use serde_json::{Value, json};
 
 use crate::browser::Browser;
 use crate::harness::{TempDir, wait_until, write};
-use crate::server_harness::{
-    NEVER, PASSING, PATIENCE, Server, Victim, blocked_experiment, raw_request,
-};
+use crate::server_harness::{NEVER, PASSING, PATIENCE, Server, Victim, raw_request};
 
 /// Polls `script` (a function body) until `ok` holds for its value; the last value.
-async fn wait_js(browser: &Browser, script: &str, ok: impl Fn(&Value) -> bool) -> Value {
+pub(crate) async fn wait_js(browser: &Browser, script: &str, ok: impl Fn(&Value) -> bool) -> Value {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
         let v = browser.eval(script).await;
@@ -32,7 +30,7 @@ async fn wait_js(browser: &Browser, script: &str, ok: impl Fn(&Value) -> bool) -
     }
 }
 
-async fn click(browser: &Browser, css: &str) {
+pub(crate) async fn click(browser: &Browser, css: &str) {
     browser
         .client
         .find(Locator::Css(css))
@@ -45,7 +43,7 @@ async fn click(browser: &Browser, css: &str) {
 
 /// Screenshots of the page at 1280×800 and 375×800; at the phone's width the page must not
 /// scroll sideways (wide tables scroll inside their own box).
-async fn screenshots(browser: &Browser, name: &str) {
+pub(crate) async fn screenshots(browser: &Browser, name: &str) {
     browser
         .screenshot(&format!("dashboard-{name}-1280x800"), 1280, 800)
         .await;
@@ -168,6 +166,13 @@ async fn every_page_loads_without_console_errors_behind_a_token_at_laptop_and_ph
         .eval("return document.querySelectorAll('table.runs tbody tr').length;")
         .await;
     assert_eq!(rows, 1, "the run is listed");
+    let nav = browser
+        .eval("return document.querySelector('nav.main').textContent;")
+        .await;
+    assert!(
+        !nav.as_str().unwrap().contains("Monkey"),
+        "no monkey here: {nav}"
+    );
     // Keyboard: Tab reaches the skip link then the links, each with a visible focus ring; the
     // halt dialog opens with Enter, its reason field focused, and Escape closes it.
     browser
@@ -216,6 +221,22 @@ async fn every_page_loads_without_console_errors_behind_a_token_at_laptop_and_ph
     )
     .await;
     screenshots(&browser, "runs").await;
+    // The filters: no failed run.
+    browser
+        .client
+        .find(Locator::Css("select[name=status]"))
+        .await
+        .unwrap()
+        .select_by_value("failed")
+        .await
+        .unwrap();
+    click(&browser, "form.filters button[type=submit]").await;
+    wait_js(
+        &browser,
+        "return new URLSearchParams(location.search).get('status') === 'failed' && document.getElementById('runs').textContent;",
+        |v| v.as_str().is_some_and(|t| t.contains("No runs match")),
+    )
+    .await;
 
     browser
         .client
@@ -226,6 +247,26 @@ async fn every_page_loads_without_console_errors_behind_a_token_at_laptop_and_ph
         .eval("return document.querySelector('article[data-experiment=alpha]').textContent;")
         .await;
     assert!(card.as_str().unwrap().contains("passed"), "{card}");
+    // Pause the schedule and resume it, from its card.
+    let card = "article[data-experiment=alpha]";
+    click(&browser, &format!("{card} button[data-post$='/pause']")).await;
+    wait_js(
+        &browser,
+        "return document.querySelectorAll(\"article[data-experiment=alpha] button[data-post$='/resume']\").length;",
+        |v| v == &json!(1),
+    )
+    .await;
+    let (_, _, body) = tokio::task::block_in_place(|| {
+        raw_request(&addr, "GET", "/api/experiments/alpha", "", &auth)
+    });
+    assert!(body.contains("\"paused\": true"), "{body}");
+    click(&browser, &format!("{card} button[data-post$='/resume']")).await;
+    wait_js(
+        &browser,
+        "return document.querySelectorAll(\"article[data-experiment=alpha] button[data-post$='/pause']\").length;",
+        |v| v == &json!(1),
+    )
+    .await;
     screenshots(&browser, "experiments").await;
 
     browser
@@ -358,6 +399,7 @@ async fn a_run_started_with_run_now_grows_its_chart_while_it_runs() {
         |v| v == &json!(0),
     )
     .await;
+    browser.eval("window.scrollTo(0, 0); return null;").await;
     screenshots(&browser, "run").await;
     assert_eq!(browser.console_errors().await, Vec::<String>::new());
     browser.close().await;
@@ -371,102 +413,53 @@ async fn a_run_started_with_run_now_grows_its_chart_while_it_runs() {
     );
 }
 
-/// A server whose experiment `blocked` freezes `victim` (process.stop) and then waits.
-fn freezing_server(dir: &TempDir, victim: &Victim) -> Server {
+#[tokio::test(flavor = "multi_thread")]
+async fn the_monkey_page_shows_the_servers_monkey_its_plan_and_groups() {
+    let Some(browser) = Browser::start(1280, 800).await else {
+        return;
+    };
+    let dir = TempDir::new("dash-monkey");
+    let victim = Victim::start();
     write(
         dir.path(),
-        "blocked.json",
-        &blocked_experiment(&dir.path().join("release"), Some(&victim.marker)),
+        "monkey.yaml",
+        &format!(
+            "name: beside\nenabled: true\ndocker: false\nmean_time_between_kills_in_work_days: 1\n\
+             processes:\n  - {{pattern: '{}', app: billing}}\n",
+            victim.marker
+        ),
     );
     write(
         dir.path(),
         "server.yaml",
-        &format!("experiments:\n  - {{name: blocked, file: blocked.json, schedule: {NEVER}}}\n"),
+        "experiments: []\nmonkey: monkey.yaml\n",
     );
-    Server::start(dir.path(), "server.yaml", &[])
-}
-
-fn run_now(server: &Server) -> String {
-    let (status, body) = server.post("/api/experiments/blocked/runs", "");
-    assert_eq!(status, 202, "{body:#}\n{}", server.log());
-    body["run_id"].as_str().unwrap().to_string()
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn halt_on_the_ledger_page_restores_the_frozen_victim_and_the_page_shows_it() {
-    let Some(browser) = Browser::start(1280, 800).await else {
-        return;
-    };
-    let dir = TempDir::new("dash-halt");
-    let victim = Victim::start();
-    let mut server = tokio::task::block_in_place(|| freezing_server(&dir, &victim));
-    let id = tokio::task::block_in_place(|| {
-        let id = run_now(&server);
-        assert!(
-            wait_until(PATIENCE, || victim.stopped()),
-            "{}",
-            server.log()
-        );
-        id
-    });
+    let mut server = tokio::task::block_in_place(|| Server::start(dir.path(), "server.yaml", &[]));
     let addr = server.addr.clone();
     browser
         .client
-        .goto(&format!("http://{addr}/ledger"))
+        .goto(&format!("http://{addr}/"))
         .await
         .unwrap();
-    let lease = wait_js(
+    click(&browser, "nav.main a[href='/monkey']").await;
+    let page = wait_js(
         &browser,
-        "const r = document.querySelector('#active-leases tbody tr'); return r && r.textContent;",
-        |v| v.is_string(),
+        "const s = document.getElementById('monkey'); return s && [s.textContent, document.querySelectorAll('#monkey-groups tbody tr').length];",
+        |v| v.is_array(),
     )
     .await;
-    assert!(lease.as_str().unwrap().contains("process.stop"), "{lease}");
-    screenshots(&browser, "ledger-active").await;
-    click(&browser, "#ledger-halt").await;
-    browser
-        .client
-        .find(Locator::Css("#halt-reason"))
-        .await
-        .unwrap()
-        .send_keys("game day over")
-        .await
-        .unwrap();
-    click(&browser, "#halt-confirm").await;
+    let text = page[0].as_str().unwrap();
     assert!(
-        tokio::task::block_in_place(|| wait_until(PATIENCE, || !victim.stopped())),
-        "the halt restored the victim: {}",
-        server.log()
+        text.contains("leashed"),
+        "leashed unless the file says not: {text}"
     );
-    let shown = wait_js(
-        &browser,
-        "const s = document.getElementById('halt-state'); const c = document.getElementById('closed-leases');
-         return s && c ? [s.textContent, c.textContent, document.querySelectorAll('#active-leases tbody tr').length] : null;",
-        |v| {
-            v.is_array()
-                && v[0].as_str().unwrap().contains("game day over")
-                && v[1].as_str().unwrap().contains("reverted")
-                && v[2] == 0
-        },
-    )
-    .await;
+    assert!(text.contains("Today's plan"), "{text}");
+    assert_eq!(page[1], 1, "one eligible group: {page}");
     assert!(
-        shown[1].as_str().unwrap().contains("process.stop"),
-        "{shown}"
+        text.contains("billing//") && text.contains(r#""app":"billing""#),
+        "the opted-in victim's group: {text}"
     );
-    screenshots(&browser, "ledger-halted").await;
-    tokio::task::block_in_place(|| {
-        server.run_until(&id, |r| r["status"] == "interrupted");
-    });
-    // Resume, confirmed in its dialog.
-    click(&browser, "#ledger-resume").await;
-    click(&browser, "#resume-confirm").await;
-    wait_js(
-        &browser,
-        "const s = document.getElementById('halt-state'); return s && s.textContent;",
-        |v| v.as_str().is_some_and(|t| t.contains("not halted")),
-    )
-    .await;
+    screenshots(&browser, "monkey").await;
     assert_eq!(browser.console_errors().await, Vec::<String>::new());
     browser.close().await;
     assert_eq!(
@@ -475,68 +468,5 @@ async fn halt_on_the_ledger_page_restores_the_frozen_victim_and_the_page_shows_i
         "{}",
         server.log()
     );
-    assert!(!victim.stopped());
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn halt_answers_and_restores_the_victim_while_another_writer_holds_the_store() {
-    use sqlx::Connection;
-    let dir = TempDir::new("dash-slow");
-    let victim = Victim::start();
-    let mut server = tokio::task::block_in_place(|| freezing_server(&dir, &victim));
-    tokio::task::block_in_place(|| {
-        run_now(&server);
-        assert!(
-            wait_until(PATIENCE, || victim.stopped()),
-            "{}",
-            server.log()
-        );
-    });
-    // Another writer takes SQLite's write lock and keeps it until the halt has answered.
-    let db = dir.path().join("state/ledger.db");
-    let mut writer = sqlx::sqlite::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut writer)
-        .await
-        .unwrap();
-    let addr = server.addr.clone();
-    let (status, body) = tokio::task::spawn_blocking(move || {
-        crate::server_harness::request(&addr, "POST", "/api/halt", r#"{"reason": "slow store"}"#)
-    })
-    .await
-    .unwrap();
-    assert_eq!(
-        status, 202,
-        "answered before the store took the halt: {body:#}"
-    );
-    assert_eq!(body["reverting"], true, "{body:#}");
-    assert_eq!(
-        body["interrupted_runs"].as_array().unwrap().len(),
-        1,
-        "{body:#}"
-    );
-    // The world is reverted while the store is still locked: the revert only read it.
-    assert!(
-        tokio::task::block_in_place(|| wait_until(PATIENCE, || !victim.stopped())),
-        "{}",
-        server.log()
-    );
-    let (status, ledger) = tokio::task::block_in_place(|| server.get("/api/ledger"));
-    assert_eq!(status, 200, "reads go on meanwhile: {ledger:#}");
-    sqlx::query("ROLLBACK").execute(&mut writer).await.unwrap();
-    writer.close().await.unwrap();
-    // Then the switch and the outcomes are recorded.
-    tokio::task::block_in_place(|| {
-        let mut last = Value::Null;
-        let recorded = wait_until(PATIENCE, || {
-            last = server.get("/api/ledger").1;
-            last["halted"]["reason"] == "slow store" && last["leases"] == json!([])
-        });
-        assert!(recorded, "{last:#}\n{}", server.log());
-        assert_eq!(server.post("/api/resume", "").0, 200);
-        assert_eq!(server.stop(), Some(0), "{}", server.log());
-    });
     assert!(!victim.stopped());
 }

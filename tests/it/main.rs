@@ -9,6 +9,7 @@ mod cohorts;
 mod containers;
 mod ctk_compat;
 mod dashboard;
+mod dashboard_halt;
 mod demo;
 mod docker_fixture;
 mod event_stream;

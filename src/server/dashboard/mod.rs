@@ -12,6 +12,7 @@
 //! | `/experiments` | experiments and schedules: next firing, last outcome, run now, pause |
 //! | `/ledger` | active leases with their time left, recent ones, **Halt** and **Resume** |
 //! | `/traffic` | live rps, error rate and p99 (sparklines) of the configured proxies |
+//! | `/monkey` | the server's Chaos Monkey (`monkey:`): today's plan and next kill, its groups, today's kills |
 //!
 //! The token: the API's rules hold for every page. Beyond loopback a browser opens
 //! `/?token=…` once; the server answers with a redirect that sets an `HttpOnly`,
@@ -20,6 +21,7 @@
 mod assets;
 mod experiments;
 mod ledger;
+mod monkey;
 mod page;
 mod run;
 mod runs;
@@ -76,6 +78,7 @@ async fn route(shared: &Arc<Shared>, request: &MountRequest) -> Option<Reply> {
         ["experiments"] => experiments::page(shared, &params).await,
         ["ledger"] => ledger::page(shared, &params).await,
         ["traffic"] => traffic::page(shared, &params),
+        ["monkey"] => monkey::page(shared, &params).await,
         ["assets", name] => assets::serve(name)?,
         _ => return None,
     })

@@ -21,13 +21,15 @@ pub(super) enum Nav {
     Experiments,
     Ledger,
     Traffic,
+    Monkey,
 }
 
-const NAV: [(Nav, &str, &str); 4] = [
+const NAV: [(Nav, &str, &str); 5] = [
     (Nav::Runs, "/", "Runs"),
     (Nav::Experiments, "/experiments", "Experiments"),
     (Nav::Ledger, "/ledger", "Ledger"),
     (Nav::Traffic, "/traffic", "Traffic"),
+    (Nav::Monkey, "/monkey", "Monkey"),
 ];
 
 /// Scripts come from the server only; styles may be inline (the report's legend uses them).
@@ -55,6 +57,10 @@ pub(super) fn layout(shared: &Shared, nav: Nav, title: &str, body: &str) -> Stri
          <a class=\"brand\" href=\"/\">monkeywrench</a><nav class=\"main\" aria-label=\"Main\">",
     );
     for (n, href, label) in NAV {
+        // The monkey's page is listed only when the server runs one.
+        if n == Nav::Monkey && shared.monkey.is_none() {
+            continue;
+        }
         let current = if n == nav {
             " aria-current=\"page\""
         } else {

@@ -51,7 +51,8 @@ pub(super) async fn page(shared: &Arc<Shared>, given: &str, params: &[(String, S
             html::body(&mut out, &report);
             out
         }
-        Err(ReportError::NoEvents(_)) => {
+        // Launched by this server, not recorded yet; or recorded, its first events not yet.
+        Err(ReportError::NoEvents(_) | ReportError::History(HistoryError::NotFound(_))) => {
             "<p class=\"note\">The run is starting; its first events are on their way.</p>".into()
         }
         Err(e) => format!(

@@ -131,7 +131,7 @@ fn filters(out: &mut String, shared: &Shared, asked: &Asked) {
         } else {
             ""
         };
-        let _ = write!(out, "<option{selected}>{name}</option>");
+        let _ = write!(out, "<option value=\"{name}\"{selected}>{name}</option>");
     }
     out.push_str(
         "</select></label><button type=\"submit\">Filter</button><a class=\"button\" href=\"/\">Clear</a></form>",

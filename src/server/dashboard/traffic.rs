@@ -60,8 +60,8 @@ fn part(sources: &[SourceTraffic]) -> String {
             continue;
         }
         out.push_str(
-            "<div class=\"scroll\"><table class=\"traffic stack\"><thead><tr><th scope=\"col\">Proxy</th><th scope=\"col\">rps</th>\
-             <th scope=\"col\">error rate</th><th scope=\"col\">p99</th></tr></thead><tbody>",
+            "<div class=\"scroll\"><table class=\"traffic stack\"><thead><tr><th scope=\"col\">Proxy</th><th scope=\"col\" class=\"num\">rps</th>\
+             <th scope=\"col\" class=\"num\">error rate</th><th scope=\"col\" class=\"num\">p99</th></tr></thead><tbody>",
         );
         for (name, p) in &s.proxies {
             row(&mut out, name, p);

@@ -17,7 +17,9 @@
 
   // Replaces the element's content with its part, unless the user is inside it (focus kept).
   function refresh(el, force) {
-    if (!force && el.contains(document.activeElement) && document.activeElement !== document.body) {
+    // Not while a dialog is open or the user is inside the part: nothing moves under them.
+    if (!force && (document.querySelector('dialog[open]') ||
+        (el.contains(document.activeElement) && document.activeElement !== document.body))) {
       return Promise.resolve();
     }
     return fetch(el.getAttribute('data-refresh'), { headers: { 'Accept': 'text/html' } })
