@@ -84,6 +84,7 @@ impl Victim {
 fn k8s_error(what: String, e: K8sError) -> Error {
     match e {
         K8sError::NotFound(object) => Error::Gone(format!("{object} is gone")),
+        other if other.is_unavailable() => Error::unavailable(what, other),
         other => Error::failed(what, other),
     }
 }
