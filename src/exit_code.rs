@@ -38,7 +38,7 @@ exit_codes! {
     INTERRUPTED = 4: "a signal, `--max-duration`, `halt`, or the run was aborted";
     SAFEGUARD = 5: "a safeguard tripped; the method stopped and faults were reverted";
     USAGE = 64: "invalid experiment, config or option, unsupported provider, or a file that cannot be read (source, `--config`, `--var-file`) or written (`--journal-path`, `--events-file`, `--junit`); checked before anything runs; `history show` with an unknown or ambiguous id";
-    UNAVAILABLE = 69: "a service monkeywrench needs (the store, the Docker engine, the Kubernetes API: no kubeconfig, unreachable, credentials refused) cannot be reached; nothing was done";
+    UNAVAILABLE = 69: "a service monkeywrench needs (the store, the Docker engine, the Kubernetes API: no kubeconfig, unreachable, credentials refused) cannot be reached; nothing was done; `run` exits 69 instead of 2 when a before-hypothesis probe or a method action failed on it";
     INTERNAL = 70: "a monkeywrench bug; the journal was written if possible";
 }
 

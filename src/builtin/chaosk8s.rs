@@ -167,6 +167,14 @@ pub(super) fn alias(module: &str, func: &str, arguments: &Value) -> Option<Pytho
             &["ns"],
             json!({"name": arg("name"), "replicas": arg("replicas"), "namespace": ns()}),
         ),
+        // `kubectl rollout undo`: the previous revision's template; reverted (the template put
+        // back) when the run ends, as every other ledger fault is.
+        ("chaosk8s.deployment.actions", "rollback_deployment") => bind(
+            Func::Fault(FaultFunc::K8s(Verb::DeploymentRollback)),
+            &["name"],
+            &["ns"],
+            json!({"name": arg("name"), "namespace": ns()}),
+        ),
         ("chaosk8s.networking.actions", "deny_all_ingress" | "deny_all_egress") => {
             let (direction, name) = if func == "deny_all_ingress" {
                 ("ingress", DENY_INGRESS)
@@ -322,13 +330,19 @@ mod tests {
             "a phrase only dateparser reads stays with the extension"
         );
         assert!(alias("chaosk8s.pod.probes", "count_pods", &json!({})).is_none());
-        assert!(
-            alias(
-                "chaosk8s.deployment.actions",
-                "rollback_deployment",
-                &json!({"name": "web"})
-            )
-            .is_none()
+        let rollback = alias(
+            "chaosk8s.deployment.actions",
+            "rollback_deployment",
+            &json!({"name": "web"}),
+        )
+        .unwrap();
+        assert_eq!(
+            rollback.func,
+            Func::parse("k8s.deployment.rollback").unwrap()
+        );
+        assert_eq!(
+            rollback.arguments,
+            json!({"name": "web", "namespace": "default"})
         );
         assert_eq!(
             result(

@@ -68,6 +68,10 @@ pub enum BuiltinError {
     /// The function itself failed.
     #[error("{0}")]
     Failed(String),
+    /// The platform it asks (the Kubernetes API, the Docker engine) cannot be reached or
+    /// refused the credentials: a run exits 69 on it.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl Probe {

@@ -135,6 +135,9 @@ pub(super) const NETWORK_REMOVE_ARGS: &[ArgSpec] = &[
 ];
 
 fn failed(e: K8sError) -> BuiltinError {
+    if e.is_unavailable() {
+        return BuiltinError::Unavailable(e.to_string());
+    }
     BuiltinError::Failed(e.to_string())
 }
 

@@ -131,11 +131,14 @@ pub(super) async fn container_running(args: &Value) -> Result<Value, BuiltinErro
         .map_err(|e| BuiltinError::Arguments(e.to_string()))?;
     let engine = crate::target::docker::Engine::connect()
         .await
-        .map_err(|e| BuiltinError::Failed(e.to_string()))?;
-    let found = selector
-        .find(&engine)
-        .await
-        .map_err(|e| BuiltinError::Failed(e.to_string()))?;
+        .map_err(engine_failed)?;
+    let found = selector.find(&engine).await.map_err(|e| {
+        if e.is_unavailable() {
+            BuiltinError::Unavailable(e.to_string())
+        } else {
+            BuiltinError::Failed(e.to_string())
+        }
+    })?;
     Ok(Value::from(found.len()))
 }
 
@@ -144,11 +147,19 @@ pub(super) async fn swarm_replicas(args: &Value) -> Result<Value, BuiltinError> 
     let name = args["service"].as_str().unwrap_or_default();
     let engine = crate::target::docker::Engine::connect()
         .await
-        .map_err(|e| BuiltinError::Failed(e.to_string()))?;
+        .map_err(engine_failed)?;
     let (running, desired) = crate::target::swarm::replicas(&engine, name)
         .await
-        .map_err(|e| BuiltinError::Failed(e.to_string()))?;
+        .map_err(engine_failed)?;
     Ok(serde_json::json!({"running": running, "desired": desired}))
+}
+
+fn engine_failed(e: crate::target::docker::EngineError) -> BuiltinError {
+    if e.is_unavailable() {
+        BuiltinError::Unavailable(e.to_string())
+    } else {
+        BuiltinError::Failed(e.to_string())
+    }
 }
 
 /// An http proxy's figures over `window_s`: `{requests, rps, error_rate, p50_ms, p95_ms, p99_ms}`

@@ -371,7 +371,8 @@ pub(super) async fn execute(args: RunArgs) -> anyhow::Result<i32> {
         return Ok(exit_code::USAGE);
     }
     let verdict = report.verdict;
-    if args.ctk_exit_codes {
+    // Unavailable keeps its code under `--ctk-exit-codes`, as it does before the run starts.
+    if args.ctk_exit_codes && verdict.exit_code != exit_code::UNAVAILABLE {
         let failed = verdict.deviated
             || matches!(
                 verdict.status,

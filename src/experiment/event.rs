@@ -97,6 +97,10 @@ pub struct EntryExtra {
     /// Why the ledger cannot undo this action (Python actions not mapped natively).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undo: Option<String>,
+    /// The activity failed because the platform it needs (the Kubernetes API, the Docker
+    /// engine) could not be used at all: the run exits 69 instead of 2.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unavailable: bool,
 }
 
 impl EntryExtra {
@@ -105,6 +109,7 @@ impl EntryExtra {
             && self.cancelled.is_none()
             && self.native.is_none()
             && self.undo.is_none()
+            && !self.unavailable
     }
 }
 
@@ -564,6 +569,7 @@ mod tests {
                 cancelled: Some(CancelReason::Timeout),
                 native: None,
                 undo: None,
+                unavailable: false,
             },
         }
     }

@@ -19,6 +19,9 @@ pub struct RunState {
     during_deviated: bool,
     action_started: bool,
     action_failed: bool,
+    /// A before-hypothesis probe or a method action failed because the platform it needs could
+    /// not be used at all (unreachable, credentials refused).
+    unavailable: bool,
     rollback_failed: bool,
     /// The last revert result of every lease that has one.
     reverts: BTreeMap<String, RevertResult>,
@@ -60,6 +63,12 @@ impl RunState {
                         && !cut_short(entry)
                     {
                         self.action_failed = true;
+                        self.unavailable |= entry.monkeywrench.unavailable;
+                    }
+                }
+                Phase::HypothesisBefore => {
+                    if entry.status == EntryStatus::Failed {
+                        self.unavailable |= entry.monkeywrench.unavailable;
                     }
                 }
                 Phase::Rollbacks => {
@@ -67,8 +76,7 @@ impl RunState {
                         self.rollback_failed = true;
                     }
                 }
-                Phase::HypothesisBefore
-                | Phase::HypothesisDuring
+                Phase::HypothesisDuring
                 | Phase::HypothesisAfter
                 | Phase::Safeguard
                 | Phase::Configuration => {}
@@ -210,7 +218,7 @@ impl RunState {
         if before_unmet || before_errored || self.action_failed {
             codes.push(exit_code::NOT_INJECTED);
         }
-        let code = exit_code::most_severe(codes);
+        let mut code = exit_code::most_severe(codes);
         let outcome = match code {
             exit_code::ROLLBACK_FAILED => Outcome::RollbackFailed,
             exit_code::SAFEGUARD => Outcome::SafeguardBroken,
@@ -222,6 +230,11 @@ impl RunState {
             exit_code::NOT_INJECTED => Outcome::ActionFailed,
             _ => Outcome::Passed,
         };
+        // Nothing was injected because a platform could not be used: 69 says so (the outcome
+        // keeps its word, which names the phase that failed).
+        if code == exit_code::NOT_INJECTED && self.unavailable {
+            code = exit_code::UNAVAILABLE;
+        }
         Verdict {
             status,
             deviated,
@@ -337,6 +350,46 @@ mod tests {
             reverted("a", RevertResult::Reverted),
         ]);
         assert_eq!(v.exit_code, 0);
+    }
+
+    fn unavailable(phase: Phase, kind: ActivityKind) -> RunEvent {
+        let mut event = finished(phase, kind, EntryStatus::Failed, None);
+        if let RunEvent::ActivityFinished { entry, .. } = &mut event {
+            entry.monkeywrench.unavailable = true;
+        }
+        event
+    }
+
+    #[test]
+    fn an_unavailable_platform_turns_not_injected_into_69_and_nothing_else() {
+        let v = fold(&[unavailable(Phase::Method, ActivityKind::Action)]);
+        assert_eq!((v.exit_code, v.outcome), (69, Outcome::ActionFailed));
+        let v = fold(&[
+            unavailable(Phase::HypothesisBefore, ActivityKind::Probe),
+            checked(Phase::HypothesisBefore, ProbeVerdict::Errored),
+        ]);
+        assert_eq!((v.exit_code, v.outcome), (69, Outcome::ProbeError));
+        // A platform failing a rollback, or the hypothesis after it, keeps the stronger code.
+        let v = fold(&[
+            unavailable(Phase::Method, ActivityKind::Action),
+            checked(Phase::HypothesisAfter, ProbeVerdict::Unmet),
+        ]);
+        assert_eq!(v.exit_code, 1);
+        let v = fold(&[
+            unavailable(Phase::Method, ActivityKind::Action),
+            finished(
+                Phase::Rollbacks,
+                ActivityKind::Action,
+                EntryStatus::Failed,
+                None,
+            ),
+        ]);
+        assert_eq!(v.exit_code, 3);
+        let v = fold(&[unavailable(Phase::HypothesisAfter, ActivityKind::Probe)]);
+        assert_eq!(
+            v.exit_code, 0,
+            "only the before-hypothesis and the method count"
+        );
     }
 
     #[test]

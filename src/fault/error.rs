@@ -23,6 +23,10 @@ pub enum Error {
     /// The victim disappeared before the fault reached it.
     #[error("{0}")]
     Gone(String),
+    /// The platform (the Kubernetes API, the Docker engine) cannot be reached or refused the
+    /// credentials; the lease is closed as apply-failed and a run exits 69.
+    #[error("{what}: {message}")]
+    Unavailable { what: String, message: String },
     /// The platform refused or failed; the lease is closed as apply-failed.
     #[error("{what}: {message}")]
     Failed {
@@ -47,6 +51,27 @@ impl Error {
         Error::Failed {
             what: what.into(),
             message: message.to_string(),
+        }
+    }
+
+    /// The platform on `what` cannot be used at all.
+    pub fn unavailable(what: impl Into<String>, message: impl std::fmt::Display) -> Error {
+        Error::Unavailable {
+            what: what.into(),
+            message: message.to_string(),
+        }
+    }
+
+    /// Whether the platform could not be used at all (exit 69 rather than 2).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Error::Unavailable { .. } => true,
+            Error::Find(e) => e.is_unavailable(),
+            Error::Halted { .. }
+            | Error::Ledger(_)
+            | Error::Arguments(_)
+            | Error::Gone(_)
+            | Error::Failed { .. } => false,
         }
     }
 }

@@ -54,6 +54,18 @@ pub enum EngineError {
     },
 }
 
+impl EngineError {
+    /// Whether the engine itself cannot be used (nothing answers, the socket is refused).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            EngineError::Unreachable { .. } | EngineError::PermissionDenied { .. } => true,
+            EngineError::NotFound(_) | EngineError::SwarmInactive | EngineError::Api { .. } => {
+                false
+            }
+        }
+    }
+}
+
 /// A container as a target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerInfo {

@@ -61,6 +61,17 @@ pub enum FindError {
     K8s(#[from] super::k8s::K8sError),
 }
 
+impl FindError {
+    /// Whether the platform could not be asked at all (see [`super::k8s::K8sError::is_unavailable`]).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            FindError::NoMatch(_) => false,
+            FindError::Engine(e) => e.is_unavailable(),
+            FindError::K8s(e) => e.is_unavailable(),
+        }
+    }
+}
+
 /// A target platform (processes, Docker containers, Swarm tasks, …): finds what a selector
 /// matches, never a protected target, in a stable order.
 pub trait Driver: Sync {

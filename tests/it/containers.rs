@@ -359,7 +359,7 @@ fn failures_are_clear_and_apply_nothing() {
         .current_dir(dir.path())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
     let journal = std::fs::read_to_string(dir.path().join("j.json")).unwrap();
     assert!(
         journal.contains("reach the Docker engine at unix:///nonexistent/docker.sock"),

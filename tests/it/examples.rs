@@ -550,3 +550,30 @@ fn the_k8s_partition_example_runs_against_the_fake_api_server_and_leaves_nothing
     assert_eq!(fake.live_pods("shop").len(), 3);
     crate::faults::stop_guard(dir.path());
 }
+
+#[test]
+fn the_k8s_rollback_example_runs_against_the_fake_api_server_and_puts_the_release_back() {
+    let fake = crate::k8s_fake::FakeCluster::start();
+    fake.node("n1");
+    fake.deployment("shop", "web", 2, serde_json::json!({"app": "web"}));
+    fake.set_image("shop", "web", "nginx:1.28");
+    let dir = TempDir::new("ex-k8s-rollback");
+    let kubeconfig = fake.kubeconfig(dir.path(), "default");
+    let state = dir.path().join("state");
+    let (code, j, err) = run(
+        dir.path(),
+        &example("k8s-rollback.yaml"),
+        &[],
+        &[
+            ("MONKEYWRENCH_STATE_DIR", &state.to_string_lossy()),
+            ("KUBECONFIG", &kubeconfig),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let faults = j["monkeywrench"]["faults"].as_array().unwrap();
+    assert_eq!(faults.len(), 1, "{j}");
+    assert_eq!(faults[0]["revert"], "reverted", "{j}");
+    assert_eq!(faults[0]["target"]["to_revision"], 1, "{j}");
+    assert_eq!(fake.image("shop", "web").as_deref(), Some("nginx:1.28"));
+    crate::faults::stop_guard(dir.path());
+}

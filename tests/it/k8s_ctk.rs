@@ -194,3 +194,73 @@ fn a_chaosk8s_experiment_runs_natively_and_its_actions_are_leased_and_reverted()
     );
     stop_guard(dir.path());
 }
+
+#[test]
+fn rollback_deployment_puts_the_previous_template_back_and_the_lease_restores_the_newer_one() {
+    let fake = FakeCluster::start();
+    fake.node("n1");
+    fake.deployment("shop", "web", 2, json!({"app": "web"}));
+    fake.set_image("shop", "web", "nginx:1.28");
+    fake.deployment("shop", "api", 1, json!({"app": "api"}));
+    let dir = TempDir::new("k8s-rollback");
+    let kc = fake.kubeconfig(dir.path(), "shop");
+    let rollback = |name: &str| {
+        python(
+            "action",
+            &format!("undo {name}"),
+            "chaosk8s.deployment.actions",
+            "rollback_deployment",
+            json!({"name": name, "ns": "shop"}),
+        )
+    };
+    let experiment = json!({
+        "title": "rollback", "description": "d",
+        "method": [rollback("web")],
+    });
+    let (code, err, journal) = run_with_kubeconfig(&dir, &kc, &experiment);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        output(&journal, "undo web"),
+        &Value::Null,
+        "chaosk8s returns None"
+    );
+    let patches: Vec<Value> = fake
+        .requests()
+        .into_iter()
+        .filter(|(m, p, _, _)| m == "PATCH" && p.ends_with("/deployments/web"))
+        .map(|(_, _, _, body)| body)
+        .collect();
+    assert_eq!(patches.len(), 2, "the rollback and its revert: {patches:?}");
+    let image = |patch: &Value| patch["spec"]["template"]["spec"]["containers"][0]["image"].clone();
+    assert_eq!(image(&patches[0]), "nginx:1.27", "revision 1's template");
+    assert_eq!(
+        image(&patches[1]),
+        "nginx:1.28",
+        "the template it had, put back"
+    );
+    assert_eq!(fake.image("shop", "web").as_deref(), Some("nginx:1.28"));
+    let leases = ledger_json(dir.path());
+    let lease = leases
+        .iter()
+        .find(|l| l["func"] == "k8s.deployment.rollback")
+        .unwrap();
+    assert_eq!(lease["target"]["from_revision"], 2, "{lease}");
+    assert_eq!(lease["target"]["to_revision"], 1, "{lease}");
+    assert_eq!(lease["state"], "reverted", "{lease}");
+
+    // A Deployment with one revision has nothing to roll back to: said so, nothing changed.
+    let experiment = json!({
+        "title": "rollback", "description": "d",
+        "method": [rollback("api")],
+    });
+    let (code, _, journal) = run_with_kubeconfig(&dir, &kc, &experiment);
+    assert_eq!(code, Some(2));
+    assert!(
+        journal
+            .to_string()
+            .contains("it has no earlier revision to roll back to"),
+        "{journal}"
+    );
+    assert_eq!(fake.image("shop", "api").as_deref(), Some("nginx:1.27"));
+    stop_guard(dir.path());
+}

@@ -234,12 +234,13 @@ fn an_unreachable_or_unauthorised_api_server_is_reported_with_the_reason() {
             None,
         )],
     );
-    assert_eq!(code, Some(2), "{err}");
-    assert!(
-        journal(&dir)
-            .to_string()
-            .contains("reach the Kubernetes API")
-    );
+    // The run exits 69 (unavailable), not 2, naming the server; the journal says why.
+    assert_eq!(code, Some(69), "{err}");
+    let server = format!("reach the Kubernetes API at http://127.0.0.1:{port}");
+    assert!(err.contains(&server), "{err}");
+    let text = journal(&dir);
+    assert!(text.to_string().contains(&server), "{text}");
+    assert_eq!(text["monkeywrench"]["exit_code"], 69, "{text}");
     let none = std::process::Command::new(crate::harness::binary())
         .args(["targets", "--k8s", "{}"])
         .env("KUBECONFIG", dir.path().join("missing"))
@@ -263,6 +264,30 @@ fn an_unreachable_or_unauthorised_api_server_is_reported_with_the_reason() {
         stderr(&refused).contains("refused the credentials (401 Unauthorized)"),
         "{}",
         stderr(&refused)
+    );
+    // A run whose before-hypothesis asks a server that refuses the credentials: 69 as well.
+    let refused_kc = fake.kubeconfig(dir.path(), "shop");
+    let probe = format!(
+        r#"{{"type": "probe", "name": "pods", "tolerance": 3, "provider": {{"type": "builtin", "func": "k8s.pods", "arguments": {}}}}}"#,
+        args(
+            &refused_kc,
+            json!({"target": {"labels": {"app": "web"}}, "output": "count"})
+        )
+    );
+    let file = write(
+        dir.path(),
+        "refused.json",
+        &format!(
+            r#"{{"title": "refused", "description": "d", "steady-state-hypothesis": {{"title": "pods", "probes": [{probe}]}}, "method": [{}]}}"#,
+            sleep_action(0.1)
+        ),
+    );
+    let out = spawn_run(dir.path(), &file).wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("refused the credentials (401 Unauthorized)"),
+        "{}",
+        stderr(&out)
     );
     assert!(ledger_json(dir.path()).is_empty());
     stop_guard(dir.path());

@@ -19,8 +19,13 @@ use crate::experiment::python::controls::Level;
 /// How the provider call ended.
 enum Ended {
     Output(Value),
-    /// The message, and a Python traceback when a Python function raised.
-    Failed(String, Vec<String>),
+    Failed {
+        message: String,
+        /// The Python traceback, when a Python function raised.
+        traceback: Vec<String>,
+        /// The platform could not be used at all (exit 69).
+        unavailable: bool,
+    },
     TimedOut(String),
     Cancelled(CancelReason),
 }
@@ -96,7 +101,12 @@ pub(super) async fn execute(
     }
     let (output, status, exception) = match ended {
         Ended::Output(v) => (ctx.redactor.redact_value(&v), EntryStatus::Succeeded, None),
-        Ended::Failed(message, traceback) => {
+        Ended::Failed {
+            message,
+            traceback,
+            unavailable,
+        } => {
+            extra.unavailable = unavailable;
             // Like CTK's journal: the function's traceback, then the ActivityFailed raised from it.
             let mut lines: Vec<String> = traceback
                 .iter()
@@ -215,13 +225,12 @@ async fn run_provider(ctx: &RunContext, activity: &Activity, cancel: &Cancellati
     }
     let call = async {
         match &activity.provider {
-            Provider::Python(p) => python::call(ctx, p, None).await,
+            Provider::Python(p) => python::call(ctx, p, None)
+                .await
+                .map_err(|f| (f.message, f.traceback, false)),
             _ => provider::call(ctx, activity)
                 .await
-                .map_err(|message| python::Failure {
-                    message,
-                    traceback: Vec::new(),
-                }),
+                .map_err(|e| (e.message, Vec::new(), e.unavailable)),
         }
     };
     let timeout = provider_timeout(activity);
@@ -237,7 +246,11 @@ async fn run_provider(ctx: &RunContext, activity: &Activity, cancel: &Cancellati
     tokio::select! {
         r = limited => match r {
             Ok(v) => Ended::Output(v),
-            Err(Some(f)) => Ended::Failed(format!("activity \"{}\": {}", activity.name, f.message), f.traceback),
+            Err(Some((message, traceback, unavailable))) => Ended::Failed {
+                message: format!("activity \"{}\": {message}", activity.name),
+                traceback,
+                unavailable,
+            },
             Err(None) => Ended::TimedOut(format!(
                 "activity \"{}\": timed out after {} s",
                 activity.name,

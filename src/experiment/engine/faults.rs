@@ -12,6 +12,7 @@ use tokio::sync::OnceCell;
 use tokio::task::JoinSet;
 
 use super::context::RunContext;
+use super::provider::CallError;
 use super::selection::{resume_victims, selecting};
 use crate::builtin::{Action, Func};
 use crate::experiment::event::{
@@ -91,7 +92,7 @@ pub(super) async fn run(
     activity: &Activity,
     func: Func,
     args: &Value,
-) -> Result<Value, String> {
+) -> Result<Value, CallError> {
     let bad = |problems: Vec<_>| format!("invalid arguments: {}", describe_problems(&problems));
     match func {
         Func::Fault(f) => match f.parse(args).map_err(bad)? {
@@ -118,11 +119,11 @@ pub(super) async fn run(
             );
             let (victims, selection) = resume_victims(args, &selecting).await?;
             announce(ctx, activity, &selection);
-            fault::process::resume(&victims).map_err(|e| e.to_string())
+            Ok(fault::process::resume(&victims).map_err(|e| e.to_string())?)
         }
         Func::Probe(_)
         | Func::Action(Action::FileRename | Action::FileRemove | Action::K8sNetworkRemove) => {
-            Err(format!("{} is not a fault", func.name()))
+            Err(format!("{} is not a fault", func.name()).into())
         }
     }
 }
@@ -173,13 +174,13 @@ async fn inject<F: Family>(
     activity: &Activity,
     func: FaultFunc,
     fault: &F,
-) -> Result<Value, String> {
+) -> Result<Value, CallError> {
     let selecting = selecting(
         &ctx.experiment,
         ctx.settings.state.as_ref(),
         ctx.settings.seed,
     );
-    let victims = fault.victims(&selecting).await.map_err(|e| e.to_string())?;
+    let victims = fault.victims(&selecting).await.map_err(failure)?;
     if let Some(selection) = &victims.selection {
         announce(ctx, activity, selection);
     }
@@ -198,11 +199,19 @@ async fn apply_one<A: Act>(
     act: &A,
     victim: &A::Victim,
     origin: &Origin,
-) -> Result<Lease, String> {
+) -> Result<Lease, CallError> {
     match fault::apply(ledger, act, victim, origin).await {
         Ok(lease) => Ok(lease),
-        Err(Error::Halted { reason }) => Err(halted(ctx, &reason)),
-        Err(e) => Err(e.to_string()),
+        Err(Error::Halted { reason }) => Err(halted(ctx, &reason).into()),
+        Err(e) => Err(failure(e)),
+    }
+}
+
+/// A fault error as the activity's failure, saying whether the platform was unavailable.
+fn failure(e: Error) -> CallError {
+    CallError {
+        unavailable: e.is_unavailable(),
+        message: e.to_string(),
     }
 }
 

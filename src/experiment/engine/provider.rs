@@ -27,8 +27,40 @@ pub(super) fn provider_timeout(activity: &Activity) -> Option<f64> {
     }
 }
 
-/// Runs the provider of `activity`; `Err` carries the failure message (lowercase fragment).
-pub(super) async fn call(ctx: &RunContext, activity: &Activity) -> Result<Value, String> {
+/// Why a provider call failed: the message (a lowercase fragment), and whether the platform it
+/// needs (the Kubernetes API, the Docker engine) could not be used at all — the run then exits
+/// 69, not 2.
+#[derive(Debug)]
+pub(super) struct CallError {
+    pub message: String,
+    pub unavailable: bool,
+}
+
+impl From<String> for CallError {
+    fn from(message: String) -> Self {
+        CallError {
+            message,
+            unavailable: false,
+        }
+    }
+}
+
+impl From<crate::builtin::BuiltinError> for CallError {
+    fn from(e: crate::builtin::BuiltinError) -> Self {
+        use crate::builtin::BuiltinError;
+        let unavailable = match &e {
+            BuiltinError::Unavailable(_) => true,
+            BuiltinError::Arguments(_) | BuiltinError::Failed(_) => false,
+        };
+        CallError {
+            message: e.to_string(),
+            unavailable,
+        }
+    }
+}
+
+/// Runs the provider of `activity`.
+pub(super) async fn call(ctx: &RunContext, activity: &Activity) -> Result<Value, CallError> {
     let subs = &ctx.substitutions;
     let substitute_arguments = ctx.experiment.has_configuration_or_secrets();
     match &activity.provider {
@@ -98,7 +130,7 @@ pub(super) async fn call(ctx: &RunContext, activity: &Activity) -> Result<Value,
                 verify_tls: h.verify_tls && ctx.settings.verify_tls,
                 max_retries: h.max_retries,
             };
-            http::run(&call).await.map_err(|e| e.to_string())
+            Ok(http::run(&call).await.map_err(|e| e.to_string())?)
         }
         Provider::Builtin(b) => {
             let arguments = subs.value(&b.arguments);
@@ -115,13 +147,13 @@ pub(super) async fn call(ctx: &RunContext, activity: &Activity) -> Result<Value,
         }
         Provider::Python(p) => super::python::call(ctx, p, None)
             .await
-            .map_err(|f| f.message),
+            .map_err(|f| CallError::from(f.message)),
     }
 }
 
 /// Runs a builtin with already-substituted arguments.
-pub(super) async fn call_builtin(func: Func, arguments: &Value) -> Result<Value, String> {
-    func.run(arguments).await.map_err(|e| e.to_string())
+pub(super) async fn call_builtin(func: Func, arguments: &Value) -> Result<Value, CallError> {
+    Ok(func.run(arguments).await?)
 }
 
 /// A value as text the way Chaos Toolkit would put it in a URL or header.

@@ -55,6 +55,9 @@ fn engine_error(victim: &ContainerInfo, e: EngineError) -> Error {
             message,
             ..
         } => Error::Gone(message),
+        other if other.is_unavailable() => {
+            Error::unavailable(format!("container {}", victim.name), other)
+        }
         other => Error::failed(format!("container {}", victim.name), other),
     }
 }

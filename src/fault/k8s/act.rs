@@ -8,6 +8,7 @@ use super::Undo;
 use crate::fault::{self, Act, Error, Origin, Plan};
 use crate::target::k8s::network::{self, Directions};
 use crate::target::k8s::pod_ops::{self, EvictError};
+use crate::target::k8s::rollout;
 use crate::target::k8s::workloads::{self, Scalable};
 use crate::target::k8s::{Cluster, K8sError, PodInfo, nodes};
 
@@ -20,6 +21,9 @@ pub enum Action {
     Evict,
     /// Set the replica count; the lease restores the count it had.
     Scale { replicas: u64 },
+    /// Put the previous revision's pod template on a Deployment (`kubectl rollout undo`); the
+    /// lease puts back the template it had.
+    Rollback,
     /// Create a NetworkPolicy denying `directions`; the lease deletes it.
     Deny {
         directions: Directions,
@@ -84,6 +88,7 @@ impl Victim {
 fn k8s_error(what: String, e: K8sError) -> Error {
     match e {
         K8sError::NotFound(object) => Error::Gone(format!("{object} is gone")),
+        other if other.is_unavailable() => Error::unavailable(what, other),
         other => Error::failed(what, other),
     }
 }
@@ -92,12 +97,21 @@ fn mismatch(victim: &Victim) -> Error {
     Error::failed(victim.what(), "this Kubernetes fault does not apply to it")
 }
 
+/// What the plan hands the apply.
+#[derive(Debug, Clone)]
+pub enum Planned {
+    Nothing,
+    /// The NetworkPolicy's token.
+    Token(String),
+    /// The pod template a rollback puts on the Deployment.
+    Template(serde_json::Value),
+}
+
 impl Act for Action {
     type Victim = Victim;
-    /// The NetworkPolicy's token (the other faults plan nothing for the apply).
-    type Planned = String;
+    type Planned = Planned;
 
-    async fn plan(&self, victim: &Victim, _: &Origin) -> Result<(Plan, String), Error> {
+    async fn plan(&self, victim: &Victim, _: &Origin) -> Result<(Plan, Planned), Error> {
         let cluster = victim.cluster();
         let context = json!(cluster.resolved.context);
         let plan = |target: serde_json::Value, undo| Plan {
@@ -109,7 +123,7 @@ impl Act for Action {
             (Action::Delete { .. } | Action::Evict, Victim::Pod { pod, .. }) => {
                 let mut target = pod.describe();
                 target["context"] = context;
-                (plan(target, fault::Undo::NOTHING), String::new())
+                (plan(target, fault::Undo::NOTHING), Planned::Nothing)
             }
             (
                 Action::Scale { replicas },
@@ -144,7 +158,44 @@ impl Act for Action {
                     name: name.clone(),
                     replicas: before,
                 };
-                (plan(target, fault::Undo::K8s(undo)), String::new())
+                (plan(target, fault::Undo::K8s(undo)), Planned::Nothing)
+            }
+            (
+                Action::Rollback,
+                Victim::Workload {
+                    kind: Scalable::Deployment,
+                    namespace,
+                    name,
+                    ..
+                },
+            ) => {
+                let Some(step) = rollout::previous(cluster, namespace, name)
+                    .await
+                    .map_err(|e| k8s_error(victim.what(), e))?
+                else {
+                    return Err(Error::failed(
+                        victim.what(),
+                        "it has no earlier revision to roll back to",
+                    ));
+                };
+                let target = json!({
+                    "kind": "k8s-deployment",
+                    "namespace": namespace,
+                    "name": name,
+                    "from_revision": step.from_revision,
+                    "to_revision": step.to_revision,
+                    "context": context,
+                });
+                let undo = Undo::Template {
+                    cluster: cluster.resolved.clone(),
+                    namespace: namespace.clone(),
+                    name: name.clone(),
+                    template: step.current,
+                };
+                (
+                    plan(target, fault::Undo::K8s(undo)),
+                    Planned::Template(step.previous),
+                )
             }
             (
                 Action::Deny { directions, name },
@@ -182,7 +233,7 @@ impl Act for Action {
                     name: name.clone(),
                     token: token.clone(),
                 };
-                (plan(target, fault::Undo::K8s(undo)), token)
+                (plan(target, fault::Undo::K8s(undo)), Planned::Token(token))
             }
             (Action::Cordon, Victim::Node { name, .. }) => {
                 if nodes::is_cordoned(cluster, name)
@@ -199,12 +250,13 @@ impl Act for Action {
                     cluster: cluster.resolved.clone(),
                     node: name.clone(),
                 };
-                (plan(target, fault::Undo::K8s(undo)), String::new())
+                (plan(target, fault::Undo::K8s(undo)), Planned::Nothing)
             }
             (
                 Action::Delete { .. }
                 | Action::Evict
                 | Action::Scale { .. }
+                | Action::Rollback
                 | Action::Deny { .. }
                 | Action::Cordon,
                 _,
@@ -212,7 +264,7 @@ impl Act for Action {
         })
     }
 
-    async fn apply(self, victim: Victim, token: String) -> Result<(), Error> {
+    async fn apply(self, victim: Victim, planned: Planned) -> Result<(), Error> {
         let what = victim.what();
         match (&self, &victim) {
             (Action::Delete { grace }, Victim::Pod { cluster, pod }) => {
@@ -249,10 +301,31 @@ impl Act for Action {
                     labels,
                     ..
                 },
-            ) => network::deny(cluster, namespace, name, labels, *directions, &token)
-                .await
-                .map(|_| ())
-                .map_err(|e| k8s_error(what, e)),
+            ) => {
+                let Planned::Token(token) = &planned else {
+                    return Err(mismatch(&victim));
+                };
+                network::deny(cluster, namespace, name, labels, *directions, token)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| k8s_error(what, e))
+            }
+            (
+                Action::Rollback,
+                Victim::Workload {
+                    cluster,
+                    kind: Scalable::Deployment,
+                    namespace,
+                    name,
+                },
+            ) => {
+                let Planned::Template(template) = &planned else {
+                    return Err(mismatch(&victim));
+                };
+                rollout::set_template(cluster, namespace, name, template)
+                    .await
+                    .map_err(|e| k8s_error(what, e))
+            }
             (Action::Cordon, Victim::Node { cluster, name }) => {
                 nodes::set_cordoned(cluster, name, true)
                     .await
@@ -262,6 +335,7 @@ impl Act for Action {
                 Action::Delete { .. }
                 | Action::Evict
                 | Action::Scale { .. }
+                | Action::Rollback
                 | Action::Deny { .. }
                 | Action::Cordon,
                 _,

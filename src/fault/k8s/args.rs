@@ -25,6 +25,8 @@ pub enum Verb {
     DeploymentScale,
     /// `k8s.statefulset.scale`.
     StatefulSetScale,
+    /// `k8s.deployment.rollback`.
+    DeploymentRollback,
     /// `k8s.network.deny`.
     NetworkDeny,
     /// `k8s.node.cordon`.
@@ -69,6 +71,13 @@ const GRACE_ARG: ArgSpec = ArgSpec::optional(
 
 const DELETE_ARGS: &[ArgSpec] = &[POD_TARGET_ARG, GRACE_ARG, CONTEXT_ARG, KUBECONFIG_ARG];
 const POD_ARGS: &[ArgSpec] = &[POD_TARGET_ARG, CONTEXT_ARG, KUBECONFIG_ARG];
+const ROLLBACK_ARGS: &[ArgSpec] = &[
+    ArgSpec::required("name", ArgType::Str, "the Deployment's name"),
+    NAMESPACE_ARG,
+    CONTEXT_ARG,
+    KUBECONFIG_ARG,
+];
+
 const SCALE_ARGS: &[ArgSpec] = &[
     ArgSpec::required("name", ArgType::Str, "the workload's name"),
     NAMESPACE_ARG,
@@ -111,12 +120,13 @@ const CORDON_ARGS: &[ArgSpec] = &[
 ];
 
 impl Verb {
-    pub const ALL: [Verb; 7] = [
+    pub const ALL: [Verb; 8] = [
         Verb::PodDelete,
         Verb::PodKill,
         Verb::PodEvict,
         Verb::DeploymentScale,
         Verb::StatefulSetScale,
+        Verb::DeploymentRollback,
         Verb::NetworkDeny,
         Verb::NodeCordon,
     ];
@@ -129,6 +139,7 @@ impl Verb {
             Verb::PodEvict => "k8s.pod.evict",
             Verb::DeploymentScale => "k8s.deployment.scale",
             Verb::StatefulSetScale => "k8s.statefulset.scale",
+            Verb::DeploymentRollback => "k8s.deployment.rollback",
             Verb::NetworkDeny => "k8s.network.deny",
             Verb::NodeCordon => "k8s.node.cordon",
         }
@@ -150,6 +161,9 @@ impl Verb {
             Verb::StatefulSetScale => {
                 "scale a StatefulSet through its scale subresource; the former count is restored when reverted"
             }
+            Verb::DeploymentRollback => {
+                "roll a Deployment back to its previous revision's pod template, as `kubectl rollout undo`; the template it had is put back when reverted"
+            }
             Verb::NetworkDeny => {
                 "a NetworkPolicy denying ingress and/or egress of the selected pods; deleted when reverted"
             }
@@ -162,6 +176,7 @@ impl Verb {
             Verb::PodDelete => DELETE_ARGS,
             Verb::PodKill | Verb::PodEvict => POD_ARGS,
             Verb::DeploymentScale | Verb::StatefulSetScale => SCALE_ARGS,
+            Verb::DeploymentRollback => ROLLBACK_ARGS,
             Verb::NetworkDeny => DENY_ARGS,
             Verb::NodeCordon => CORDON_ARGS,
         }
@@ -173,6 +188,7 @@ impl Verb {
             Verb::PodDelete | Verb::PodKill | Verb::PodEvict => false,
             Verb::DeploymentScale
             | Verb::StatefulSetScale
+            | Verb::DeploymentRollback
             | Verb::NetworkDeny
             | Verb::NodeCordon => true,
         }
@@ -182,7 +198,10 @@ impl Verb {
     pub fn takes_targets(self) -> bool {
         match self {
             Verb::PodDelete | Verb::PodKill | Verb::PodEvict | Verb::NetworkDeny => true,
-            Verb::DeploymentScale | Verb::StatefulSetScale | Verb::NodeCordon => false,
+            Verb::DeploymentScale
+            | Verb::StatefulSetScale
+            | Verb::DeploymentRollback
+            | Verb::NodeCordon => false,
         }
     }
 
@@ -219,6 +238,14 @@ impl Verb {
                     },
                 )
             }
+            Verb::DeploymentRollback => (
+                Action::Rollback,
+                Target::Workload {
+                    kind: Scalable::Deployment,
+                    namespace: r.text("namespace"),
+                    name: r.text("name").unwrap_or_default(),
+                },
+            ),
             Verb::NetworkDeny => {
                 let directions = match r.text("direction").as_deref() {
                     Some("ingress") => Directions {

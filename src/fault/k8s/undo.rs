@@ -6,9 +6,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ledger::UndoAttempt;
-use crate::target::k8s::network;
 use crate::target::k8s::workloads::{self, Scalable};
 use crate::target::k8s::{Cluster, ClusterRef, K8sError, nodes};
+use crate::target::k8s::{network, rollout};
 
 /// How to undo a Kubernetes fault.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +32,14 @@ pub enum Undo {
         name: String,
         token: String,
     },
+    /// Put back the pod template a Deployment had before a rollback.
+    #[serde(rename = "k8s-deployment-template")]
+    Template {
+        cluster: ClusterRef,
+        namespace: String,
+        name: String,
+        template: serde_json::Value,
+    },
     /// Uncordon the node.
     #[serde(rename = "k8s-uncordon-node")]
     UncordonNode { cluster: ClusterRef, node: String },
@@ -47,6 +55,7 @@ impl Undo {
         let cluster = match self {
             Undo::Scale { cluster, .. }
             | Undo::DeleteNetworkPolicy { cluster, .. }
+            | Undo::Template { cluster, .. }
             | Undo::UncordonNode { cluster, .. } => cluster,
         };
         let cluster = match Cluster::connect(cluster).await {
@@ -67,6 +76,12 @@ impl Undo {
                 token,
                 ..
             } => delete_policy(&cluster, namespace, name, token).await,
+            Undo::Template {
+                namespace,
+                name,
+                template,
+                ..
+            } => restore_template(&cluster, namespace, name, template).await,
             Undo::UncordonNode { node, .. } => {
                 // Read first: a cordon whose apply was refused left nothing to undo (and the
                 // patch may be refused too).
@@ -108,6 +123,30 @@ async fn restore_scale(
         Ok(now) => UndoAttempt::NotYet(format!(
             "{} in namespace {ns} wants {now} replicas after the revert, not {replicas}",
             kind.show(name)
+        )),
+        Err(K8sError::NotFound(_)) => UndoAttempt::Gone,
+        Err(e) => not_yet(e),
+    }
+}
+
+async fn restore_template(
+    cluster: &Cluster,
+    ns: &str,
+    name: &str,
+    template: &serde_json::Value,
+) -> UndoAttempt {
+    // Read first: a rollback whose apply was refused left nothing to undo.
+    let checked = async {
+        if rollout::template(cluster, ns, name).await? == *template {
+            return Ok(true);
+        }
+        rollout::set_template(cluster, ns, name, template).await?;
+        Ok(rollout::template(cluster, ns, name).await? == *template)
+    };
+    match checked.await {
+        Ok(true) => UndoAttempt::Verified,
+        Ok(false) => UndoAttempt::NotYet(format!(
+            "deployment/{name} in namespace {ns} does not have its former pod template after the revert"
         )),
         Err(K8sError::NotFound(_)) => UndoAttempt::Gone,
         Err(e) => not_yet(e),

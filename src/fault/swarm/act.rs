@@ -33,6 +33,7 @@ pub enum Victim {
 fn engine_error(what: String, e: EngineError) -> Error {
     match e {
         EngineError::NotFound(what) => Error::Gone(format!("{what} is gone")),
+        other if other.is_unavailable() => Error::unavailable(what, other),
         other => Error::failed(what, other),
     }
 }

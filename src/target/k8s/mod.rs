@@ -9,6 +9,7 @@ pub mod network;
 pub mod nodes;
 pub mod pod_ops;
 mod pods;
+pub mod rollout;
 pub mod workloads;
 
 pub use cluster::{Cluster, ClusterRef};

@@ -198,6 +198,26 @@ impl FakeCluster {
         });
     }
 
+    /// A new revision of a Deployment: its first container runs `image` (as `kubectl set image`).
+    pub(crate) fn set_image(&self, ns: &str, name: &str, image: &str) {
+        self.with(|s| {
+            if let Some(mut d) = s.get("deployments", ns, name).cloned() {
+                d["spec"]["template"]["spec"]["containers"][0]["image"] = json!(image);
+                s.update("deployments", ns, d);
+            }
+            s.reconcile();
+        });
+    }
+
+    /// The image of a Deployment's first container.
+    pub(crate) fn image(&self, ns: &str, name: &str) -> Option<String> {
+        self.get("deployments", ns, name).and_then(|d| {
+            d["spec"]["template"]["spec"]["containers"][0]["image"]
+                .as_str()
+                .map(str::to_string)
+        })
+    }
+
     /// A StatefulSet `name-0 …`.
     pub(crate) fn statefulset(&self, ns: &str, name: &str, replicas: i64, labels: Value) {
         self.with(|s| {

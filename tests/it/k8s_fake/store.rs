@@ -259,9 +259,12 @@ impl State {
         self.statuses();
     }
 
-    /// Each Deployment has one ReplicaSet asking for its replica count.
+    /// Each Deployment has a ReplicaSet per pod template it has had (annotated with the
+    /// revision, as the Deployment itself is): the one with the current template asks for the
+    /// replica count, the others for none. A template put back (a rollback) reuses its
+    /// ReplicaSet, which becomes the newest revision.
     fn deployments(&mut self) {
-        for d in self.list("deployments", None) {
+        for mut d in self.list("deployments", None) {
             let ns = d["metadata"]["namespace"]
                 .as_str()
                 .unwrap_or_default()
@@ -275,35 +278,75 @@ impl State {
                 .unwrap_or_default()
                 .to_string();
             let replicas = d["spec"]["replicas"].as_i64().unwrap_or(1);
-            let existing = self
+            let owned: Vec<Value> = self
                 .list("replicasets", Some(&ns))
                 .into_iter()
-                .find(|rs| controller_uid(rs).as_deref() == Some(uid.as_str()));
-            match existing {
-                Some(mut rs) if rs["spec"]["replicas"] != replicas => {
+                .filter(|rs| controller_uid(rs).as_deref() == Some(uid.as_str()))
+                .collect();
+            let newest = owned.iter().filter_map(revision).max().unwrap_or(0);
+            let current = d["spec"]["template"].clone();
+            let matching = owned
+                .iter()
+                .find(|rs| without_hash(&rs["spec"]["template"]) == current)
+                .cloned();
+            let (current_name, current_revision) = match matching {
+                Some(mut rs) => {
+                    let mut rev = revision(&rs).unwrap_or(newest);
+                    if rev < newest {
+                        rev = newest + 1;
+                        rs["metadata"]["annotations"][REVISION] = json!(rev.to_string());
+                    }
                     rs["spec"]["replicas"] = json!(replicas);
-                    self.update("replicasets", &ns, rs);
+                    let name = rs["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string();
+                    if self.get("replicasets", &ns, &name) != Some(&rs) {
+                        self.update("replicasets", &ns, rs);
+                    }
+                    (name, rev)
                 }
-                Some(_) => {}
                 None => {
-                    let hash = &uid.replace('-', "")[..10];
-                    let mut template = d["spec"]["template"].clone();
+                    // The first revision's hash from the uid, later ones from the revision too.
+                    let hash = if newest == 0 {
+                        uid.replace('-', "")[..10].to_string()
+                    } else {
+                        format!("{:010x}", fnv(&format!("{uid}{newest}")))[..10].to_string()
+                    };
+                    let hash = hash.as_str();
+                    let mut template = current.clone();
                     template["metadata"]["labels"]["pod-template-hash"] = json!(hash);
                     let mut selector = d["spec"]["selector"].clone();
                     selector["matchLabels"]["pod-template-hash"] = json!(hash);
+                    let rs_name = format!("{name}-{hash}");
                     let rs = json!({
                         "apiVersion": "apps/v1",
                         "kind": "ReplicaSet",
                         "metadata": {
-                            "name": format!("{name}-{hash}"),
+                            "name": rs_name,
                             "labels": template["metadata"]["labels"],
+                            "annotations": {REVISION: (newest + 1).to_string()},
                             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment",
                                 "name": name, "uid": uid, "controller": true, "blockOwnerDeletion": true}],
                         },
                         "spec": {"replicas": replicas, "selector": selector, "template": template},
                     });
                     self.insert("replicasets", &ns, rs);
+                    (rs_name, newest + 1)
                 }
+            };
+            for mut old in owned {
+                if old["metadata"]["name"].as_str() != Some(current_name.as_str())
+                    && old["spec"]["replicas"] != json!(0)
+                {
+                    old["spec"]["replicas"] = json!(0);
+                    self.update("replicasets", &ns, old);
+                }
+            }
+            let annotation = json!(current_revision.to_string());
+            if d["metadata"]["annotations"][REVISION] != annotation {
+                d["metadata"]["annotations"][REVISION] = annotation;
+                self.update("deployments", &ns, d);
             }
         }
     }
@@ -502,4 +545,31 @@ pub(crate) fn controller_uid(object: &Value) -> Option<String> {
         .iter()
         .find(|o| o["controller"] == true)
         .and_then(|o| o["uid"].as_str().map(str::to_string))
+}
+
+const REVISION: &str = "deployment.kubernetes.io/revision";
+
+fn revision(rs: &Value) -> Option<u64> {
+    rs["metadata"]["annotations"][REVISION]
+        .as_str()?
+        .parse()
+        .ok()
+}
+
+/// A ReplicaSet's template as the Deployment wrote it (without the controller's hash label).
+fn without_hash(template: &Value) -> Value {
+    let mut t = template.clone();
+    if let Some(labels) = t
+        .pointer_mut("/metadata/labels")
+        .and_then(Value::as_object_mut)
+    {
+        labels.remove("pod-template-hash");
+    }
+    t
+}
+
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
