@@ -290,7 +290,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        assert_eq!(Func::all().count(), 43);
+        assert_eq!(Func::all().count(), 44);
         for f in Func::all() {
             assert_eq!(Func::parse(f.name()), Some(f));
             assert!(!f.describe().is_empty());
