@@ -14,56 +14,17 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "common/runs.rs"]
+mod runs;
+use runs::seed_runs;
+
 use monkeywrench::store::{Store, StoreLocation};
 
 const RUNS: i64 = 10_000;
 const REPEAT: usize = 30;
 const EXPERIMENTS: i64 = 20;
 
-async fn seed(store: &Store) {
-    let journal = format!("{{\"padding\":\"{}\"}}", "x".repeat(500));
-    let now = jiff::Timestamp::now().as_millisecond();
-    let statuses = ["completed", "completed", "failed", "interrupted"];
-    let per_batch = 500;
-    let mut i = 0;
-    while i < RUNS {
-        let mut tx = store.pool().begin().await.unwrap();
-        let rows: Vec<String> = (0..per_batch)
-            .map(|k| {
-                let b = k * 6;
-                format!(
-                    "(${}, ${}, 'a nightly check', 'f.yaml', 'h', 'schedule', 'host', 'boot', 1, 1, ${}, 's', ${}, ${}, 0, 0, ${}, 'passed')",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6
-                )
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO runs (id, experiment, title, file_path, file_sha256, run_trigger, host, boot_id, pid, pid_start, started_ms, started_at, ended_ms, status, deviated, exit_code, journal, outcome) VALUES {}",
-            rows.join(", ")
-        );
-        let mut q = sqlx::query(&sql);
-        for k in 0..per_batch as i64 {
-            let n = i + k;
-            let started = now - (RUNS - n) * 60_000;
-            q = q
-                .bind(uuid::Uuid::new_v4().to_string())
-                .bind(format!("experiment-{:02}", n % EXPERIMENTS))
-                .bind(started)
-                .bind(started + 30_000)
-                .bind(statuses[(n % statuses.len() as i64) as usize])
-                .bind(journal.clone());
-        }
-        q.execute(&mut *tx).await.unwrap();
-        tx.commit().await.unwrap();
-        i += per_batch as i64;
-    }
-    sqlx::query("ANALYZE").execute(store.pool()).await.unwrap();
-}
+const STATUSES: &[&str] = &["completed", "completed", "failed", "interrupted"];
 
 /// One GET on a fresh connection: status, body length, time to the last byte.
 fn get(addr: &str, path: &str) -> (u16, usize, Duration) {
@@ -121,7 +82,7 @@ async fn main() {
         .await
         .unwrap();
     let started = Instant::now();
-    seed(&store).await;
+    seed_runs(&store, RUNS, EXPERIMENTS, STATUSES).await;
     store.close().await;
     eprintln!(
         "seeded {RUNS} runs in {:.1} s",

@@ -9,6 +9,10 @@
 
 use std::time::{Duration, Instant};
 
+#[path = "common/runs.rs"]
+mod runs;
+use runs::seed_runs;
+
 use monkeywrench::history::{Filter, History, HistoryStatus, Retention};
 use monkeywrench::store::{Store, StoreLocation};
 
@@ -16,63 +20,13 @@ const RUNS: i64 = 100_000;
 const REPEAT: usize = 30;
 const EXPERIMENTS: i64 = 20;
 
-async fn seed(store: &Store) {
-    let journal = format!("{{\"padding\":\"{}\"}}", "x".repeat(500));
-    let now = jiff::Timestamp::now().as_millisecond();
-    let statuses = [
-        "completed",
-        "completed",
-        "completed",
-        "failed",
-        "interrupted",
-    ];
-    let per_batch = 500;
-    let mut i = 0;
-    while i < RUNS {
-        let mut tx = store.pool().begin().await.unwrap();
-        let rows: Vec<String> = (0..per_batch)
-            .map(|k| {
-                let b = k * 6;
-                format!(
-                    "(${}, ${}, 't', 'f.yaml', 'h', 'schedule', 'host', 'boot', 1, 1, ${}, 's', ${}, ${}, 0, 0, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6
-                )
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO runs (id, experiment, title, file_path, file_sha256, run_trigger, host, boot_id, pid, pid_start, started_ms, started_at, ended_ms, status, deviated, exit_code, journal) VALUES {}",
-            rows.join(", ")
-        );
-        let mut q = sqlx::query(&sql);
-        for k in 0..per_batch as i64 {
-            let n = i + k;
-            let started = now - (RUNS - n) * 60_000;
-            q = q
-                .bind(uuid::Uuid::new_v4().to_string())
-                .bind(format!("experiment-{:02}", n % EXPERIMENTS))
-                .bind(started)
-                .bind(started + 30_000)
-                .bind(statuses[(n % statuses.len() as i64) as usize])
-                .bind(journal.clone());
-        }
-        q.execute(&mut *tx).await.unwrap();
-        tx.commit().await.unwrap();
-        i += per_batch as i64;
-    }
-    if store.location().is_sqlite() {
-        sqlx::query("ANALYZE").execute(store.pool()).await.unwrap();
-    } else {
-        sqlx::query("ANALYZE runs")
-            .execute(store.pool())
-            .await
-            .unwrap();
-    }
-}
+const STATUSES: &[&str] = &[
+    "completed",
+    "completed",
+    "completed",
+    "failed",
+    "interrupted",
+];
 
 /// Median and worst of `REPEAT` timings, in ms.
 fn summary(mut times: Vec<Duration>) -> (f64, f64) {
@@ -124,7 +78,7 @@ fn cli_time(location: &StoreLocation, args: &[&str]) -> (f64, f64) {
 async fn bench(label: &str, location: StoreLocation) {
     let store = Store::open(&location).await.unwrap();
     let seeded = Instant::now();
-    seed(&store).await;
+    seed_runs(&store, RUNS, EXPERIMENTS, STATUSES).await;
     println!(
         "\n{label}: {RUNS} runs seeded in {:.1} s",
         seeded.elapsed().as_secs_f64()

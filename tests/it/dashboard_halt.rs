@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::browser::Browser;
 use crate::dashboard::{click, screenshots, wait_js};
 use crate::harness::{TempDir, wait_until, write};
-use crate::server_harness::{NEVER, PATIENCE, Server, Victim, blocked_experiment};
+use crate::server_harness::{NEVER, PATIENCE, Server, Victim, blocked_experiment, run_now};
 
 /// A server whose experiment `blocked` freezes `victim` (process.stop) and then waits.
 fn freezing_server(dir: &TempDir, victim: &Victim) -> Server {
@@ -26,12 +26,6 @@ fn freezing_server(dir: &TempDir, victim: &Victim) -> Server {
     Server::start(dir.path(), "server.yaml", &[])
 }
 
-fn run_now(server: &Server) -> String {
-    let (status, body) = server.post("/api/experiments/blocked/runs", "");
-    assert_eq!(status, 202, "{body:#}\n{}", server.log());
-    body["run_id"].as_str().unwrap().to_string()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn halt_on_the_ledger_page_restores_the_frozen_victim_and_the_page_shows_it() {
     let Some(browser) = Browser::start(1280, 800).await else {
@@ -41,7 +35,7 @@ async fn halt_on_the_ledger_page_restores_the_frozen_victim_and_the_page_shows_i
     let victim = Victim::start();
     let mut server = tokio::task::block_in_place(|| freezing_server(&dir, &victim));
     let id = tokio::task::block_in_place(|| {
-        let id = run_now(&server);
+        let id = run_now(&server, "blocked");
         assert!(
             wait_until(PATIENCE, || victim.stopped()),
             "{}",
@@ -125,7 +119,7 @@ async fn halt_answers_and_restores_the_victim_while_another_writer_holds_the_sto
     let victim = Victim::start();
     let mut server = tokio::task::block_in_place(|| freezing_server(&dir, &victim));
     tokio::task::block_in_place(|| {
-        run_now(&server);
+        run_now(&server, "blocked");
         assert!(
             wait_until(PATIENCE, || victim.stopped()),
             "{}",

@@ -12,7 +12,7 @@ use crate::faults::{mw, stop_guard};
 use crate::harness::{TempDir, promtool_check, wait_until, write};
 use crate::server_harness::{
     FAILING, Message, NEVER, PASSING, PATIENCE, Server, Sse, Victim, blocked_experiment,
-    raw_request,
+    raw_request, run_now,
 };
 
 fn runs_of(server: &Server, experiment: &str) -> Vec<Value> {
@@ -164,12 +164,6 @@ fn blocked_server(dir: &TempDir, schedule: &str, victim: Option<&str>) -> (Serve
         &format!("experiments:\n  - {{name: blocked, file: blocked.json, schedule: {schedule}}}\n"),
     );
     (Server::start(dir.path(), "server.yaml", &[]), release)
-}
-
-fn run_now(server: &Server, name: &str) -> String {
-    let (status, body) = server.post(&format!("/api/experiments/{name}/runs"), "");
-    assert_eq!(status, 202, "{body:#}\n{}", server.log());
-    body["run_id"].as_str().unwrap().to_string()
 }
 
 fn names(messages: &[Message]) -> Vec<String> {

@@ -106,6 +106,13 @@ fn signal(pid: i32, sig: nix::sys::signal::Signal) {
 }
 
 /// One HTTP/1.1 request on a fresh connection: the status and the JSON body (Null if not JSON).
+/// Runs `name` now through the API; the new run's id.
+pub(crate) fn run_now(server: &Server, name: &str) -> String {
+    let (status, body) = server.post(&format!("/api/experiments/{name}/runs"), "");
+    assert_eq!(status, 202, "{body:#}\n{}", server.log());
+    body["run_id"].as_str().unwrap().to_string()
+}
+
 pub(crate) fn request(addr: &str, method: &str, path: &str, body: &str) -> (u16, Value) {
     let (status, _, text) = raw_request(addr, method, path, body, &[]);
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
